@@ -1,0 +1,581 @@
+"""The exception tree, and the pure functions that turn an HTTP error reply into one of it.
+
+Class names match the official ``hopx_ai.errors`` module so that ``except`` clauses carry over.
+Every error carries the HTTP status, the service's error code, the request id, the operation
+that failed and, where known, the sandbox id.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AgentError",
+    "AuthenticationError",
+    "CodeExecutionError",
+    "CommandExecutionError",
+    "DesktopNotAvailableError",
+    "FileNotFoundError",
+    "FileOperationError",
+    "HopxError",
+    "LocalProtocolError",
+    "NetworkError",
+    "NotFoundError",
+    "ProtocolError",
+    "RateLimitError",
+    "RemoteProtocolError",
+    "ResourceLimitError",
+    "SandboxExpiredError",
+    "SandboxNotRunningError",
+    "ServerError",
+    "StreamEndedError",
+    "TemplateBuildError",
+    "TemplateNotFoundError",
+    "TimeoutError",
+    "TokenExpiredError",
+    "ValidationError",
+    "error_from_agent_response",
+    "error_from_control_response",
+]
+
+_EXCERPT = 200
+
+
+def excerpt(body: bytes | str, limit: int = _EXCERPT) -> str:
+    """A short, printable excerpt of a body for error messages."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class HopxError(Exception):
+    """Base class of every error this library raises."""
+
+    default_code: str | None = None
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
+        status_code: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+        sandbox_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code if code is not None else self.default_code
+        self.request_id = request_id
+        self.status_code = status_code
+        self.details: dict[str, Any] = dict(details or {})
+        self.operation = operation
+        self.sandbox_id = sandbox_id
+
+    def __str__(self) -> str:
+        parts = []
+        if self.operation:
+            where = f" on sandbox {self.sandbox_id}" if self.sandbox_id else ""
+            parts.append(f"{self.operation}{where}:")
+        elif self.sandbox_id:
+            parts.append(f"sandbox {self.sandbox_id}:")
+        parts.append(self.message or type(self).__name__)
+        if self.status_code is not None:
+            parts.append(f"(HTTP {self.status_code})")
+        if self.code:
+            parts.append(f"(code: {self.code})")
+        if self.request_id:
+            parts.append(f"[request_id: {self.request_id}]")
+        return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Wire-level errors
+
+
+class ProtocolError(HopxError):
+    """A violation of the wire protocol, by us (local) or by the peer (remote)."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status_hint: int = 400,
+        close_code: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        #: For a server: the HTTP status to answer a bad request with.
+        self.status_hint = status_hint
+        #: For a WebSocket: the close code to send back to the peer.
+        self.close_code = close_code
+
+
+class LocalProtocolError(ProtocolError, ValueError):
+    """We were asked to send something invalid; nothing was produced."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something invalid: bad framing, bad JSON, a missing or mistyped field."""
+
+
+class StreamEndedError(RemoteProtocolError):
+    """A stream ended before its final message (``complete``, ``exit``)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# API errors (control plane, and status-based agent errors)
+
+
+class APIError(HopxError):
+    """The service answered with an error status."""
+
+
+class AuthenticationError(APIError):
+    """Missing, wrong or expired credentials (HTTP 401)."""
+
+
+class TokenExpiredError(AuthenticationError):
+    """The sandbox JWT has expired."""
+
+    default_code = "token_expired"
+
+
+class NotFoundError(APIError):
+    """The resource does not exist (HTTP 404)."""
+
+
+class TemplateNotFoundError(NotFoundError):
+    """No template of that name; carries the names that do exist."""
+
+    default_code = "template_not_found"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        template_name: str | None = None,
+        available_templates: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        self.template_name = template_name
+        self.available_templates = list(available_templates)
+        self.suggested_template = _closest(template_name, self.available_templates)
+        if not message:
+            message = f"Template {template_name!r} not found"
+            if self.available_templates:
+                message += ". Available templates: " + ", ".join(self.available_templates[:5])
+            if self.suggested_template:
+                message += f". Did you mean {self.suggested_template!r}?"
+        super().__init__(message, **kwargs)
+
+
+def _closest(name: str | None, candidates: list[str]) -> str | None:
+    import difflib
+
+    if not name:
+        return None
+    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+class ValidationError(APIError):
+    """The request was rejected as invalid (HTTP 400)."""
+
+    def __init__(self, message: str = "", *, field: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+
+
+class RateLimitError(APIError):
+    """Too many requests (HTTP 429); ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ResourceLimitError(APIError):
+    """An account quota was reached (HTTP 403 mentioning a limit)."""
+
+    def __init__(self, message: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.limit = self.details.get("limit")
+        self.current = self.details.get("current")
+        self.available = self.details.get("available")
+        self.upgrade_url = self.details.get("upgrade_url")
+
+
+class ServerError(APIError):
+    """The service failed (HTTP 5xx)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Transport errors
+
+
+class NetworkError(HopxError):
+    """The connection failed: refused, reset, closed early, TLS failure, bad address."""
+
+    def __init__(self, message: str = "", *, request_sent: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        #: False when the request certainly never reached the server (safe to retry anything).
+        self.request_sent = request_sent
+
+
+class TimeoutError(NetworkError, builtins.TimeoutError):
+    """A deadline passed (connect, read or the whole call)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Agent errors
+
+
+class AgentError(HopxError):
+    """The sandbox agent answered with an error."""
+
+
+class FileNotFoundError(AgentError):
+    """No file at that path inside the sandbox."""
+
+    default_code = "file_not_found"
+
+    def __init__(self, message: str = "File not found", *, path: str | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.path = path
+
+
+class FileOperationError(AgentError):
+    """A file operation was refused or failed (bad path, path outside the sandbox, ...)."""
+
+    default_code = "file_operation_failed"
+
+    def __init__(
+        self,
+        message: str = "File operation failed",
+        *,
+        operation: str | None = None,
+        path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, operation=operation, **kwargs)
+        self.path = path
+
+
+class CodeExecutionError(AgentError):
+    """Code could not be run (failed to start, timed out)."""
+
+    default_code = "code_execution_failed"
+
+    def __init__(self, message: str = "Code execution failed", *, language: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.language = language
+
+
+class CommandExecutionError(AgentError):
+    """A command could not be run."""
+
+    default_code = "command_execution_failed"
+
+    def __init__(self, message: str = "Command execution failed", *, command: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.command = command
+
+
+class DesktopNotAvailableError(AgentError):
+    """The sandbox's template has no desktop environment."""
+
+    default_code = "desktop_not_available"
+    docs_url = "https://docs.hopx.ai/desktop-automation"
+
+    def __init__(
+        self,
+        message: str = "Desktop automation is not available in this sandbox",
+        *,
+        missing_dependencies: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.missing_dependencies = list(missing_dependencies)
+        self.install_command = (
+            "apt-get install -y " + " ".join(self.missing_dependencies)
+            if self.missing_dependencies
+            else None
+        )
+
+
+class SandboxNotRunningError(AgentError):
+    """The sandbox is paused, stopped or still being created, so it cannot do this now."""
+
+
+class SandboxExpiredError(HopxError):
+    """The sandbox has passed its ``expires_at`` and is gone."""
+
+    default_code = "sandbox_expired"
+
+    def __init__(
+        self,
+        message: str = "Sandbox has expired",
+        *,
+        expires_at: str | None = None,
+        created_at: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.expires_at = expires_at
+        self.created_at = created_at
+
+
+class TemplateBuildError(HopxError):
+    """A template build failed (or cannot be done here)."""
+
+    default_code = "template_build_failed"
+
+    def __init__(self, message: str = "Template build failed", *, build_id: str | None = None,
+                 template_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.build_id = build_id
+        self.template_id = template_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Status/body -> exception
+
+
+Headers = Iterable[tuple[bytes, bytes]]
+
+
+def _header(headers: Headers, name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _str_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _retry_after_header(headers: Headers) -> float | None:
+    raw = _header(headers, b"retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None  # HTTP-date form: the caller's clock is needed; RetryPolicy handles it
+    return value if value >= 0 and value == value and value != float("inf") else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if 0 <= number < float("inf") else None
+
+
+def _status_class(status: int) -> type[APIError]:
+    if status == 400 or status == 422:
+        return ValidationError
+    if status == 401:
+        return AuthenticationError
+    if status == 404:
+        return NotFoundError
+    if status == 429:
+        return RateLimitError
+    if status >= 500:
+        return ServerError
+    return APIError
+
+
+def error_from_control_response(
+    status: int,
+    headers: Headers,
+    body: bytes,
+    *,
+    operation: str | None = None,
+    sandbox_id: str | None = None,
+) -> HopxError:
+    """Map a control-plane error reply, for any integer status and any body, to an exception.
+
+    Reads the nested envelope ``{"error": {"code", "message", "request_id", "details"}}``, the
+    flat forms ``{"error": "...", "code": ...}`` and ``{"message": ...}``, and falls back to the
+    ``X-Request-ID`` header and a body excerpt.
+    """
+    headers = tuple(headers)
+    obj = _json_object(body)
+    message: str | None = None
+    code: str | None = None
+    request_id: str | None = None
+    details: dict[str, Any] = {}
+    if obj is not None:
+        err = obj.get("error")
+        if isinstance(err, dict):
+            message = _str_or_none(err.get("message"))
+            code = _str_or_none(err.get("code"))
+            request_id = _str_or_none(err.get("request_id"))
+            raw_details = err.get("details")
+            if isinstance(raw_details, dict):
+                details = raw_details
+        elif isinstance(err, str):
+            message = err
+        if message is None:
+            message = _str_or_none(obj.get("message"))
+        code = code or _str_or_none(obj.get("code"))
+        request_id = request_id or _str_or_none(obj.get("request_id"))
+        if not details and isinstance(obj.get("details"), dict):
+            details = obj["details"]
+    request_id = request_id or _header(headers, b"x-request-id")
+    if message is None:
+        message = excerpt(body) if body else f"HTTP {status}"
+    common: dict[str, Any] = {
+        "code": code,
+        "request_id": request_id,
+        "status_code": status,
+        "details": details,
+        "operation": operation,
+        "sandbox_id": sandbox_id,
+    }
+    lowered_code = (code or "").lower()
+    if status == 410 or lowered_code == "sandbox_expired":
+        return SandboxExpiredError(
+            message,
+            expires_at=_str_or_none(details.get("expires_at")),
+            created_at=_str_or_none(details.get("created_at")),
+            **common,
+        )
+    if status == 401 and lowered_code in ("token_expired", "jwt_expired"):
+        return TokenExpiredError(message, **common)
+    if status == 403 and "limit" in message.lower():
+        return ResourceLimitError(message, **common)
+    cls = _status_class(status)
+    if cls is RateLimitError:
+        retry_after = _number(details.get("retry_after_seconds"))
+        if retry_after is None:
+            retry_after = _retry_after_header(headers)
+        return RateLimitError(message, retry_after=retry_after, **common)
+    if status < 400:
+        return RemoteProtocolError(f"unexpected HTTP status {status}: {excerpt(body)}", **common)
+    return cls(message, **common)
+
+
+_AGENT_CODE_CLASSES: dict[str, type[AgentError]] = {
+    "FILE_NOT_FOUND": FileNotFoundError,
+    "DIRECTORY_NOT_FOUND": FileOperationError,
+    "PATH_NOT_ALLOWED": FileOperationError,
+    "PERMISSION_DENIED": FileOperationError,
+    "INVALID_PATH": FileOperationError,
+    "FILE_ALREADY_EXISTS": FileOperationError,
+    "FILE_OPERATION_FAILED": FileOperationError,
+    "EXECUTION_FAILED": CodeExecutionError,
+    "EXECUTION_TIMEOUT": CodeExecutionError,
+    "COMMAND_FAILED": CommandExecutionError,
+    "DESKTOP_NOT_AVAILABLE": DesktopNotAvailableError,
+    "SANDBOX_PAUSED": SandboxNotRunningError,
+    "SANDBOX_STOPPED": SandboxNotRunningError,
+    "SANDBOX_CREATING": SandboxNotRunningError,
+}
+
+
+def error_from_agent_response(
+    status: int,
+    headers: Headers,
+    body: bytes,
+    *,
+    operation: str | None = None,
+    sandbox_id: str | None = None,
+    path: str | None = None,
+) -> HopxError:
+    """Map an agent error reply, for any integer status and any body, to an exception.
+
+    The agent envelope is flat: ``{"error": "<message>", "code": "FILE_NOT_FOUND", "path",
+    "details", "request_id", "timestamp"}``; ``message`` is read too. Codes choose the class
+    where they are known; otherwise the status does (401, 404, 429, 5xx ...).
+    """
+    headers = tuple(headers)
+    obj = _json_object(body)
+    message: str | None = None
+    code: str | None = None
+    request_id: str | None = None
+    details: dict[str, Any] = {}
+    if obj is not None:
+        err = obj.get("error")
+        if isinstance(err, str):
+            message = err
+        elif isinstance(err, dict):
+            # Some proxies in front of the agent use the control-plane envelope.
+            return error_from_control_response(
+                status, headers, body, operation=operation, sandbox_id=sandbox_id
+            )
+        if message is None:
+            message = _str_or_none(obj.get("message"))
+        code = _str_or_none(obj.get("code"))
+        request_id = _str_or_none(obj.get("request_id"))
+        if isinstance(obj.get("details"), dict):
+            details = obj["details"]
+        body_path = obj.get("path")
+        if isinstance(body_path, str) and body_path:
+            path = body_path
+    request_id = request_id or _header(headers, b"x-request-id")
+    if message is None:
+        message = excerpt(body) if body else f"HTTP {status}"
+    upper = code.upper() if code else None
+    common: dict[str, Any] = {
+        "code": code,
+        "request_id": request_id,
+        "status_code": status,
+        "details": details,
+        "sandbox_id": sandbox_id,
+    }
+    if upper in ("TOKEN_EXPIRED",):
+        return TokenExpiredError(message, operation=operation, **common)
+    if upper in ("TOKEN_INVALID", "INVALID_TOKEN", "UNAUTHORIZED") or status == 401:
+        return AuthenticationError(message, operation=operation, **common)
+    if upper == "SANDBOX_EXPIRED" or status == 410:
+        return SandboxExpiredError(message, operation=operation, **common)
+    cls = _AGENT_CODE_CLASSES.get(upper or "")
+    if cls is FileNotFoundError:
+        return FileNotFoundError(message, path=path, operation=operation, **common)
+    if cls is FileOperationError:
+        return FileOperationError(message, path=path, operation=operation, **common)
+    if cls is DesktopNotAvailableError:
+        missing = details.get("missing_dependencies")
+        if obj is not None and missing is None:
+            missing = obj.get("missing_dependencies")
+        deps = [str(d) for d in missing] if isinstance(missing, list) else []
+        return DesktopNotAvailableError(
+            message, missing_dependencies=deps, operation=operation, **common
+        )
+    if cls is not None:
+        return cls(message, operation=operation, **common)
+    if status == 429:
+        retry_after = _number(details.get("retry_after_seconds"))
+        if retry_after is None:
+            retry_after = _retry_after_header(headers)
+        return RateLimitError(message, retry_after=retry_after, operation=operation, **common)
+    if status >= 500:
+        return ServerError(message, operation=operation, **common)
+    if status == 404 and path is not None and code is None:
+        return FileNotFoundError(message, path=path, operation=operation, **common)
+    if status < 400:
+        return RemoteProtocolError(
+            f"unexpected HTTP status {status}: {excerpt(body)}", operation=operation, **common
+        )
+    return AgentError(message, operation=operation, **common)

@@ -1,0 +1,388 @@
+"""HTTP/1.1 messages and connection machines (client and server role), wrapping h11.
+
+One API shape: ``send_*(...) -> bytes`` returns what to write; ``receive_data(bytes)`` takes
+what was read (``b""`` is EOF); ``next_event()`` returns an event or ``NEED_DATA``. Bodies
+stream in pieces as :class:`BodyChunk` events; :meth:`HTTPConnection.next_message` assembles a
+whole :class:`Request` or :class:`Response` when a caller prefers that, within
+``max_body_size``. No h11 type appears in this module's public surface.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import TypeAlias
+
+import attrs
+import h11
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+
+__all__ = [
+    "NEED_DATA",
+    "BodyChunk",
+    "ConnectionClosed",
+    "EndOfMessage",
+    "HTTPConnection",
+    "HTTPEvent",
+    "Headers",
+    "NeedData",
+    "Request",
+    "RequestHead",
+    "Response",
+    "ResponseHead",
+    "Role",
+    "normalize_headers",
+]
+
+Headers: TypeAlias = tuple[tuple[bytes, bytes], ...]
+
+DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
+def _to_bytes(value: str | bytes) -> bytes:
+    return value.encode("latin-1") if isinstance(value, str) else bytes(value)
+
+
+def normalize_headers(headers: Iterable[tuple[str | bytes, str | bytes]]) -> Headers:
+    """Headers as a tuple of ``(lowercase name, value)`` byte pairs."""
+    return tuple((_to_bytes(k).lower(), _to_bytes(v)) for k, v in headers)
+
+
+class _HeaderLookup:
+    headers: Headers
+
+    def header(self, name: str | bytes) -> str | None:
+        """The first value of a header, decoded as latin-1, or ``None``."""
+        key = _to_bytes(name).lower()
+        for k, v in self.headers:
+            if k == key:
+                return v.decode("latin-1")
+        return None
+
+    def header_values(self, name: str | bytes) -> list[str]:
+        """Every value of a header, in order."""
+        key = _to_bytes(name).lower()
+        return [v.decode("latin-1") for k, v in self.headers if k == key]
+
+
+@attrs.frozen
+class Request(_HeaderLookup):
+    """An HTTP request. ``body=None`` means the body follows as :class:`BodyChunk` events."""
+
+    method: str
+    target: str
+    headers: Headers = attrs.field(default=(), converter=normalize_headers)
+    body: bytes | None = b""
+
+    def with_headers(self, *extra: tuple[str | bytes, str | bytes]) -> Request:
+        """A copy with headers added (or replaced, for names already present)."""
+        new = normalize_headers(extra)
+        names = {k for k, _ in new}
+        kept = tuple((k, v) for k, v in self.headers if k not in names)
+        return attrs.evolve(self, headers=kept + new)
+
+    @property
+    def path(self) -> str:
+        """The target without its query string."""
+        return self.target.split("?", 1)[0]
+
+
+@attrs.frozen
+class Response(_HeaderLookup):
+    """An HTTP response. ``body=None`` means the body follows as :class:`BodyChunk` events."""
+
+    status: int
+    headers: Headers = attrs.field(default=(), converter=normalize_headers)
+    body: bytes | None = b""
+    reason: str = ""
+
+    def with_headers(self, *extra: tuple[str | bytes, str | bytes]) -> Response:
+        """A copy with headers added (or replaced, for names already present)."""
+        new = normalize_headers(extra)
+        names = {k for k, _ in new}
+        kept = tuple((k, v) for k, v in self.headers if k not in names)
+        return attrs.evolve(self, headers=kept + new)
+
+
+@attrs.frozen
+class RequestHead(_HeaderLookup):
+    """The start of a received request; its body follows."""
+
+    method: str
+    target: str
+    headers: Headers
+
+
+@attrs.frozen
+class ResponseHead(_HeaderLookup):
+    """The start of a received response; its body follows."""
+
+    status: int
+    headers: Headers
+    reason: str = ""
+
+
+@attrs.frozen
+class BodyChunk:
+    """A piece of a message body."""
+
+    data: bytes
+
+
+@attrs.frozen
+class EndOfMessage:
+    """The current message is complete."""
+
+
+@attrs.frozen
+class ConnectionClosed:
+    """The peer closed the connection cleanly between messages."""
+
+
+class NeedData(enum.Enum):
+    """Sentinel type: the machine needs more bytes before it can return an event."""
+
+    NEED_DATA = "NEED_DATA"
+
+
+NEED_DATA = NeedData.NEED_DATA
+
+HTTPEvent: TypeAlias = RequestHead | ResponseHead | BodyChunk | EndOfMessage | ConnectionClosed
+
+
+class Role(enum.Enum):
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class HTTPConnection:
+    """One HTTP/1.1 connection, client or server side, with keep-alive reuse.
+
+    Args:
+        role: which side we play.
+        max_header_size: the largest head (request/status line plus headers) accepted.
+        max_body_size: the largest body accepted; more raises :class:`RemoteProtocolError`.
+    """
+
+    def __init__(
+        self,
+        role: Role = Role.CLIENT,
+        *,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        self.role = role
+        self.max_body_size = max_body_size
+        self._conn = h11.Connection(
+            h11.CLIENT if role is Role.CLIENT else h11.SERVER,
+            max_incomplete_event_size=max_header_size,
+        )
+        self._body_seen = 0
+        self._error: Exception | None = None
+        self._pending_head: RequestHead | ResponseHead | None = None
+        self._pending_body: list[bytes] = []
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def is_reusable(self) -> bool:
+        """Both sides finished their message and the connection may carry another."""
+        return (
+            self._error is None
+            and self._conn.our_state is h11.DONE
+            and self._conn.their_state is h11.DONE
+        )
+
+    @property
+    def is_idle(self) -> bool:
+        """Nothing sent or received on the current cycle yet."""
+        return self._conn.our_state is h11.IDLE and self._conn.their_state is h11.IDLE
+
+    @property
+    def is_closed(self) -> bool:
+        """The connection cannot carry any more messages."""
+        closed = (h11.CLOSED, h11.MUST_CLOSE, h11.ERROR)
+        return (
+            self._error is not None
+            or self._conn.our_state in closed
+            or self._conn.their_state in closed
+        )
+
+    @property
+    def their_message_done(self) -> bool:
+        return self._conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED)
+
+    @property
+    def trailing_data(self) -> bytes:
+        """Bytes received after a protocol switch (e.g. a WebSocket upgrade)."""
+        data, _closed = self._conn.trailing_data
+        return bytes(data)
+
+    def start_next_cycle(self) -> None:
+        """Reset for the next request/response on a kept-alive connection."""
+        self._check_usable()
+        try:
+            self._conn.start_next_cycle()
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(f"connection is not reusable: {exc}") from None
+        self._body_seen = 0
+
+    def _check_usable(self) -> None:
+        if self._error is not None:
+            raise LocalProtocolError(
+                f"connection is unusable after an earlier error: {self._error}"
+            ) from self._error
+
+    def _fail_local(self, exc: Exception) -> LocalProtocolError:
+        err = LocalProtocolError(str(exc))
+        self._error = err
+        return err
+
+    def _fail_remote(self, message: str, status_hint: int = 400) -> RemoteProtocolError:
+        err = RemoteProtocolError(message, status_hint=status_hint)
+        self._error = err
+        return err
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _send(self, event: h11._events.Event) -> bytes:
+        self._check_usable()
+        try:
+            data = self._conn.send(event)
+        except h11.LocalProtocolError as exc:
+            raise self._fail_local(exc) from None
+        return data or b""
+
+    def send_request(self, request: Request) -> bytes:
+        """Bytes for a request: head and, if ``request.body`` is bytes, body and end."""
+        if self.role is not Role.CLIENT:
+            raise LocalProtocolError("only a client sends requests")
+        headers = list(request.headers)
+        names = {k for k, _ in headers}
+        if request.body is not None:
+            if b"content-length" not in names and b"transfer-encoding" not in names:
+                if request.body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+                    headers.append((b"content-length", str(len(request.body)).encode()))
+        elif b"content-length" not in names and b"transfer-encoding" not in names:
+            headers.append((b"transfer-encoding", b"chunked"))
+        out = self._send(h11.Request(method=request.method, target=request.target,
+                                     headers=headers))
+        if request.body is not None:
+            if request.body:
+                out += self._send(h11.Data(data=request.body))
+            out += self._send(h11.EndOfMessage())
+        return out
+
+    def send_response(self, response: Response) -> bytes:
+        """Bytes for a response: head and, if ``response.body`` is bytes, body and end."""
+        if self.role is not Role.SERVER:
+            raise LocalProtocolError("only a server sends responses")
+        headers = list(response.headers)
+        names = {k for k, _ in headers}
+        no_body = response.status in (204, 304) or response.status < 200
+        if response.body is not None and not no_body:
+            if b"content-length" not in names and b"transfer-encoding" not in names:
+                headers.append((b"content-length", str(len(response.body)).encode()))
+        event: h11._events.Event
+        if response.status < 200:
+            event = h11.InformationalResponse(status_code=response.status, headers=headers,
+                                              reason=response.reason.encode())
+            return self._send(event)
+        out = self._send(h11.Response(status_code=response.status, headers=headers,
+                                      reason=response.reason.encode()))
+        if response.body is not None:
+            if response.body and not no_body:
+                out += self._send(h11.Data(data=response.body))
+            out += self._send(h11.EndOfMessage())
+        return out
+
+    def send_body(self, data: bytes) -> bytes:
+        """Bytes for one more piece of a streamed body."""
+        return self._send(h11.Data(data=data)) if data else b""
+
+    def send_end(self) -> bytes:
+        """Bytes that end a streamed body."""
+        return self._send(h11.EndOfMessage())
+
+    def send_failed(self) -> None:
+        """Record that writing failed; the connection will not be reused."""
+        self._conn.send_failed()
+        self._error = self._error or LocalProtocolError("sending failed")
+
+    # -- receiving --------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the peer; ``b""`` means the peer closed its side."""
+        self._check_usable()
+        try:
+            self._conn.receive_data(data)
+        except RuntimeError as exc:  # data after EOF
+            raise self._fail_remote(f"data received after end of stream: {exc}") from None
+
+    def next_event(self) -> HTTPEvent | NeedData:
+        """The next event parsed from received bytes, or ``NEED_DATA``."""
+        self._check_usable()
+        while True:
+            try:
+                event = self._conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise self._fail_remote(str(exc), exc.error_status_hint) from None
+            if event is h11.NEED_DATA:
+                return NEED_DATA
+            if event is h11.PAUSED:
+                # Waiting for our side (keep-alive) or after a protocol switch.
+                return NEED_DATA
+            if isinstance(event, h11.InformationalResponse):
+                continue  # 100 Continue and friends carry nothing for us
+            if isinstance(event, h11.Request):
+                return RequestHead(
+                    method=event.method.decode("ascii"),
+                    target=event.target.decode("latin-1"),
+                    headers=tuple((bytes(k), bytes(v)) for k, v in event.headers),
+                )
+            if isinstance(event, h11.Response):
+                self._body_seen = 0
+                return ResponseHead(
+                    status=event.status_code,
+                    headers=tuple((bytes(k), bytes(v)) for k, v in event.headers),
+                    reason=event.reason.decode("latin-1"),
+                )
+            if isinstance(event, h11.Data):
+                self._body_seen += len(event.data)
+                if self._body_seen > self.max_body_size:
+                    raise self._fail_remote(
+                        f"body larger than the limit of {self.max_body_size} bytes", 413
+                    )
+                return BodyChunk(bytes(event.data))
+            if isinstance(event, h11.EndOfMessage):
+                return EndOfMessage()
+            if isinstance(event, h11.ConnectionClosed):
+                return ConnectionClosed()
+            raise self._fail_remote(f"unexpected event {type(event).__name__}")
+
+    def next_message(self) -> Request | Response | ConnectionClosed | NeedData:
+        """A whole request or response (body assembled), ``ConnectionClosed`` or ``NEED_DATA``.
+
+        Buffers body chunks internally; use :meth:`next_event` instead to stream bodies.
+        """
+        while True:
+            event = self.next_event()
+            if event is NEED_DATA or isinstance(event, ConnectionClosed):
+                return event
+            if isinstance(event, RequestHead | ResponseHead):
+                self._pending_head = event
+                self._pending_body = []
+            elif isinstance(event, BodyChunk):
+                self._pending_body.append(event.data)
+            elif isinstance(event, EndOfMessage):
+                head = self._pending_head
+                body = b"".join(self._pending_body)
+                self._pending_head = None
+                self._pending_body = []
+                if isinstance(head, RequestHead):
+                    return Request(head.method, head.target, head.headers, body)
+                if isinstance(head, ResponseHead):
+                    return Response(head.status, head.headers, body, head.reason)
+                raise self._fail_remote("end of message without a head")

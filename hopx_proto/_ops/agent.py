@@ -1,0 +1,3 @@
+"""Agent operations (agent)."""
+
+from __future__ import annotations

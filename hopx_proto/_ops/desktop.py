@@ -1,0 +1,3 @@
+"""Agent operations (desktop)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Agent operations (files)."""
+
+from __future__ import annotations
