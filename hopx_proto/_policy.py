@@ -65,7 +65,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return float(int(text))
     try:
         seconds = float(text)
@@ -115,7 +115,7 @@ class RetryPolicy:
         Half of the exponential step is fixed, the other half scaled by ``jitter`` in [0, 1),
         so concurrent clients spread out but never retry at once.
         """
-        step = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        step = min(self.max_delay, self.base_delay * 2.0 ** min(max(0, attempt - 1), 64))
         jitter = min(max(jitter, 0.0), 1.0)
         return step / 2 + step / 2 * jitter
 
