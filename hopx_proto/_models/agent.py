@@ -1,0 +1,527 @@
+"""Agent models: execution and command results, processes, environment, health and metrics.
+
+Decoding is tolerant where the agent is loose (keys nobody documents are kept in ``extra``, so
+nothing the agent says is lost) and strict where a wrong value would mislead: an ``exit_code``
+of ``"0"`` is a :class:`RemoteProtocolError`, not success.
+
+The execute reply carries rich outputs as flat keys (``png``, ``html``, ``json``, ``svg``,
+``markdown``, ``result`` and the undocumented ``dataframe``). :class:`ExecutionResult` keeps
+those keys as they came and derives :attr:`ExecutionResult.rich_outputs` from them, so a
+result rendered by a server decodes back to the same value.
+
+The agent posts :class:`WebhookExecutionComplete` to the ``callback_url`` of an asynchronous
+execution. The service does not say how that body is signed; :func:`sign_webhook` and
+:func:`verify_webhook` define this library's format: header ``X-Hopx-Signature`` with the value
+``sha256=<lowercase hex HMAC-SHA256 of the raw body>``.
+"""
+
+# ruff: noqa: RUF009  (wire() returns an attrs field definition, not a shared default)
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+from typing import Any
+
+import attrs
+
+from .._codec import from_wire, loads, wire
+from .._errors import LocalProtocolError
+
+__all__ = [
+    "MASKED_VALUE",
+    "WEBHOOK_SIGNATURE_HEADER",
+    "AgentInfo",
+    "AsyncExecution",
+    "BackgroundExecution",
+    "CPUUsage",
+    "CommandResult",
+    "EnvVars",
+    "ExecutionResult",
+    "HealthFeatures",
+    "HealthInfo",
+    "JupyterSession",
+    "JupyterSessions",
+    "MetricsSnapshot",
+    "ProcessInfo",
+    "ProcessList",
+    "RichOutput",
+    "SystemMetrics",
+    "SystemProcess",
+    "SystemProcessList",
+    "UsageStats",
+    "WebhookExecutionComplete",
+    "parse_webhook",
+    "sign_webhook",
+    "verify_webhook",
+]
+
+MASKED_VALUE = "***MASKED***"
+
+
+def _extra() -> Any:
+    return attrs.field(factory=dict, repr=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Code execution
+
+
+@attrs.frozen(kw_only=True)
+class RichOutput:
+    """One rich output of an execution: ``data`` maps the MIME type to the payload.
+
+    ``format`` says how the payload is written (``base64`` for images, ``html``, ``json``,
+    ``text``); ``metadata`` is free-form.
+    """
+
+    type: str
+    data: dict[str, Any]
+    format: str | None = None
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def payload(self) -> Any:
+        """The payload under this output's own MIME type."""
+        return self.data.get(self.type)
+
+
+@attrs.frozen
+class _RichSource:
+    key: str
+    mime: str
+    format: str
+
+
+# The execute reply's rich keys in the order they become outputs (PNG, HTML and JSON first, as
+# the official client orders them; ``result`` only when it says more than stdout).
+_RICH_SOURCES = (
+    _RichSource("png", "image/png", "base64"),
+    _RichSource("html", "text/html", "html"),
+    _RichSource("json", "application/json", "json"),
+    _RichSource("dataframe", "application/vnd.dataframe+json", "json"),
+    _RichSource("svg", "image/svg+xml", "svg"),
+    _RichSource("markdown", "text/markdown", "markdown"),
+    _RichSource("result", "text/plain", "text"),
+)
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionResult:
+    """The reply of ``POST /execute`` (and ``/execute/ipython``).
+
+    ``json_output`` is the wire key ``json``. Missing ``stdout``/``stderr`` read as ``""`` and a
+    missing ``execution_time`` as ``0.0``; ``exit_code`` is required and must be an integer.
+    """
+
+    stdout: str = wire(default="")
+    stderr: str = wire(default="")
+    exit_code: int = wire()
+    execution_time: float = wire(default=0.0)
+    success: bool | None = wire(default=None)
+    language: str | None = wire(default=None)
+    timestamp: _dt.datetime | None = wire(default=None)
+    png: str | None = wire(default=None)
+    html: str | None = wire(default=None)
+    json_output: dict[str, Any] | None = wire("json", default=None)
+    svg: str | None = wire(default=None)
+    markdown: str | None = wire(default=None)
+    result: str | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+    @property
+    def is_success(self) -> bool:
+        """The agent's ``success`` flag, or ``exit_code == 0`` when it sent none."""
+        return self.success if self.success is not None else self.exit_code == 0
+
+    @property
+    def rich_outputs(self) -> list[RichOutput]:
+        """Rich outputs built from the reply's ``png``/``html``/``json``/``dataframe``/``svg``/
+        ``markdown`` keys, and ``result`` when it differs from stdout."""
+        values: dict[str, Any] = {
+            "png": self.png,
+            "html": self.html,
+            "json": self.json_output,
+            "dataframe": self.extra.get("dataframe"),
+            "svg": self.svg,
+            "markdown": self.markdown,
+            "result": self.result if self.result != self.stdout else None,
+        }
+        return [
+            RichOutput(type=src.mime, data={src.mime: values[src.key]}, format=src.format)
+            for src in _RICH_SOURCES
+            if values[src.key]
+        ]
+
+    @property
+    def rich_count(self) -> int:
+        """How many rich outputs the reply carries."""
+        return len(self.rich_outputs)
+
+    @property
+    def has_rich_output(self) -> bool:
+        """Whether the reply carries any rich output."""
+        return self.rich_count > 0
+
+
+@attrs.frozen(kw_only=True)
+class BackgroundExecution:
+    """The reply of ``POST /execute/background`` (and ``/commands/background``)."""
+
+    process_id: str = wire()
+    execution_id: str | None = wire(default=None)
+    status: str | None = wire(default=None)
+    start_time: _dt.datetime | None = wire(default=None)
+    message: str | None = wire(default=None)
+    name: str | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class AsyncExecution:
+    """The reply of ``POST /execute/async``: the execution is queued, a webhook follows."""
+
+    execution_id: str = wire()
+    status: str | None = wire(default=None)
+    callback_url: str | None = wire(default=None)
+    message: str | None = wire(default=None)
+    timestamp: _dt.datetime | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class CommandResult:
+    """The reply of ``POST /commands/run``."""
+
+    stdout: str = wire(default="")
+    stderr: str = wire(default="")
+    exit_code: int = wire()
+    execution_time: float = wire(default=0.0)
+    command: str | None = wire(default=None)
+    pid: int | None = wire(default=None)
+    success: bool | None = wire(default=None)
+    timestamp: _dt.datetime | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+    @property
+    def is_success(self) -> bool:
+        """Whether the command exited with status 0."""
+        return self.exit_code == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes and Jupyter
+
+
+@attrs.frozen(kw_only=True)
+class ProcessInfo:
+    """A background execution the agent tracks (``GET /execute/processes``).
+
+    ``status`` is ``running``, ``completed``, ``failed`` or ``killed``; ``start_time`` is also
+    read from ``started_at``.
+    """
+
+    process_id: str = wire()
+    execution_id: str | None = wire(default=None)
+    name: str | None = wire(default=None)
+    status: str | None = wire(default=None)
+    language: str | None = wire(default=None)
+    start_time: _dt.datetime | None = wire(aliases=("started_at",), default=None)
+    end_time: _dt.datetime | None = wire(default=None)
+    exit_code: int | None = wire(default=None)
+    duration: float | None = wire(default=None)
+    pid: int | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the process is still running."""
+        return self.status == "running"
+
+
+@attrs.frozen(kw_only=True)
+class ProcessList:
+    """The reply of ``GET /execute/processes``."""
+
+    processes: list[ProcessInfo] = wire(factory=list)
+    count: int | None = wire(default=None)
+    timestamp: _dt.datetime | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class SystemProcess:
+    """An operating-system process inside the sandbox (``GET /processes``)."""
+
+    pid: int | None = wire(default=None)
+    name: str | None = wire(default=None)
+    status: str | None = wire(default=None)
+    cpu_percent: float | None = wire(default=None)
+    memory_mb: float | None = wire(default=None)
+    memory_percent: float | None = wire(default=None)
+    command: str | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class SystemProcessList:
+    """The reply of ``GET /processes``."""
+
+    processes: list[SystemProcess] = wire(factory=list)
+    count: int | None = wire(default=None)
+    timestamp: _dt.datetime | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class JupyterSession:
+    """A Jupyter kernel session; ``execution_state`` is ``idle``, ``busy`` or ``starting``."""
+
+    id: str | None = wire(default=None)
+    kernel_id: str | None = wire(default=None)
+    execution_state: str | None = wire(default=None)
+    connections: int | None = wire(default=None)
+    last_activity: str | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class JupyterSessions:
+    """The reply of ``GET /jupyter/sessions``."""
+
+    sessions: list[JupyterSession] = wire(factory=list)
+    extra: dict[str, Any] = _extra()
+
+
+# ---------------------------------------------------------------------------------------------
+# Environment
+
+
+@attrs.frozen(kw_only=True)
+class EnvVars:
+    """The reply of ``GET /env``: the sandbox-wide variables every execution inherits.
+
+    Values of sensitive names may come back as ``***MASKED***`` while staying real inside the
+    sandbox; :attr:`masked` lists those names so that a read-modify-write never writes a mask
+    back as a value.
+    """
+
+    env_vars: dict[str, str] = wire(factory=dict)
+    count: int | None = wire(default=None)
+    timestamp: _dt.datetime | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+    @property
+    def masked(self) -> list[str]:
+        """Names whose value the agent hid."""
+        return sorted(k for k, v in self.env_vars.items() if v == MASKED_VALUE)
+
+    def without(self, *names: str) -> dict[str, str]:
+        """The variables minus ``names``, for a ``PUT /env`` that removes them.
+
+        Raises :class:`LocalProtocolError` when a variable that stays is masked: writing it
+        back would replace the real value with the mask.
+        """
+        kept = {k: v for k, v in self.env_vars.items() if k not in names}
+        hidden = sorted(k for k, v in kept.items() if v == MASKED_VALUE)
+        if hidden:
+            raise LocalProtocolError(
+                "cannot rewrite masked variable(s) "
+                + ", ".join(hidden)
+                + "; clear them or set real values"
+            )
+        return kept
+
+
+# ---------------------------------------------------------------------------------------------
+# Health, info, metrics
+
+
+@attrs.frozen(kw_only=True)
+class HealthFeatures:
+    """What the agent can do, from ``/health``."""
+
+    code_execution: bool | None = wire(default=None)
+    file_operations: bool | None = wire(default=None)
+    terminal_access: bool | None = wire(default=None)
+    websocket_streaming: bool | None = wire(default=None)
+    rich_output: bool | None = wire(default=None)
+    background_jobs: bool | None = wire(default=None)
+    ipython_kernel: bool | None = wire(default=None)
+    system_metrics: bool | None = wire(default=None)
+    languages: list[str] = wire(factory=list)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class HealthInfo:
+    """The reply of ``GET /health``. ``uptime`` is a duration string such as ``2h34m12s``."""
+
+    status: str = wire()
+    agent: str | None = wire(default=None)
+    version: str | None = wire(default=None)
+    uptime: str | None = wire(default=None)
+    uptime_seconds: float | None = wire(default=None)
+    go_version: str | None = wire(default=None)
+    vm_id: str | None = wire(default=None)
+    features: HealthFeatures | None = wire(default=None)
+    active_streams: int | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+    @property
+    def is_healthy(self) -> bool:
+        """Whether the agent reports itself ready (``healthy``, or ``ok`` as some agents say)."""
+        return self.status.lower() in ("healthy", "ok")
+
+
+@attrs.frozen(kw_only=True)
+class AgentInfo:
+    """The reply of ``GET /info``, in either shape agents use.
+
+    The OpenAPI shape is ``agent, version, go_version, ip, platform, port, start_time, vm_id``
+    (all strings); other agents send ``agent_version, os, arch, vm_ip, vm_port, uptime,
+    endpoints, features``. Fields whose type differs between the shapes (``port``,
+    ``vm_port``, ``uptime``) keep the JSON value as it came; every other key is in ``extra``.
+    """
+
+    agent: str | None = wire(default=None)
+    version: str | None = wire(default=None)
+    agent_version: str | None = wire(default=None)
+    vm_id: str | None = wire(default=None)
+    go_version: str | None = wire(default=None)
+    platform: str | None = wire(default=None)
+    os: str | None = wire(default=None)
+    arch: str | None = wire(default=None)
+    ip: str | None = wire(default=None)
+    vm_ip: str | None = wire(default=None)
+    port: Any = wire(default=None)
+    vm_port: Any = wire(default=None)
+    start_time: str | None = wire(default=None)
+    uptime: Any = wire(default=None)
+    endpoints: dict[str, Any] = wire(factory=dict)
+    features: dict[str, Any] = wire(factory=dict)
+    extra: dict[str, Any] = _extra()
+
+    @property
+    def agent_release(self) -> str | None:
+        """The agent's version, whichever key carried it."""
+        return self.agent_version or self.version
+
+
+@attrs.frozen(kw_only=True)
+class CPUUsage:
+    """CPU use from ``/system``."""
+
+    usage_percent: float | None = wire(default=None)
+    cores: int | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class UsageStats:
+    """Memory or disk use from ``/system`` (bytes)."""
+
+    total: int | None = wire(default=None)
+    used: int | None = wire(default=None)
+    free: int | None = wire(default=None)
+    usage_percent: float | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class SystemMetrics:
+    """The reply of ``GET /system``."""
+
+    cpu: CPUUsage | None = wire(default=None)
+    memory: UsageStats | None = wire(default=None)
+    disk: UsageStats | None = wire(default=None)
+    uptime: Any = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+@attrs.frozen(kw_only=True)
+class MetricsSnapshot:
+    """The reply of ``GET /metrics/snapshot``: counters since the agent started.
+
+    Agents disagree on the keys; the common ones are fields and the rest (``system``,
+    ``process``, ``cache``, percentiles ...) stay in ``extra``.
+    """
+
+    uptime_seconds: float | None = wire(default=None)
+    total_requests: int | None = wire(aliases=("requests",), default=None)
+    total_errors: int | None = wire(aliases=("errors", "error_count"), default=None)
+    active_executions: int | None = wire(default=None)
+    total_executions: int | None = wire(default=None)
+    requests_total: dict[str, Any] = wire(factory=dict)
+    avg_duration_ms: Any = wire(default=None)
+    timestamp: _dt.datetime | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+# ---------------------------------------------------------------------------------------------
+# The execution webhook
+
+
+WEBHOOK_SIGNATURE_HEADER = "X-Hopx-Signature"
+_SIGNATURE_PREFIX = "sha256="
+
+
+@attrs.frozen(kw_only=True)
+class WebhookExecutionComplete:
+    """The body the agent posts to ``callback_url`` when an async execution ends.
+
+    ``status`` is ``completed``, ``failed`` or ``timeout``.
+    """
+
+    execution_id: str = wire()
+    status: str = wire()
+    stdout: str = wire(default="")
+    stderr: str = wire(default="")
+    exit_code: int | None = wire(default=None)
+    execution_time: float | None = wire(default=None)
+    timestamp: _dt.datetime | None = wire(default=None)
+    error: str | None = wire(default=None)
+    extra: dict[str, Any] = _extra()
+
+
+def _secret_bytes(secret: bytes | str) -> bytes:
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    if not isinstance(secret, bytes | bytearray) or not secret:
+        raise LocalProtocolError("a webhook secret must be non-empty bytes or str")
+    return bytes(secret)
+
+
+def sign_webhook(secret: bytes | str, body: bytes) -> str:
+    """The ``X-Hopx-Signature`` value for ``body``: ``sha256=`` and the HMAC-SHA256 in hex.
+
+    The signature covers the raw body bytes exactly as sent.
+    """
+    if not isinstance(body, bytes | bytearray):
+        raise LocalProtocolError("a webhook body must be bytes")
+    digest = hmac.new(_secret_bytes(secret), bytes(body), hashlib.sha256).hexdigest()
+    return _SIGNATURE_PREFIX + digest
+
+
+def verify_webhook(secret: bytes | str, body: bytes, signature: str | bytes | None) -> bool:
+    """Whether ``signature`` (the header value) signs ``body`` with ``secret``.
+
+    Compares in constant time; a missing or malformed header is simply not valid.
+    """
+    if signature is None:
+        return False
+    if isinstance(signature, bytes):
+        try:
+            signature = signature.decode("ascii")
+        except UnicodeDecodeError:
+            return False
+    text = signature.strip()
+    if not text.lower().startswith(_SIGNATURE_PREFIX):
+        return False
+    expected = sign_webhook(secret, body)
+    return hmac.compare_digest(expected, _SIGNATURE_PREFIX + text[len(_SIGNATURE_PREFIX) :].lower())
+
+
+def parse_webhook(body: bytes) -> WebhookExecutionComplete:
+    """Decode a webhook body (:class:`RemoteProtocolError` if it is not one)."""
+    return from_wire(WebhookExecutionComplete, loads(body, what="webhook body"))
