@@ -349,7 +349,7 @@ class HealthFeatures:
     background_jobs: bool | None = wire(default=None)
     ipython_kernel: bool | None = wire(default=None)
     system_metrics: bool | None = wire(default=None)
-    languages: list[str] = wire(factory=list)
+    languages: list[str] | None = wire(default=None)
     extra: dict[str, Any] = _extra()
 
 
@@ -398,8 +398,8 @@ class AgentInfo:
     vm_port: Any = wire(default=None)
     start_time: str | None = wire(default=None)
     uptime: Any = wire(default=None)
-    endpoints: dict[str, Any] = wire(factory=dict)
-    features: dict[str, Any] = wire(factory=dict)
+    endpoints: dict[str, Any] | None = wire(default=None)
+    features: dict[str, Any] | None = wire(default=None)
     extra: dict[str, Any] = _extra()
 
     @property
@@ -452,7 +452,7 @@ class MetricsSnapshot:
     total_errors: int | None = wire(aliases=("errors", "error_count"), default=None)
     active_executions: int | None = wire(default=None)
     total_executions: int | None = wire(default=None)
-    requests_total: dict[str, Any] = wire(factory=dict)
+    requests_total: dict[str, Any] | None = wire(default=None)
     avg_duration_ms: Any = wire(default=None)
     timestamp: _dt.datetime | None = wire(default=None)
     extra: dict[str, Any] = _extra()
