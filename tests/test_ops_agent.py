@@ -31,6 +31,7 @@ from hopx_proto._models.agent import (
     RichOutput,
     WebhookExecutionComplete,
     parse_webhook,
+    rich_fields,
     sign_webhook,
     verify_webhook,
 )
@@ -586,3 +587,27 @@ def test_rich_output_value() -> None:
     out = RichOutput(type="image/png", data={"image/png": "AAA"}, format="base64")
     assert out.payload == "AAA"
     assert out.metadata == {}
+
+
+def test_rich_fields_write_outputs_back() -> None:
+    outputs = [
+        RichOutput(type="text/html", data={"text/html": "<i>1</i>"}),
+        RichOutput(type="image/png", data={"image/png": "P1"}),
+        RichOutput(type="image/png", data={"image/png": "P2"}),
+        RichOutput(type="application/json", data={"application/json": {"a": 1}}),
+        RichOutput(
+            type="application/vnd.dataframe+json", data={"application/vnd.dataframe+json": [1]}
+        ),
+    ]
+    fields = rich_fields(outputs)
+    assert fields == {
+        "html": "<i>1</i>",
+        "png": "P1",
+        "json_output": {"a": 1},
+        "extra": {"dataframe": [1]},
+    }
+    result = ExecutionResult(exit_code=0, **fields)
+    assert [r.payload for r in result.rich_outputs] == ["P1", "<i>1</i>", {"a": 1}, [1]]
+    assert ops.EXECUTE.decode(ops.EXECUTE.render(result)).rich_outputs == result.rich_outputs
+    with pytest.raises(LocalProtocolError, match="image/jpeg"):
+        rich_fields([RichOutput(type="image/jpeg", data={"image/jpeg": "J"})])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import hmac
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -30,6 +31,7 @@ from .._errors import LocalProtocolError
 
 __all__ = [
     "MASKED_VALUE",
+    "RICH_MIME_TYPES",
     "WEBHOOK_SIGNATURE_HEADER",
     "AgentInfo",
     "AsyncExecution",
@@ -52,6 +54,7 @@ __all__ = [
     "UsageStats",
     "WebhookExecutionComplete",
     "parse_webhook",
+    "rich_fields",
     "sign_webhook",
     "verify_webhook",
 ]
@@ -104,6 +107,29 @@ _RICH_SOURCES = (
     _RichSource("markdown", "text/markdown", "markdown"),
     _RichSource("result", "text/plain", "text"),
 )
+#: The MIME types an execute reply can carry, one output of each.
+RICH_MIME_TYPES = tuple(src.mime for src in _RICH_SOURCES)
+_ATTRIBUTE_OF_KEY = {"json": "json_output"}
+
+
+def rich_fields(outputs: Iterable[RichOutput]) -> dict[str, Any]:
+    """Keyword arguments of :class:`ExecutionResult` that carry ``outputs`` on the wire.
+
+    The reply has one key per MIME type, so the first output of each type is kept. A type
+    outside :data:`RICH_MIME_TYPES` has no key and raises :class:`LocalProtocolError`.
+    """
+    by_mime = {src.mime: src for src in _RICH_SOURCES}
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for output in outputs:
+        src = by_mime.get(output.type)
+        if src is None:
+            raise LocalProtocolError(f"an execute reply cannot carry {output.type!r} output")
+        target = extra if src.key == "dataframe" else fields
+        target.setdefault(_ATTRIBUTE_OF_KEY.get(src.key, src.key), output.payload)
+    if extra:
+        fields["extra"] = extra
+    return fields
 
 
 @attrs.frozen(kw_only=True)
