@@ -1,0 +1,45 @@
+"""The asynchronous client, written once against :class:`Backend` (no event-loop imports)."""
+
+from __future__ import annotations
+
+from ._backend import Backend as Backend
+from ._backend import ByteStream as ByteStream
+from ._client import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+from ._client import Client as Client
+from ._commands import AsyncCommands as AsyncCommands
+from ._desktop import AsyncDesktop as AsyncDesktop
+from ._env import AsyncCache as AsyncCache
+from ._env import AsyncEnvironmentVariables as AsyncEnvironmentVariables
+from ._files import AsyncFiles as AsyncFiles
+from ._models import ExpiryInfo as ExpiryInfo
+from ._pool import ConnectionPool as ConnectionPool
+from ._pool import PoolLimits as PoolLimits
+from ._sandbox import AsyncSandbox as AsyncSandbox
+from ._terminal import AsyncTerminal as AsyncTerminal
+from ._terminal import TerminalSession as TerminalSession
+from ._transport import HTTPTransport as HTTPTransport
+from ._transport import ProxyConfig as ProxyConfig
+from ._transport import Timeouts as Timeouts
+from ._websocket import WebSocketSession as WebSocketSession
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "AsyncCache",
+    "AsyncCommands",
+    "AsyncDesktop",
+    "AsyncEnvironmentVariables",
+    "AsyncFiles",
+    "AsyncSandbox",
+    "AsyncTerminal",
+    "Backend",
+    "ByteStream",
+    "Client",
+    "ConnectionPool",
+    "ExpiryInfo",
+    "HTTPTransport",
+    "PoolLimits",
+    "ProxyConfig",
+    "TerminalSession",
+    "Timeouts",
+    "WebSocketSession",
+]

@@ -1,0 +1,130 @@
+"""What the async client needs from an event loop, as a small protocol.
+
+The client in :mod:`hopx_proto.aio` is written once against :class:`Backend`; ``hopx_trio`` and
+``hopx_asyncio`` implement it with trio and anyio. Everything impure lives behind it: sockets
+and TLS, sleeping, deadlines (cancel scopes), locks, clocks, randomness, the process
+environment (for proxies) and blocking calls run in a worker thread (local files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+__all__ = ["Backend", "ByteStream", "CancelScope", "Deadline", "EventLike", "LockLike"]
+
+T = TypeVar("T")
+
+
+class ByteStream(Protocol):
+    """A connected, bidirectional byte stream (TCP, possibly with TLS on top)."""
+
+    async def send_all(self, data: bytes) -> None:
+        """Write all of ``data``; raise :class:`hopx_proto.NetworkError` on failure."""
+        ...
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        """Read up to ``max_bytes``; ``b""`` once the peer closed its side."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the stream (idempotent)."""
+        ...
+
+
+class CancelScope(Protocol):
+    """The value of a deadline context: did the deadline cut the block short?"""
+
+    @property
+    def cancelled_caught(self) -> bool: ...
+
+
+class Deadline(Protocol):
+    """A deadline context (a cancel scope): it may swallow its own cancellation."""
+
+    def __enter__(self) -> CancelScope: ...
+
+    def __exit__(self, *exc: object) -> bool: ...
+
+
+class LockLike(Protocol):
+    async def __aenter__(self) -> object: ...
+
+    async def __aexit__(self, *exc: object) -> bool | None: ...
+
+
+class EventLike(Protocol):
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+    async def wait(self) -> object: ...
+
+
+class Backend(Protocol):
+    """The capabilities of one event-loop library.
+
+    Errors: ``connect_tcp`` raises :class:`hopx_proto.NetworkError` (``request_sent=False``)
+    for refused/unreachable/DNS/TLS failures; stream reads and writes raise
+    :class:`hopx_proto.NetworkError` for resets and broken pipes. Deadlines cancel the block
+    and report it through :attr:`CancelScope.cancelled_caught`; the client turns that into
+    :class:`hopx_proto.TimeoutError`.
+    """
+
+    #: "trio" or "asyncio"; used in logs and the user agent.
+    name: str
+    #: The process environment (proxy variables, HOPX_API_KEY, HOPX_BASE_URL).
+    environ: Mapping[str, str]
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: object | None,
+        server_hostname: str | None,
+    ) -> ByteStream:
+        """A TCP connection (IPv4 or IPv6, whichever resolves), wrapped in TLS if ``tls``."""
+        ...
+
+    async def start_tls(
+        self, stream: ByteStream, *, tls: object, server_hostname: str
+    ) -> ByteStream:
+        """TLS over an already connected stream (used through an HTTP proxy tunnel)."""
+        ...
+
+    def default_tls(self) -> object:
+        """A TLS client context that verifies certificates and host names."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    def move_on_after(self, seconds: float | None) -> Deadline:
+        """Cancel the block after ``seconds`` (``None``: no deadline)."""
+        ...
+
+    def shielded(self, seconds: float) -> Deadline:
+        """Protect cleanup from outer cancellation, but give up after ``seconds``."""
+        ...
+
+    def lock(self) -> LockLike: ...
+
+    def semaphore(self, value: int) -> LockLike: ...
+
+    def event(self) -> EventLike: ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (deadlines, idle expiry)."""
+        ...
+
+    def wall_clock(self) -> float:
+        """Seconds since the epoch (token expiry, HTTP dates)."""
+        ...
+
+    def random_bytes(self, count: int) -> bytes:
+        """Cryptographically random bytes (multipart boundaries, jitter)."""
+        ...
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking function in a worker thread (local file I/O)."""
+        ...

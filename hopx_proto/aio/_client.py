@@ -1,0 +1,214 @@
+"""The client: credentials, one connection pool, and the call loop (retries, 401 refresh).
+
+Every :class:`AsyncSandbox` belongs to one :class:`Client`; sandboxes returned by the class
+methods of the same call share it, and it is closed when the last of them is closed (or the
+client itself, when the caller made it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import attrs
+
+from .._errors import HopxError, LocalProtocolError
+from .._ops._base import Auth, Operation
+from .._policy import GiveUp, RetryPolicy, TokenState
+from .._url import BaseURL
+from ._backend import Backend
+from ._pool import PoolLimits
+from ._transport import BodySink, HTTPTransport, ProxyConfig, Timeouts
+
+__all__ = ["DEFAULT_BASE_URL", "Client"]
+
+log = logging.getLogger("hopx.client")
+
+DEFAULT_BASE_URL = "https://api.hopx.dev"
+USER_AGENT = "hopx-sansio/0.1"
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+class Client:
+    """Credentials, a connection pool and the retry policy, shared by sandboxes.
+
+    Args:
+        backend: the event-loop capabilities (given by ``hopx_trio`` / ``hopx_asyncio``).
+        api_key: the API key; ``HOPX_API_KEY`` from the environment when ``None``.
+        base_url: the control plane; ``HOPX_BASE_URL`` overrides the default.
+        timeout: the default read deadline in seconds.
+        max_retries: retries after the first attempt (the official client's meaning).
+        connect_timeout: the deadline for opening a connection.
+        tls: an ``ssl.SSLContext`` to use instead of the verifying default.
+        proxies: proxy settings; from the environment when ``None``.
+        limits: connection-pool limits.
+        token_margin: refresh a sandbox token this many seconds before it expires.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 60,
+        max_retries: int = 3,
+        connect_timeout: float = 10,
+        tls: object | None = None,
+        proxies: ProxyConfig | None = None,
+        limits: PoolLimits | None = None,
+        token_margin: float = 60.0,
+    ) -> None:
+        key = api_key if api_key is not None else backend.environ.get("HOPX_API_KEY")
+        if not key:
+            raise LocalProtocolError(
+                "no API key: pass api_key=... or set the HOPX_API_KEY environment variable"
+            )
+        if base_url == DEFAULT_BASE_URL:
+            base_url = backend.environ.get("HOPX_BASE_URL") or base_url
+        self.backend = backend
+        self.api_key = key
+        self.base = BaseURL.parse(base_url, what="base_url")
+        self.base_url = str(self.base)
+        self.retry = RetryPolicy(max_attempts=max(1, int(max_retries) + 1))
+        self.token_margin = token_margin
+        self.transport = HTTPTransport(
+            backend,
+            tls=tls,
+            limits=limits,
+            timeouts=Timeouts(connect=connect_timeout, read=timeout),
+            proxies=proxies,
+            user_agent=f"{USER_AGENT} ({backend.name})",
+        )
+        #: Sandbox JWTs by sandbox id, shared by every sandbox object of this client.
+        self.tokens: dict[str, TokenState] = {}
+        self._holders = 0
+        self._closed = False
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """One more sandbox object uses this client."""
+        self._holders += 1
+
+    async def release(self) -> None:
+        """A sandbox object is done; close when it was the last one."""
+        self._holders = max(0, self._holders - 1)
+        if self._holders == 0:
+            await self.aclose()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        self._closed = True
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def _jitter(self) -> float:
+        return int.from_bytes(self.backend.random_bytes(4), "big") / 2**32
+
+    async def call(
+        self,
+        op: Operation[A, R],
+        args: A,
+        *,
+        base: BaseURL | None = None,
+        credential: str | None = None,
+        refresh: Callable[[], Awaitable[str]] | None = None,
+        sandbox_id: str | None = None,
+        timeouts: Timeouts | None = None,
+        error_path: str | None = None,
+        upload: Callable[[], AsyncIterator[bytes]] | None = None,
+        sink: BodySink | None = None,
+        before_retry: Callable[[], Awaitable[None]] | None = None,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> R:
+        """Run ``op`` with retries per the policy and one token refresh after a 401.
+
+        Args:
+            base: where to send it (the control plane when ``None``).
+            credential: the API key or JWT; the client's API key for control operations.
+            refresh: returns a fresh JWT after a 401 (agent operations).
+            upload: makes the request body chunks afresh for each attempt.
+            sink: receives a 2xx body chunk by chunk.
+            before_retry: resets partial output (e.g. a download's temp file) before a retry.
+        """
+        if base is None:
+            base = self.base
+        if credential is None and op.credential in (Auth.API_KEY, Auth.BEARER_API_KEY):
+            credential = self.api_key
+        if op.credential is Auth.NONE:
+            credential = None
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            request = op.encode(args, auth=credential)
+            if headers:
+                request = request.with_headers(*headers)
+            retry_after: str | None = None
+            try:
+                if upload is not None:
+                    request = attrs.evolve(request, body=None)
+                response = await self.transport.request(
+                    base,
+                    request,
+                    timeouts=timeouts,
+                    upload=upload() if upload is not None else None,
+                    sink=sink,
+                )
+                if (
+                    response.status == 401
+                    and refresh is not None
+                    and TokenState.refresh_after_unauthorized(refreshed)
+                ):
+                    refreshed = True
+                    attempt -= 1
+                    log.info("%s: 401 from the agent; refreshing the token once", op.name)
+                    credential = await refresh()
+                    continue
+                retry_after = response.header("retry-after")
+                return op.decode(response, sandbox_id=sandbox_id, path=error_path)
+            except HopxError as exc:
+                if exc.operation is None:
+                    exc.operation = op.name
+                if exc.sandbox_id is None:
+                    exc.sandbox_id = sandbox_id
+                decision = self.retry.decide(
+                    exc,
+                    attempt=attempt,
+                    idempotent=op.is_idempotent,
+                    now=self.backend.wall_clock(),
+                    jitter=self._jitter(),
+                    retry_after_header=retry_after,
+                )
+                if isinstance(decision, GiveUp):
+                    log.debug("%s: not retrying (%s)", op.name, decision.reason)
+                    raise
+                log.info(
+                    "%s: attempt %d failed (%s); retrying in %.2f s (%s)",
+                    op.name,
+                    attempt,
+                    exc.message,
+                    decision.delay,
+                    decision.reason,
+                )
+            await self.backend.sleep(decision.delay)
+            if before_retry is not None:
+                await before_retry()
+
+    def new_token_state(self, body: Any) -> TokenState | None:
+        return TokenState.from_response(body, margin=self.token_margin)

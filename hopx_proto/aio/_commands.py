@@ -1,0 +1,134 @@
+"""``sandbox.commands``: shell commands, waited for, in the background, or streamed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .._models.agent import ExecutionResult
+from .._ops import agent as agent_ops
+
+if TYPE_CHECKING:
+    from ._sandbox import AsyncSandbox
+
+__all__ = ["AsyncCommands"]
+
+OutputCallback = Callable[[str], Awaitable[None] | None]
+
+
+class AsyncCommands:
+    """Run ``bash -c <command>`` in the sandbox."""
+
+    def __init__(self, sandbox: AsyncSandbox) -> None:
+        self._sandbox = sandbox
+
+    async def run(
+        self,
+        command: str,
+        *,
+        timeout_seconds: int = 120,
+        background: bool = False,
+        env: dict[str, str] | None = None,
+        working_dir: str = "/workspace",
+        on_stdout: OutputCallback | None = None,
+        on_stderr: OutputCallback | None = None,
+    ) -> ExecutionResult:
+        """Run a command and wait for it.
+
+        With ``background=True`` it starts and returns at once (``stdout`` names the process).
+        With ``on_stdout``/``on_stderr`` the output streams to the callbacks as it comes
+        (over ``/commands/stream``) and the result still holds all of it.
+        """
+        args = agent_ops.CommandArgs.shell(
+            command, timeout=timeout_seconds, workdir=working_dir, env=env
+        )
+        if background:
+            started = await self._sandbox._agent(
+                agent_ops.COMMANDS_BACKGROUND, args, read_timeout=60
+            )
+            return ExecutionResult(
+                stdout=f"Background process started: {started.process_id}",
+                stderr="",
+                exit_code=0,
+                execution_time=0.0,
+                success=True,
+            )
+        if on_stdout is not None or on_stderr is not None:
+            return await self._run_streamed(
+                command, timeout_seconds, env, working_dir, on_stdout, on_stderr
+            )
+        reply = await self._sandbox._agent(
+            agent_ops.COMMANDS_RUN, args, read_timeout=timeout_seconds + 30
+        )
+        return ExecutionResult(
+            stdout=reply.stdout,
+            stderr=reply.stderr,
+            exit_code=reply.exit_code,
+            execution_time=reply.execution_time,
+            success=reply.exit_code == 0,
+        )
+
+    async def _run_streamed(
+        self,
+        command: str,
+        timeout_seconds: int,
+        env: dict[str, str] | None,
+        working_dir: str,
+        on_stdout: OutputCallback | None,
+        on_stderr: OutputCallback | None,
+    ) -> ExecutionResult:
+        out: list[str] = []
+        err: list[str] = []
+        exit_code = -1
+        elapsed = 0.0
+        async for event in self.stream(
+            command, timeout_seconds=timeout_seconds, env=env, working_dir=working_dir
+        ):
+            kind = event.get("type")
+            if kind in ("stdout", "stderr"):
+                data = str(event.get("data", ""))
+                (out if kind == "stdout" else err).append(data)
+                callback = on_stdout if kind == "stdout" else on_stderr
+                if callback is not None:
+                    pending = callback(data)
+                    if pending is not None:
+                        await pending
+            elif kind in ("result", "complete", "exit") and event.get("exit_code") is not None:
+                exit_code = int(event["exit_code"])
+                elapsed = float(event.get("execution_time") or elapsed)
+        return ExecutionResult(
+            stdout="".join(out),
+            stderr="".join(err),
+            exit_code=exit_code,
+            execution_time=elapsed,
+            success=exit_code == 0,
+        )
+
+    async def stream(
+        self,
+        command: str,
+        *,
+        timeout_seconds: int = 120,
+        env: dict[str, str] | None = None,
+        working_dir: str = "/workspace",
+    ) -> AsyncIterator[Any]:
+        """Output events of a command as they happen (``/commands/stream``).
+
+        Leaving the loop early closes the WebSocket, which stops the remote command.
+        """
+        from .._streams import CommandStreamClient, CommandStreamRequest
+        from ._streaming import stream_messages
+
+        machine = CommandStreamClient()
+        first = machine.start(
+            CommandStreamRequest(
+                command="bash",
+                args=["-c", command],
+                timeout=timeout_seconds,
+                workdir=working_dir,
+                env=env,
+            )
+        )
+        session = await self._sandbox._open_ws(agent_ops.COMMANDS_STREAM)
+        async for event in stream_messages(session, machine, first):
+            yield event

@@ -1,0 +1,103 @@
+"""``sandbox.env`` and ``sandbox.cache``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._codec import to_wire
+from .._ops import agent as agent_ops
+
+if TYPE_CHECKING:
+    from ._sandbox import AsyncSandbox
+
+__all__ = ["AsyncCache", "AsyncEnvironmentVariables"]
+
+
+class AsyncEnvironmentVariables:
+    """Sandbox-wide environment variables, inherited by every later execution.
+
+    ``timeout`` is a per-call read deadline in seconds (honoured, unlike the official client).
+    """
+
+    def __init__(self, sandbox: AsyncSandbox) -> None:
+        self._sandbox = sandbox
+
+    async def get_all(self, *, timeout: int | None = None) -> dict[str, str]:  # noqa: ASYNC109
+        """Every variable."""
+        reply = await self._sandbox._agent(
+            agent_ops.ENV_GET, agent_ops.NoArgs(), read_timeout=timeout
+        )
+        return dict(reply.env_vars)
+
+    async def set_all(
+        self,
+        env_vars: dict[str, str],
+        *,
+        timeout: int | None = None,  # noqa: ASYNC109
+    ) -> dict[str, str]:
+        """Replace every variable with ``env_vars``; the variables now set."""
+        reply = await self._sandbox._agent(
+            agent_ops.ENV_SET, agent_ops.EnvSetArgs(env_vars=env_vars), read_timeout=timeout
+        )
+        return _vars_of(reply, env_vars)
+
+    async def update(
+        self,
+        env_vars: dict[str, str],
+        *,
+        timeout: int | None = None,  # noqa: ASYNC109
+    ) -> dict[str, str]:
+        """Add or overwrite ``env_vars``; every variable afterwards."""
+        reply = await self._sandbox._agent(
+            agent_ops.ENV_UPDATE,
+            agent_ops.EnvUpdateArgs(env_vars=env_vars),
+            read_timeout=timeout,
+        )
+        found = reply.get("env_vars") if isinstance(reply, dict) else None
+        if isinstance(found, dict):
+            return {str(k): str(v) for k, v in found.items()}
+        return await self.get_all(timeout=timeout)
+
+    async def delete(self, name: str, *, timeout: int | None = None) -> None:  # noqa: ASYNC109
+        """Remove one variable (nothing happens if it is not set)."""
+        current = await self._sandbox._agent(
+            agent_ops.ENV_GET, agent_ops.NoArgs(), read_timeout=timeout
+        )
+        if name not in current.env_vars:
+            return
+        await self._sandbox._agent(
+            agent_ops.ENV_SET,
+            agent_ops.EnvSetArgs(env_vars=current.without(name)),
+            read_timeout=timeout,
+        )
+
+    async def get(self, name: str, default: str | None = None) -> str | None:
+        """One variable, or ``default``."""
+        return (await self.get_all()).get(name, default)
+
+    async def set(self, name: str, value: str) -> None:
+        """Set one variable."""
+        await self.update({name: value})
+
+
+def _vars_of(reply: Any, sent: dict[str, str]) -> dict[str, str]:
+    found = reply.get("env_vars") if isinstance(reply, dict) else None
+    if isinstance(found, dict):
+        return {str(k): str(v) for k, v in found.items()}
+    return dict(sent)
+
+
+class AsyncCache:
+    """The agent's execution cache."""
+
+    def __init__(self, sandbox: AsyncSandbox) -> None:
+        self._sandbox = sandbox
+
+    async def stats(self) -> dict[str, Any]:
+        """Cache statistics."""
+        reply = await self._sandbox._agent(agent_ops.CACHE_STATS, agent_ops.NoArgs())
+        return dict(to_wire(reply))
+
+    async def clear(self) -> None:
+        """Empty the cache."""
+        await self._sandbox._agent(agent_ops.CACHE_CLEAR, agent_ops.NoArgs())

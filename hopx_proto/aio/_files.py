@@ -1,0 +1,196 @@
+"""``sandbox.files``: read, write, list, upload and download files in the sandbox."""
+
+from __future__ import annotations
+
+import builtins
+import pathlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .._errors import FileOperationError
+from .._models.files import FileInfo
+from .._multipart import StreamSlot
+from .._ops import files as file_ops
+from ._localfile import CHUNK, AtomicWriter, LocalReader
+
+if TYPE_CHECKING:
+    from ._sandbox import AsyncSandbox
+
+__all__ = ["AsyncFiles", "ProgressCallback"]
+
+#: ``on_progress(bytes_done, bytes_total)``; total is ``None`` when unknown.
+ProgressCallback = Callable[[int, int | None], Awaitable[None] | None]
+
+TRANSFER_READ_TIMEOUT = 120.0
+
+
+async def _report(callback: ProgressCallback | None, done: int, total: int | None) -> None:
+    if callback is not None:
+        pending = callback(done, total)
+        if pending is not None:
+            await pending
+
+
+class AsyncFiles:
+    """File operations; every path is percent-encoded on the wire."""
+
+    def __init__(self, sandbox: AsyncSandbox) -> None:
+        self._sandbox = sandbox
+
+    async def read(self, path: str) -> str:
+        """A text file's content."""
+        reply = await self._sandbox._agent(
+            file_ops.FILES_READ, file_ops.FilePath(path=path), error_path=path
+        )
+        return reply.content
+
+    async def read_bytes(self, path: str) -> bytes:
+        """A file's raw bytes (never guessed at as base64)."""
+        return await self._sandbox._agent(
+            file_ops.FILES_DOWNLOAD, file_ops.FilePath(path=path), error_path=path
+        )
+
+    async def write(self, path: str, content: str, mode: str = "0644") -> None:
+        """Create or overwrite a text file."""
+        await self._sandbox._agent(
+            file_ops.FILES_WRITE,
+            file_ops.FileWrite(path, content, mode=mode),
+            error_path=path,
+        )
+
+    async def write_bytes(self, path: str, content: bytes, mode: str = "0644") -> None:
+        """Create or overwrite a file with raw bytes."""
+        await self._sandbox._agent(
+            file_ops.FILES_WRITE,
+            file_ops.FileWrite.from_bytes(path, content, mode=mode),
+            error_path=path,
+        )
+
+    async def list(self, path: str = "/workspace") -> builtins.list[FileInfo]:
+        """A directory's entries."""
+        reply = await self._sandbox._agent(
+            file_ops.FILES_LIST, file_ops.FilesList(path=path), error_path=path
+        )
+        return builtins.list(reply.files)
+
+    async def exists(self, path: str) -> bool:
+        """Whether the path exists."""
+        reply = await self._sandbox._agent(
+            file_ops.FILES_EXISTS, file_ops.FilePath(path=path), error_path=path
+        )
+        return reply.exists
+
+    async def remove(self, path: str) -> None:
+        """Remove a file, or a directory with its content."""
+        await self._sandbox._agent(
+            file_ops.FILES_REMOVE, file_ops.FilePath(path=path), error_path=path
+        )
+
+    async def mkdir(self, path: str) -> None:
+        """Create a directory and its parents."""
+        await self._sandbox._agent(
+            file_ops.FILES_MKDIR, file_ops.FileMkdir(path=path), error_path=path
+        )
+
+    async def upload(
+        self,
+        local_path: str | pathlib.Path,
+        remote_path: str,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        """Stream a local file to ``remote_path`` (multipart, sized, in chunks)."""
+        backend = self._sandbox.client.backend
+        local = pathlib.Path(local_path)
+        probe = LocalReader(backend, local)
+        size = await probe.open()
+        await probe.aclose()
+        boundary = backend.random_bytes(16).hex()
+        encoder = file_ops.streamed_upload(remote_path, local.name or "file", size, boundary)
+
+        async def body() -> AsyncIterator[bytes]:
+            reader = LocalReader(backend, local)
+            await reader.open()
+            done = 0
+            try:
+                await _report(on_progress, 0, size)
+                for segment in encoder.segments():
+                    if not isinstance(segment, StreamSlot):
+                        yield segment
+                        continue
+                    left = segment.size
+                    while left > 0:
+                        chunk = await reader.read(min(CHUNK, left))
+                        if not chunk:
+                            raise FileOperationError(
+                                f"local file {str(local)!r} shrank during the upload",
+                                operation="files.upload",
+                                path=str(local),
+                            )
+                        left -= len(chunk)
+                        done += len(chunk)
+                        yield chunk
+                        await _report(on_progress, done, size)
+            finally:
+                await reader.aclose()
+
+        args = file_ops.FileUpload(remote_path, b"", local.name or "file", boundary=boundary)
+        await self._sandbox._agent(
+            file_ops.FILES_UPLOAD,
+            args,
+            read_timeout=TRANSFER_READ_TIMEOUT,
+            error_path=remote_path,
+            upload=body,
+            headers=((b"content-length", str(encoder.content_length()).encode()),),
+        )
+
+    async def download(
+        self,
+        remote_path: str,
+        local_path: str | pathlib.Path,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        """Stream ``remote_path`` into a local file, atomically (temp file + rename)."""
+        backend = self._sandbox.client.backend
+        writer = AtomicWriter(backend, local_path)
+        await writer.open()
+
+        async def sink(chunk: bytes) -> None:
+            await writer.write(chunk)
+            await _report(on_progress, writer.written, None)
+
+        try:
+            await self._sandbox._agent(
+                file_ops.FILES_DOWNLOAD,
+                file_ops.FilePath(path=remote_path),
+                read_timeout=TRANSFER_READ_TIMEOUT,
+                error_path=remote_path,
+                sink=sink,
+                before_retry=writer.reset,
+            )
+            await writer.commit()
+        except BaseException:
+            await writer.abort()
+            raise
+
+    async def watch(
+        self,
+        path: str = "/workspace",
+        *,
+        timeout: int | None = None,  # noqa: ASYNC109
+    ) -> AsyncIterator[Any]:
+        """Change events under ``path`` until the loop stops or the server closes.
+
+        ``timeout`` bounds the WebSocket handshake, in seconds.
+        """
+        from .._streams import WatchClient, WatchRequest
+        from ._streaming import stream_messages
+
+        machine = WatchClient()
+        first = machine.start(WatchRequest(path=path))
+        session = await self._sandbox._open_ws(
+            file_ops.FILES_WATCH, timeout=float(timeout) if timeout is not None else 30.0
+        )
+        async for event in stream_messages(session, machine, first):
+            yield event

@@ -1,0 +1,82 @@
+"""``sandbox.terminal``: interactive PTY sessions over ``/terminal``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from .._ops import agent as agent_ops
+from ._websocket import WebSocketSession
+
+if TYPE_CHECKING:
+    from ._sandbox import AsyncSandbox
+
+__all__ = ["AsyncTerminal", "TerminalSession"]
+
+
+class TerminalSession:
+    """One open terminal: send keystrokes, resize, read output; close with ``aclose``."""
+
+    def __init__(self, session: WebSocketSession, machine: Any) -> None:
+        self._session = session
+        self._machine = machine
+
+    @property
+    def closed(self) -> bool:
+        return self._session.closed
+
+    async def send_input(self, data: str) -> None:
+        """Send keystrokes (include ``\\n`` to submit a line)."""
+        await self._session.send_text(self._machine.send_input(data))
+
+    async def resize(self, cols: int, rows: int) -> None:
+        """Change the terminal size."""
+        await self._session.send_text(self._machine.resize(cols, rows))
+
+    async def iter_output(self) -> AsyncIterator[Any]:
+        """Output and exit events until the connection closes (readable as dicts)."""
+        while True:
+            message = await self._session.receive()
+            if message is None:
+                return
+            for event in self._machine.receive(message):
+                yield event
+
+    async def aclose(self) -> None:
+        """Close the terminal's WebSocket (the shell is ended by the agent)."""
+        await self._session.aclose()
+
+    async def __aenter__(self) -> TerminalSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class AsyncTerminal:
+    """Open terminals; also the official function shapes taking the session first."""
+
+    def __init__(self, sandbox: AsyncSandbox) -> None:
+        self._sandbox = sandbox
+
+    async def connect(self, *, timeout: int | None = 30) -> TerminalSession:  # noqa: ASYNC109
+        """Open a terminal (``timeout`` bounds the handshake, in seconds)."""
+        from .._streams import TerminalClient
+
+        session = await self._sandbox._open_ws(
+            agent_ops.TERMINAL, timeout=float(timeout) if timeout is not None else None
+        )
+        return TerminalSession(session, TerminalClient())
+
+    async def send_input(self, ws: TerminalSession, data: str) -> None:
+        """Send keystrokes to ``ws``."""
+        await ws.send_input(data)
+
+    async def resize(self, ws: TerminalSession, cols: int, rows: int) -> None:
+        """Resize ``ws``."""
+        await ws.resize(cols, rows)
+
+    async def iter_output(self, ws: TerminalSession) -> AsyncIterator[Any]:
+        """Events of ``ws`` until it closes."""
+        async for event in ws.iter_output():
+            yield event

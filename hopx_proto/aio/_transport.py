@@ -1,0 +1,466 @@
+"""The drive loop: HTTP/1.1 requests over pooled connections, with deadlines and proxies.
+
+Bytes go out from :class:`hopx_proto.HTTPConnection`, bytes come back from the backend's
+stream, and the machine turns them into a :class:`Response`. Deadlines are separate: connect,
+each read or write (``read``), and the whole call (``total``). A connection goes back to the
+pool only after a clean request/response cycle; one that was cancelled, timed out or failed
+half-way is closed (in a shielded scope) and never reused.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from .._errors import (
+    HopxError,
+    LocalProtocolError,
+    NetworkError,
+    RemoteProtocolError,
+    TimeoutError,
+)
+from .._http import (
+    NEED_DATA,
+    BodyChunk,
+    ConnectionClosed,
+    EndOfMessage,
+    HTTPConnection,
+    HTTPEvent,
+    Request,
+    Response,
+    ResponseHead,
+    Role,
+)
+from .._url import BaseURL
+from ._backend import Backend, ByteStream
+from ._pool import ConnectionPool, PoolKey, PoolLimits
+
+__all__ = ["HTTPTransport", "ProxyConfig", "Timeouts", "redact_headers"]
+
+log = logging.getLogger("hopx.transport")
+
+READ_SIZE = 64 * 1024
+CLOSE_GRACE = 5.0
+SECRET_HEADERS = frozenset({b"authorization", b"x-api-key", b"proxy-authorization", b"cookie"})
+
+BodySink = Callable[[bytes], Awaitable[None]]
+
+
+@attrs.frozen
+class Timeouts:
+    """Deadlines in seconds (``None``: none).
+
+    Attributes:
+        connect: opening the TCP (+TLS, + proxy tunnel) connection.
+        read: each wait for bytes from the server, and each write.
+        total: the whole call, from connect to the last byte of the body.
+    """
+
+    connect: float | None = 10.0
+    read: float | None = 60.0
+    total: float | None = None
+
+    def with_total(self, total: float | None) -> Timeouts:
+        return attrs.evolve(self, total=total)
+
+
+def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """Headers for logs, with credentials replaced by ``***``."""
+    return [
+        (k.decode("latin-1"), "***" if k.lower() in SECRET_HEADERS else v.decode("latin-1"))
+        for k, v in headers
+    ]
+
+
+@attrs.frozen
+class ProxyConfig:
+    """Proxies from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``."""
+
+    http: BaseURL | None = None
+    https: BaseURL | None = None
+    http_auth: str | None = None
+    https_auth: str | None = None
+    no_proxy: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> ProxyConfig:
+        """Read the usual variables (lower case wins, as curl does)."""
+
+        def get(name: str) -> str | None:
+            value = environ.get(name.lower()) or environ.get(name.upper())
+            return value.strip() if value and value.strip() else None
+
+        everything = get("all_proxy")
+        http, http_auth = _proxy_url(get("http_proxy") or everything)
+        https, https_auth = _proxy_url(get("https_proxy") or everything)
+        raw_no = get("no_proxy") or ""
+        no_proxy = tuple(p.strip().lower().lstrip(".") for p in raw_no.split(",") if p.strip())
+        return cls(http, https, http_auth, https_auth, no_proxy)
+
+    def for_target(self, base: BaseURL) -> tuple[BaseURL | None, str | None]:
+        """The proxy to use for ``base`` and its ``Proxy-Authorization`` value, if any."""
+        host = base.host.lower()
+        for entry in self.no_proxy:
+            name = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
+            if entry == "*" or host == name or host.endswith("." + name):
+                return None, None
+        if base.is_tls:
+            return self.https, self.https_auth
+        return self.http, self.http_auth
+
+
+def _proxy_url(value: str | None) -> tuple[BaseURL | None, str | None]:
+    if value is None:
+        return None, None
+    if "://" not in value:
+        value = "http://" + value
+    scheme, _, rest = value.partition("://")
+    auth = None
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        userinfo, _, authority = authority.rpartition("@")
+        auth = "Basic " + base64.b64encode(userinfo.encode()).decode("ascii")
+    return BaseURL.parse(f"{scheme}://{authority}{slash}{path}", what="proxy URL"), auth
+
+
+class _Connection:
+    """One pooled connection: the byte stream and its HTTP machine."""
+
+    def __init__(self, key: PoolKey, stream: ByteStream, *, absolute_form: bool) -> None:
+        self.key = key
+        self.stream = stream
+        self.http = HTTPConnection(Role.CLIENT)
+        self.absolute_form = absolute_form  # plain HTTP through a proxy
+        self.reused = False
+        self.eof = False
+
+
+class HTTPTransport:
+    """HTTP/1.1 requests over a per-client connection pool.
+
+    Args:
+        backend: the event-loop capabilities.
+        tls: a TLS client context (an ``ssl.SSLContext``); the backend's verifying default
+            when ``None``.
+        limits: pool sizes and idle expiry.
+        timeouts: default deadlines; each call may pass its own.
+        proxies: proxy settings; read from the backend's environment when ``None``.
+        user_agent: the ``User-Agent`` header.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        tls: object | None = None,
+        limits: PoolLimits | None = None,
+        timeouts: Timeouts | None = None,
+        proxies: ProxyConfig | None = None,
+        user_agent: str = "hopx-sansio",
+    ) -> None:
+        self.backend = backend
+        self._tls = tls
+        self.timeouts = timeouts or Timeouts()
+        self.proxies = proxies if proxies is not None else ProxyConfig.from_environ(backend.environ)
+        self.user_agent = user_agent
+        self._pool: ConnectionPool[_Connection] = ConnectionPool(limits)
+        self._slots: dict[PoolKey, Any] = {}
+        self._active: set[_Connection] = set()
+        self._closed = False
+
+    @property
+    def tls(self) -> object:
+        if self._tls is None:
+            self._tls = self.backend.default_tls()
+        return self._tls
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def open_connections(self) -> int:
+        """Connections currently open (idle in the pool or in use)."""
+        return self._pool.idle_count() + len(self._active)
+
+    # -- opening streams --------------------------------------------------------------------
+
+    async def open_stream(self, base: BaseURL, *, timeout: float | None) -> ByteStream:  # noqa: ASYNC109
+        """A fresh connection to ``base`` (through a proxy tunnel if configured)."""
+        stream, _absolute = await self._open(base, timeout, tunnel_always=True)
+        return stream
+
+    async def _open(
+        self,
+        base: BaseURL,
+        timeout: float | None,  # noqa: ASYNC109
+        *,
+        tunnel_always: bool = False,
+    ) -> tuple[ByteStream, bool]:
+        proxy, proxy_auth = self.proxies.for_target(base)
+        with self.backend.move_on_after(timeout) as scope:
+            if proxy is None:
+                return await self.backend.connect_tcp(
+                    base.host,
+                    base.port,
+                    tls=self.tls if base.is_tls else None,
+                    server_hostname=base.host if base.is_tls else None,
+                ), False
+            stream = await self.backend.connect_tcp(
+                proxy.host,
+                proxy.port,
+                tls=self.tls if proxy.is_tls else None,
+                server_hostname=proxy.host if proxy.is_tls else None,
+            )
+            if not base.is_tls and not tunnel_always:
+                return stream, True
+            try:
+                await self._tunnel(stream, base, proxy_auth)
+                if base.is_tls:
+                    stream = await self.backend.start_tls(
+                        stream, tls=self.tls, server_hostname=base.host
+                    )
+            except BaseException:
+                with self.backend.shielded(CLOSE_GRACE):
+                    await stream.aclose()
+                raise
+            return stream, False
+        assert scope.cancelled_caught
+        raise TimeoutError(
+            f"connecting to {base} timed out after {timeout:g} s",
+            request_sent=False,
+        )
+
+    async def _tunnel(self, stream: ByteStream, base: BaseURL, auth: str | None) -> None:
+        http = HTTPConnection(Role.CLIENT)
+        authority = (
+            f"{base.host_header}"
+            if ":" in base.host_header
+            else (f"{base.host_header}:{base.port}")
+        )
+        headers = [(b"host", authority.encode("idna"))]
+        if auth:
+            headers.append((b"proxy-authorization", auth.encode("latin-1")))
+        await _send(stream, http.send_request(Request("CONNECT", authority, headers, b"")))
+        while True:
+            event = http.next_event()
+            if event is NEED_DATA:
+                data = await _receive(stream)
+                if not data:
+                    raise NetworkError("the proxy closed the connection", request_sent=False)
+                http.receive_data(data)
+                continue
+            if isinstance(event, ResponseHead):
+                if not 200 <= event.status < 300:
+                    raise NetworkError(
+                        f"the proxy refused CONNECT {authority}: HTTP {event.status}",
+                        request_sent=False,
+                        status_code=event.status,
+                    )
+                return
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        base: BaseURL,
+        request: Request,
+        *,
+        timeouts: Timeouts | None = None,
+        upload: AsyncIterator[bytes] | None = None,
+        sink: BodySink | None = None,
+        max_body_size: int | None = None,
+    ) -> Response:
+        """Send ``request`` to ``base`` and return the whole response.
+
+        Args:
+            upload: the body as chunks (``request.body`` must then be ``None``; set a
+                ``content-length`` header or it is sent chunked).
+            sink: receives a 2xx body chunk by chunk instead of keeping it in memory.
+            max_body_size: the largest body accepted in memory.
+        """
+        if self._closed:
+            raise LocalProtocolError("the client is closed")
+        timeouts = timeouts or self.timeouts
+        with self.backend.move_on_after(timeouts.total) as scope:
+            return await self._request(base, request, timeouts, upload, sink, max_body_size)
+        assert scope.cancelled_caught
+        raise TimeoutError(
+            f"{request.method} {request.path} timed out after {timeouts.total:g} s",
+        )
+
+    def _slot(self, key: PoolKey) -> Any:
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = self.backend.semaphore(self._pool.limits.max_per_host)
+        return slot
+
+    async def _request(
+        self,
+        base: BaseURL,
+        request: Request,
+        timeouts: Timeouts,
+        upload: AsyncIterator[bytes] | None,
+        sink: BodySink | None,
+        max_body_size: int | None,
+    ) -> Response:
+        key: PoolKey = (base.scheme, base.host, base.port)
+        async with self._slot(key):
+            conn, expired = self._pool.checkout(key, self.backend.monotonic())
+            await self._close_all(expired)
+            if conn is None:
+                stream, absolute = await self._open(base, timeouts.connect)
+                conn = _Connection(key, stream, absolute_form=absolute)
+            else:
+                conn.reused = True
+            self._active.add(conn)
+            clean = False
+            try:
+                response = await self._exchange(
+                    conn, base, request, timeouts.read, upload, sink, max_body_size
+                )
+                clean = conn.http.is_reusable
+            finally:
+                self._active.discard(conn)
+                if clean and not self._closed:
+                    conn.http.start_next_cycle()
+                    extra = self._pool.checkin(key, conn, self.backend.monotonic())
+                    await self._close_all(extra)
+                else:
+                    await self._close_all([conn])
+            return response
+
+    async def _exchange(
+        self,
+        conn: _Connection,
+        base: BaseURL,
+        request: Request,
+        read_timeout: float | None,
+        upload: AsyncIterator[bytes] | None,
+        sink: BodySink | None,
+        max_body_size: int | None,
+    ) -> Response:
+        target = base.prefix + request.target
+        if conn.absolute_form:
+            target = f"http://{base.host_header}{target}"
+        out = request.with_headers((b"host", base.host_header.encode("idna")))
+        names = {k for k, _ in out.headers}
+        if b"user-agent" not in names:
+            out = out.with_headers((b"user-agent", self.user_agent.encode()))
+        out = attrs.evolve(out, target=target)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
+        if max_body_size is not None:
+            conn.http.max_body_size = max_body_size
+        # Every failure while sending means the server never got a whole request.
+        await self._write(conn, conn.http.send_request(out), read_timeout, request)
+        if upload is not None:
+            async for chunk in upload:
+                await self._write(conn, conn.http.send_body(chunk), read_timeout, request)
+            await self._write(conn, conn.http.send_end(), read_timeout, request)
+        head: ResponseHead | None = None
+        chunks: list[bytes] = []
+        while True:
+            event = await self._next_event(conn, read_timeout, request, started=head is not None)
+            if isinstance(event, ResponseHead):
+                head = event
+            elif isinstance(event, BodyChunk):
+                if sink is not None and head is not None and 200 <= head.status < 300:
+                    await sink(event.data)
+                else:
+                    chunks.append(event.data)
+            elif isinstance(event, EndOfMessage) and head is not None:
+                log.debug("<- %s %s: %d", request.method, target, head.status)
+                return Response(head.status, head.headers, b"".join(chunks), head.reason)
+            elif isinstance(event, ConnectionClosed):
+                raise NetworkError(
+                    f"the server closed the connection before answering {request.path}",
+                    request_sent=True,
+                )
+
+    async def _write(
+        self,
+        conn: _Connection,
+        data: bytes,
+        timeout: float | None,  # noqa: ASYNC109
+        request: Request,
+    ) -> None:
+        if not data:
+            return
+        with self.backend.move_on_after(timeout) as scope:
+            try:
+                await conn.stream.send_all(data)
+            except NetworkError as exc:
+                conn.http.send_failed()
+                raise NetworkError(
+                    f"sending {request.method} {request.path} failed: {exc.message}",
+                    request_sent=False,
+                ) from exc
+            return
+        assert scope.cancelled_caught
+        conn.http.send_failed()
+        raise TimeoutError(
+            f"sending {request.method} {request.path} timed out after {timeout:g} s",
+            request_sent=False,
+        )
+
+    async def _next_event(
+        self,
+        conn: _Connection,
+        timeout: float | None,  # noqa: ASYNC109
+        request: Request,
+        *,
+        started: bool,
+    ) -> HTTPEvent:
+        while True:
+            try:
+                event = conn.http.next_event()
+            except RemoteProtocolError as exc:
+                if conn.eof:
+                    raise NetworkError(
+                        f"the server closed the connection in the middle of the response to "
+                        f"{request.method} {request.path}",
+                        request_sent=True,
+                    ) from exc
+                raise
+            if event is not NEED_DATA:
+                return event
+            data = b""
+            with self.backend.move_on_after(timeout) as scope:
+                data = await _receive(conn.stream)
+            if scope.cancelled_caught:
+                raise TimeoutError(
+                    f"no reply to {request.method} {request.path} within {timeout:g} s"
+                    if not started
+                    else f"the reply to {request.method} {request.path} stalled for {timeout:g} s",
+                )
+            if not data:
+                conn.eof = True
+            conn.http.receive_data(data)
+
+    # -- closing ----------------------------------------------------------------------------
+
+    async def _close_all(self, conns: Iterable[_Connection]) -> None:
+        for conn in conns:
+            with self.backend.shielded(CLOSE_GRACE):
+                try:
+                    await conn.stream.aclose()
+                except HopxError:
+                    log.debug("error while closing a connection", exc_info=True)
+
+    async def aclose(self) -> None:
+        """Close every idle connection and refuse new requests."""
+        self._closed = True
+        await self._close_all(self._pool.close())
+
+
+async def _send(stream: ByteStream, data: bytes) -> None:
+    if data:
+        await stream.send_all(data)
+
+
+async def _receive(stream: ByteStream) -> bytes:
+    return await stream.receive_some(READ_SIZE)

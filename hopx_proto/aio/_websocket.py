@@ -1,0 +1,196 @@
+"""A client WebSocket over a backend byte stream: handshake, messages, pings, close.
+
+Each session owns its own TCP connection (never pooled). Closing is shielded and bounded:
+a close frame is sent, the peer's close awaited briefly, and the stream closed, so breaking out
+of a stream or cancelling the task never leaks a socket, and the agent sees the close (and
+stops the remote process).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from .._errors import HopxError, NetworkError, RemoteProtocolError, TimeoutError
+from .._http import NEED_DATA, Role
+from .._url import BaseURL
+from .._ws import (
+    Accepted,
+    BinaryMessage,
+    CloseReceived,
+    Ping,
+    Pong,
+    TextMessage,
+    WebSocket,
+)
+from ._backend import Backend, ByteStream
+
+__all__ = ["WebSocketSession"]
+
+log = logging.getLogger("hopx.websocket")
+
+READ_SIZE = 64 * 1024
+CLOSE_GRACE = 2.0
+
+
+class WebSocketSession:
+    """One open WebSocket: :meth:`send_text`, :meth:`receive`, :meth:`aclose`.
+
+    Use :meth:`open` to connect; the session is also an async context manager.
+    """
+
+    def __init__(self, backend: Backend, stream: ByteStream, ws: WebSocket, path: str) -> None:
+        self._backend = backend
+        self._stream = stream
+        self._ws = ws
+        self.path = path
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._closed = False
+        self._stream_closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        backend: Backend,
+        stream: ByteStream,
+        base: BaseURL,
+        path: str,
+        *,
+        headers: Iterable[tuple[str | bytes, str | bytes]],
+        timeout: float | None,  # noqa: ASYNC109
+        operation: str | None = None,
+        sandbox_id: str | None = None,
+        max_message_size: int = 1 << 20,
+    ) -> WebSocketSession:
+        """Run the upgrade handshake on ``stream``; the session, or the mapped error."""
+        ws = WebSocket(Role.CLIENT, max_message_size=max_message_size)
+        session = cls(backend, stream, ws, path)
+        try:
+            with backend.move_on_after(timeout) as scope:
+                key = _nonce(backend)
+                await stream.send_all(
+                    ws.connect(
+                        base,
+                        path,
+                        headers=headers,
+                        operation=operation,
+                        sandbox_id=sandbox_id,
+                        key=key,
+                    )
+                )
+                while True:
+                    event = ws.next_event()
+                    if isinstance(event, Accepted):
+                        return session
+                    if event is NEED_DATA:
+                        ws.receive_data(await stream.receive_some(READ_SIZE))
+                        continue
+                    raise RemoteProtocolError(
+                        f"unexpected {type(event).__name__} during the WebSocket handshake"
+                    )
+            assert scope.cancelled_caught
+            raise TimeoutError(
+                f"WebSocket handshake for {path} timed out after {timeout:g} s",
+                operation=operation,
+                sandbox_id=sandbox_id,
+            )
+        except BaseException:
+            await session._close_stream()
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def send_text(self, text: str) -> None:
+        """Send one text message."""
+        if self._closed:
+            raise NetworkError(f"the WebSocket {self.path} is closed")
+        await self._stream.send_all(self._ws.send_text(text))
+
+    async def receive(self, timeout: float | None = None) -> str | bytes | None:  # noqa: ASYNC109
+        """The next message (text or bytes); ``None`` once the connection closed.
+
+        Pings are answered on the way. ``timeout`` bounds the wait for one message.
+        """
+        while not self._closed:
+            with self._backend.move_on_after(timeout) as scope:
+                message = await self._receive()
+                return message
+            if scope.cancelled_caught:
+                raise TimeoutError(f"no message on {self.path} within {timeout:g} s")
+        return None
+
+    async def _receive(self) -> str | bytes | None:
+        while True:
+            event = self._ws.next_event()
+            if event is NEED_DATA:
+                data = await self._stream.receive_some(READ_SIZE)
+                self._ws.receive_data(data)
+                continue
+            if isinstance(event, TextMessage):
+                return event.text
+            if isinstance(event, BinaryMessage):
+                return event.data
+            if isinstance(event, Ping):
+                await self._flush()
+                continue
+            if isinstance(event, Pong):
+                continue
+            if isinstance(event, CloseReceived):
+                self.close_code, self.close_reason = event.code, event.reason
+                await self._flush()
+                self._closed = True
+                await self._close_stream()
+                return None
+
+    async def _flush(self) -> None:
+        data = self._ws.data_to_send()
+        if data:
+            await self._stream.send_all(data)
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame, wait briefly for the reply, close the connection. Shielded."""
+        if self._stream_closed:
+            return
+        with self._backend.shielded(CLOSE_GRACE):
+            try:
+                if not self._closed:
+                    self._closed = True
+                    await self._stream.send_all(self._ws.send_close(code, reason))
+                    while True:
+                        event = self._ws.next_event()
+                        if isinstance(event, CloseReceived):
+                            break
+                        if event is NEED_DATA:
+                            data = await self._stream.receive_some(READ_SIZE)
+                            self._ws.receive_data(data)
+                            if not data:
+                                break
+            except HopxError:
+                log.debug("error while closing WebSocket %s", self.path, exc_info=True)
+        await self._close_stream()
+
+    async def _close_stream(self) -> None:
+        if self._stream_closed:
+            return
+        self._stream_closed = True
+        self._closed = True
+        with self._backend.shielded(CLOSE_GRACE):
+            try:
+                await self._stream.aclose()
+            except HopxError:
+                log.debug("error while closing the stream of %s", self.path, exc_info=True)
+
+    async def __aenter__(self) -> WebSocketSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _nonce(backend: Backend) -> bytes:
+    import base64
+
+    return base64.b64encode(backend.random_bytes(16))
