@@ -257,6 +257,11 @@ def test_callback_url_and_command_checks() -> None:
         ops.AsyncExecuteArgs(code="x", callback_url="example.invalid/hook")
     with pytest.raises(LocalProtocolError, match="callback_headers"):
         ops.AsyncExecuteArgs(code="x", callback_url="https://h", callback_headers={"X": 1})  # type: ignore[dict-item]
+    for headers in ({"Bad Name": "v"}, {"X-A": "v\r\nX-Injected: 1"}, {"": "v"}):
+        with pytest.raises(LocalProtocolError, match="callback_headers"):
+            ops.AsyncExecuteArgs(code="x", callback_url="https://h", callback_headers=headers)
+    with pytest.raises(LocalProtocolError, match="args"):
+        ops.CommandArgs(command="ls", args=["a\x00b"])
     with pytest.raises(LocalProtocolError, match="args"):
         ops.CommandArgs(command="ls", args="-la")  # type: ignore[arg-type]
     with pytest.raises(LocalProtocolError):

@@ -12,6 +12,8 @@ take over after the handshake.
 from __future__ import annotations
 
 import datetime as _dt
+import re
+from collections.abc import Callable
 from typing import Any, cast
 
 import attrs
@@ -113,34 +115,53 @@ def _workdir(instance: Any, attribute: Any, value: Any) -> None:
     absolute_path(instance, attribute, value)
 
 
-def _str_map(what: str, *, names: bool) -> Any:
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _env_name(name: str) -> bool:
+    return "=" not in name and "\x00" not in name
+
+
+def _env_value(value: str) -> bool:
+    return "\x00" not in value
+
+
+def _header_name(name: str) -> bool:
+    return _TOKEN.fullmatch(name) is not None
+
+
+def _header_value(value: str) -> bool:
+    return not any(c in value for c in "\r\n\x00")
+
+
+def _str_map(what: str, name_ok: Callable[[str], bool], value_ok: Callable[[str], bool]) -> Any:
     def check(_instance: Any, attribute: Any, value: Any) -> None:
         if value is None:
             return
         if not isinstance(value, dict):
             raise LocalProtocolError(f"{attribute.name} must be a mapping of {what}")
         for key, item in value.items():
-            if not isinstance(key, str) or not key:
-                raise LocalProtocolError(f"{attribute.name}: names must be non-empty strings")
-            if names and ("=" in key or "\x00" in key):
-                raise LocalProtocolError(f"{attribute.name}: invalid variable name {key!r}")
+            if not isinstance(key, str) or not key or not name_ok(key):
+                raise LocalProtocolError(f"{attribute.name}: invalid name {key!r}")
             if not isinstance(item, str):
                 raise LocalProtocolError(
                     f"{attribute.name}[{key!r}] must be a string, got {type(item).__name__}"
                 )
-            if names and "\x00" in item:
-                raise LocalProtocolError(f"{attribute.name}[{key!r}] must not contain NUL")
+            if not value_ok(item):
+                raise LocalProtocolError(f"{attribute.name}[{key!r}]: invalid value {item!r}")
 
     return check
 
 
-_env = _str_map("variable names to string values", names=True)
-_headers = _str_map("header names to string values", names=False)
+_env = _str_map("variable names to string values", _env_name, _env_value)
+_headers = _str_map("header names to string values", _header_name, _header_value)
 
 
 def _str_list(_instance: Any, attribute: Any, value: Any) -> None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise LocalProtocolError(f"{attribute.name} must be a list of strings")
+    if any("\x00" in v for v in value):
+        raise LocalProtocolError(f"{attribute.name} must not contain NUL characters")
 
 
 def _callback_url(_instance: Any, attribute: Any, value: Any) -> None:
