@@ -9,6 +9,7 @@ environment (for proxies) and blocking calls run in a worker thread (local files
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 __all__ = ["Backend", "ByteStream", "CancelScope", "Deadline", "EventLike", "LockLike"]
@@ -44,13 +45,25 @@ class Deadline(Protocol):
 
     def __enter__(self) -> CancelScope: ...
 
-    def __exit__(self, *exc: object) -> bool: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> bool: ...
 
 
 class LockLike(Protocol):
     async def __aenter__(self) -> object: ...
 
-    async def __aexit__(self, *exc: object) -> bool | None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> bool | None: ...
 
 
 class EventLike(Protocol):

@@ -521,6 +521,7 @@ class AsyncSandbox:
             raise RemoteProtocolError(
                 exc.message, sandbox_id=self.sandbox_id, operation="sandboxes.get"
             ) from None
+        return self._agent_base
 
     async def _agent_url(self) -> BaseURL:
         if self._agent_base is not None:

@@ -1,0 +1,220 @@
+"""An in-memory network for the async client: a backend whose connections reach a scripted server.
+
+The server parses requests with the real HTTP machine (server role) and answers each with an
+:data:`Action` chosen by a handler: a reply, a reply cut off half-way through its body, a
+dropped connection, or a stall. Sleeps are recorded and skipped, so retry delays are checked
+without waiting; deadlines are real (anyio cancel scopes), so stalls end in timeouts.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+import attrs
+
+from hopx_proto._errors import NetworkError
+from hopx_proto._http import NEED_DATA, HTTPConnection, Request, RequestHead, Response, Role
+from hopx_proto.aio import Client
+from hopx_proto.aio._backend import ByteStream, Deadline
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Reply:
+    """Answer with this status, JSON (or raw body) and headers."""
+
+    status: int = 200
+    json: Any = None
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def response(self) -> Response:
+        body = self.body if self.json is None else json.dumps(self.json).encode()
+        ctype = "application/json" if self.json is not None else "application/octet-stream"
+        return Response(self.status, (("content-type", ctype), *self.headers), body)
+
+
+@attrs.frozen
+class CutBody:
+    """Send the head and part of the body of ``reply``, then close the connection."""
+
+    reply: Reply
+    keep: int = 3
+
+
+@attrs.frozen
+class Drop:
+    """Close the connection without answering (after the request arrived)."""
+
+
+@attrs.frozen
+class Stall:
+    """Never answer."""
+
+
+Action = Reply | CutBody | Drop | Stall
+Handler = Callable[[Request], Action]
+
+
+class FakeStream:
+    """The client end of one in-memory connection."""
+
+    def __init__(self, server: ScriptedServer) -> None:
+        self.server = server
+        self.http = HTTPConnection(Role.SERVER)
+        self.outgoing = bytearray()
+        self.closed_by_server = False
+        self.closed = False
+        self.wakeup = anyio.Event()
+        self.head: RequestHead | None = None
+        self.body = bytearray()
+
+    async def send_all(self, data: bytes) -> None:
+        if self.closed or self.closed_by_server:
+            raise NetworkError("broken pipe")
+        self.http.receive_data(data)
+        while True:
+            message = self.http.next_message()
+            if message is NEED_DATA:
+                return
+            if not isinstance(message, Request):
+                return
+            self.server.requests.append(message)
+            self._answer(self.server.handler(message))
+
+    def _answer(self, action: Action) -> None:
+        if isinstance(action, Reply):
+            self.outgoing += self.http.send_response(action.response())
+            if self.http.is_reusable:
+                self.http.start_next_cycle()
+        elif isinstance(action, CutBody):
+            data = self.http.send_response(action.reply.response())
+            head_len = data.index(b"\r\n\r\n") + 4
+            self.outgoing += data[: head_len + action.keep]
+            self.closed_by_server = True
+        elif isinstance(action, Drop):
+            self.closed_by_server = True
+        self.wakeup.set()
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        while True:
+            if self.closed:
+                raise NetworkError("receive on a closed stream")
+            if self.outgoing:
+                data = bytes(self.outgoing[:max_bytes])
+                del self.outgoing[:max_bytes]
+                return data
+            if self.closed_by_server:
+                return b""
+            self.wakeup = anyio.Event()
+            await self.wakeup.wait()
+
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.server.closed += 1
+            self.wakeup.set()
+
+
+class ScriptedServer:
+    """Counts connections and keeps every request it received."""
+
+    def __init__(self, handler: Handler, *, refuse: int = 0) -> None:
+        self.handler = handler
+        self.refuse = refuse
+        self.requests: list[Request] = []
+        self.opened = 0
+        self.closed = 0
+        self.hosts: list[tuple[str, int]] = []
+
+    @property
+    def open_now(self) -> int:
+        return self.opened - self.closed
+
+    def targets(self) -> list[str]:
+        return [f"{r.method} {r.target}" for r in self.requests]
+
+
+class FakeBackend:
+    """A :class:`hopx_proto.aio.Backend` wired to a :class:`ScriptedServer`."""
+
+    name = "fake"
+
+    def __init__(self, server: ScriptedServer, environ: Mapping[str, str] | None = None) -> None:
+        self.server = server
+        self.environ: Mapping[str, str] = environ or {}
+        self.sleeps: list[float] = []
+
+    async def connect_tcp(
+        self, host: str, port: int, *, tls: object | None, server_hostname: str | None
+    ) -> ByteStream:
+        await anyio.lowlevel.checkpoint()
+        self.server.hosts.append((host, port))
+        if self.server.refuse > 0:
+            self.server.refuse -= 1
+            raise NetworkError(f"connection to {host}:{port} refused", request_sent=False)
+        self.server.opened += 1
+        return FakeStream(self.server)
+
+    async def start_tls(
+        self, stream: ByteStream, *, tls: object, server_hostname: str
+    ) -> ByteStream:
+        return stream
+
+    def default_tls(self) -> object:
+        return object()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await anyio.lowlevel.checkpoint()
+
+    def move_on_after(self, seconds: float | None) -> Deadline:
+        return anyio.move_on_after(seconds)
+
+    def shielded(self, seconds: float) -> Deadline:
+        return anyio.move_on_after(seconds, shield=True)
+
+    def lock(self) -> anyio.Lock:
+        return anyio.Lock()
+
+    def semaphore(self, value: int) -> anyio.Semaphore:
+        return anyio.Semaphore(value)
+
+    def event(self) -> anyio.Event:
+        return anyio.Event()
+
+    def monotonic(self) -> float:
+        return anyio.current_time()
+
+    def wall_clock(self) -> float:
+        return time.time()
+
+    def random_bytes(self, count: int) -> bytes:
+        return secrets.token_bytes(count)
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)
+
+
+CONTROL = "http://api.test"
+AGENT_HOST = "http://agent.test:7777"
+
+
+def sandbox_json(sandbox_id: str = "sb1", public_host: str = AGENT_HOST, **extra: Any) -> Any:
+    return {"id": sandbox_id, "status": "running", "public_host": public_host, **extra}
+
+
+def token_json(token: str = "jwt-1") -> Any:
+    return {"auth_token": token, "token_expires_at": "2099-01-01T00:00:00Z"}
+
+
+def make_client(server: ScriptedServer, **kwargs: Any) -> tuple[Client, FakeBackend]:
+    backend = FakeBackend(server, {"HOPX_API_KEY": "key-1"})
+    return Client(backend, base_url=CONTROL, **kwargs), backend
