@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._models.agent import ExecutionResult
 from .._ops import agent as agent_ops
+from .._streams import CommandStreamClient, CommandStreamRequest
+from ._streaming import stream_messages
 
 if TYPE_CHECKING:
     from ._sandbox import AsyncSandbox
@@ -116,14 +118,11 @@ class AsyncCommands:
 
         Leaving the loop early closes the WebSocket, which stops the remote command.
         """
-        from .._streams import CommandStreamClient, CommandStreamRequest
-        from ._streaming import stream_messages
-
         machine = CommandStreamClient()
         first = machine.start(
             CommandStreamRequest(
                 command="bash",
-                args=["-c", command],
+                args=("-c", command),
                 timeout=timeout_seconds,
                 workdir=working_dir,
                 env=env,

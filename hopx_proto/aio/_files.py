@@ -11,7 +11,9 @@ from .._errors import FileOperationError
 from .._models.files import FileInfo
 from .._multipart import StreamSlot
 from .._ops import files as file_ops
+from .._streams import WatchClient, WatchRequest
 from ._localfile import CHUNK, AtomicWriter, LocalReader
+from ._streaming import stream_messages
 
 if TYPE_CHECKING:
     from ._sandbox import AsyncSandbox
@@ -184,9 +186,6 @@ class AsyncFiles:
 
         ``timeout`` bounds the WebSocket handshake, in seconds.
         """
-        from .._streams import WatchClient, WatchRequest
-        from ._streaming import stream_messages
-
         machine = WatchClient()
         first = machine.start(WatchRequest(path=path))
         session = await self._sandbox._open_ws(

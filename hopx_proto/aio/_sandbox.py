@@ -28,6 +28,7 @@ from .._models.control import SandboxInfo, Template
 from .._ops import agent as agent_ops
 from .._ops import control as control_ops
 from .._ops._base import Operation
+from .._streams import ExecuteStreamClient, ExecuteStreamRequest
 from .._url import BaseURL
 from ._backend import Backend
 from ._client import DEFAULT_BASE_URL, Client
@@ -635,8 +636,6 @@ class AsyncSandbox:
 
         Leaving the loop early closes the WebSocket, which stops the remote process.
         """
-        from .._streams import ExecuteStreamClient, ExecuteStreamRequest
-
         machine = ExecuteStreamClient()
         first = machine.start(
             ExecuteStreamRequest(

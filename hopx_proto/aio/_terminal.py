@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._ops import agent as agent_ops
+from .._streams import TerminalClient, TerminalServerEvent
 from ._websocket import WebSocketSession
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ __all__ = ["AsyncTerminal", "TerminalSession"]
 class TerminalSession:
     """One open terminal: send keystrokes, resize, read output; close with ``aclose``."""
 
-    def __init__(self, session: WebSocketSession, machine: Any) -> None:
+    def __init__(self, session: WebSocketSession, machine: TerminalClient) -> None:
         self._session = session
         self._machine = machine
 
@@ -27,15 +28,18 @@ class TerminalSession:
 
     async def send_input(self, data: str) -> None:
         """Send keystrokes (include ``\\n`` to submit a line)."""
-        await self._session.send_text(self._machine.send_input(data))
+        await self._session.send_text(self._machine.input(data))
 
     async def resize(self, cols: int, rows: int) -> None:
         """Change the terminal size."""
         await self._session.send_text(self._machine.resize(cols, rows))
 
-    async def iter_output(self) -> AsyncIterator[Any]:
-        """Output and exit events until the connection closes (readable as dicts)."""
-        while True:
+    async def iter_output(self) -> AsyncIterator[TerminalServerEvent]:
+        """Output events, then ``exit`` when the shell ends (readable as dicts).
+
+        Ends after ``exit`` or when the connection closes.
+        """
+        while not self._machine.done:
             message = await self._session.receive()
             if message is None:
                 return
@@ -61,8 +65,6 @@ class AsyncTerminal:
 
     async def connect(self, *, timeout: int | None = 30) -> TerminalSession:  # noqa: ASYNC109
         """Open a terminal (``timeout`` bounds the handshake, in seconds)."""
-        from .._streams import TerminalClient
-
         session = await self._sandbox._open_ws(
             agent_ops.TERMINAL, timeout=float(timeout) if timeout is not None else None
         )
@@ -76,7 +78,7 @@ class AsyncTerminal:
         """Resize ``ws``."""
         await ws.resize(cols, rows)
 
-    async def iter_output(self, ws: TerminalSession) -> AsyncIterator[Any]:
+    async def iter_output(self, ws: TerminalSession) -> AsyncIterator[TerminalServerEvent]:
         """Events of ``ws`` until it closes."""
         async for event in ws.iter_output():
             yield event
