@@ -14,9 +14,10 @@ escapes), token and RFC 2231 forms (``filename*=UTF-8''%E2%82%AC.txt``, continua
 raises :class:`RemoteProtocolError` on anything malformed.
 
 Parameter values written by the encoder are plain quoted strings when they are printable ASCII
-without ``"``, ``\\`` or ``%``; any other value is written twice, as an HTML-form-escaped
-quoted string for readers that know only that form, and as ``key*=UTF-8''<percent-encoded>``,
-which takes precedence for readers of RFC 2231 (this decoder, Go's ``mime`` package, email).
+without ``"``, ``\\`` or ``%``; any other value is written twice: as a quoted string (``\\``
+escapes for ``"`` and ``\\``, ``%0D``-style escapes for control characters) for readers that
+know only that form, then as ``key*=UTF-8''<percent-encoded>``, which is exact and takes
+precedence for readers of RFC 2231 (this decoder, Go's ``mime`` package).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ _LENIENT_BOUNDARY_RE = re.compile(r"[\x20-\x7e]{1,200}")
 _SIMPLE_VALUE_RE = re.compile(r"[\x20-\x7e]*")
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_NAME_RE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FORM_ESCAPES = {'"': "%22", "\\": "\\\\"}
+_FORM_ESCAPES = {'"': '\\"', "\\": "\\\\"}
 _FORM_ESCAPES.update({chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B})
 _FORM_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _FORM_ESCAPES))
 _FORM_UNESCAPE_RE = re.compile(r"%(22|0[0-9A-Fa-f]|1[0-9A-Fa-f])")
@@ -108,8 +109,8 @@ def _decode_2231(charset: str, raw: bytes) -> str:
     try:
         codecs.lookup(charset)
         return raw.decode(charset)
-    except (LookupError, UnicodeDecodeError):
-        raise RemoteProtocolError(f"header parameter is not valid {charset or '?'} text") from None
+    except (LookupError, ValueError):  # unknown charset, or bytes not in it (UnicodeError)
+        raise RemoteProtocolError(f"header parameter is not valid {charset[:40]!r} text") from None
 
 
 def _split_ext(value: str) -> tuple[str, bytes]:
@@ -140,7 +141,7 @@ def _join_extended(segments: dict[str, list[tuple[int, bool, str]]]) -> dict[str
     return out
 
 
-_CONTINUATION_RE = re.compile(r"(.+?)\*(\d+)(\*?)")
+_CONTINUATION_RE = re.compile(r"(.+?)\*([0-9]{1,3})(\*?)")
 
 
 def parse_header_params(value: str) -> tuple[str, dict[str, str]]:
