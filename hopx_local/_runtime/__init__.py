@@ -1,0 +1,31 @@
+"""The part of the local emulator that really runs code: isolated sandboxes and their registry."""
+
+from __future__ import annotations
+
+from .errors import FAULT_STATUS as FAULT_STATUS
+from .errors import SandboxFault as SandboxFault
+from .files import UploadWriter as UploadWriter
+from .isolation import IsolationMode as IsolationMode
+from .isolation import isolation_warning as isolation_warning
+from .isolation import resolve_isolation as resolve_isolation
+from .languages import available_languages as available_languages
+from .limits import Limits as Limits
+from .records import ExecOutcome as ExecOutcome
+from .records import ProcessRecord as ProcessRecord
+from .sandbox import SandboxRuntime as SandboxRuntime
+from .terminal import TerminalSession as TerminalSession
+
+__all__ = [
+    "FAULT_STATUS",
+    "ExecOutcome",
+    "IsolationMode",
+    "Limits",
+    "ProcessRecord",
+    "SandboxFault",
+    "SandboxRuntime",
+    "TerminalSession",
+    "UploadWriter",
+    "available_languages",
+    "isolation_warning",
+    "resolve_isolation",
+]

@@ -1,0 +1,65 @@
+"""The sandbox's global environment variables, persisted as JSON in its state directory."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import fault
+
+__all__ = ["EnvStore", "check_env"]
+
+
+def check_env(env: object) -> dict[str, str]:
+    """A copy of ``env`` if it is a valid str -> str mapping; INVALID_REQUEST otherwise."""
+    if not isinstance(env, Mapping):
+        raise fault("INVALID_REQUEST", "environment must be an object of strings")
+    checked: dict[str, str] = {}
+    for key, value in env.items():
+        if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
+            raise fault("INVALID_REQUEST", f"invalid environment variable name {key!r}")
+        if not isinstance(value, str) or "\x00" in value:
+            raise fault("INVALID_REQUEST", f"environment variable {key} must be a string")
+        checked[key] = value
+    return checked
+
+
+class EnvStore:
+    """Variables applied to every later execution (below request env, above the base env)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._vars: dict[str, str] = {}
+        if path.exists():
+            try:
+                self._vars = check_env(json.loads(path.read_text("utf-8")))
+            except (ValueError, OSError) as exc:
+                raise fault("INTERNAL_ERROR", f"environment store {path} is unreadable: {exc}")
+
+    def _save(self) -> None:
+        temp = self._path.with_name(self._path.name + ".part")
+        temp.write_text(json.dumps(self._vars, sort_keys=True), "utf-8")
+        os.replace(temp, self._path)
+
+    def get(self) -> dict[str, str]:
+        """A copy of the stored variables."""
+        return dict(self._vars)
+
+    def set(self, env: object) -> dict[str, str]:
+        """Replace all stored variables."""
+        self._vars = check_env(env)
+        self._save()
+        return self.get()
+
+    def update(self, env: object) -> dict[str, str]:
+        """Add or change some variables."""
+        self._vars.update(check_env(env))
+        self._save()
+        return self.get()
+
+    def clear(self) -> None:
+        """Forget every stored variable."""
+        self._vars = {}
+        self._save()

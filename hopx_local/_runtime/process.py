@@ -1,0 +1,206 @@
+"""Starting sandboxed processes and collecting their output without blocking or unbounded memory."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import attrs
+
+from .isolation import BOOT_DIR, BOOT_MOUNT, IsolationMode, SandboxLayout, bwrap_argv
+from .languages import python_executable
+from .limits import Limits
+from .procfs import kill_all
+
+__all__ = ["EXEC_MOUNT", "OutputPump", "SandboxSpawner", "exit_status", "open_pipe", "terminate"]
+
+_READ_SIZE = 1 << 16
+_PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = 1031
+#: After the main process exits, how long output may still arrive before leftovers are killed.
+_EXIT_LINGER = 1.0
+#: After a kill, how long to wait for the pipes to drain before giving up on them.
+_KILL_DRAIN = 2.0
+
+
+def exit_status(returncode: int) -> int:
+    """A shell-style exit code: a death by signal N becomes 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def open_pipe() -> tuple[int, int]:
+    """A pipe with a non-blocking read end and a large buffer: (read fd, write fd)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        fcntl.fcntl(write_fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+    except OSError:
+        pass
+    os.set_blocking(read_fd, False)
+    return read_fd, write_fd
+
+
+@attrs.frozen
+class SandboxSpawner:
+    """Builds and starts the command lines of one sandbox's processes.
+
+    Every process goes through the launcher (``_boot/launch.py``), which applies the rlimits,
+    drops to the sandbox user (``owner``) and execs the command; with bubblewrap the launcher
+    itself runs inside the namespaces described in :func:`bwrap_argv`.
+    """
+
+    layout: SandboxLayout
+    mode: IsolationMode
+    internet_access: bool
+    limits: Limits
+    owner: tuple[int, int] | None
+    nproc_base: int = 0
+
+    def command(
+        self,
+        argv: Sequence[str],
+        *,
+        workdir: str,
+        host_workdir: Path,
+        terminal: bool = False,
+        exec_dir: Path | None = None,
+        interpreter_dirs: Sequence[str] = (),
+    ) -> list[str]:
+        """The host argv running ``argv`` in the sandbox (``workdir`` as the sandbox sees it)."""
+        spec: dict[str, object] = {
+            "rlimits": self.limits.rlimits(nproc_base=self.nproc_base),
+            "uid": self.owner[0] if self.owner else None,
+            "gid": self.owner[1] if self.owner else None,
+            "ctty": terminal,
+        }
+        python = [python_executable(), "-I", "-S"]
+        if self.mode is IsolationMode.NONE:
+            spec["cwd"] = str(host_workdir)
+            return [*python, str(BOOT_DIR / "launch.py"), json.dumps(spec), *argv]
+        prefix = bwrap_argv(
+            self.layout,
+            internet_access=self.internet_access,
+            workdir=workdir,
+            terminal=terminal,
+            interpreter_dirs=interpreter_dirs,
+        )
+        if exec_dir is not None:
+            prefix[-1:-1] = ["--bind", str(exec_dir), EXEC_MOUNT]
+        return [*prefix, *python, f"{BOOT_MOUNT}/launch.py", json.dumps(spec), *argv]
+
+    async def start(
+        self,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        host_workdir: Path,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+    ) -> anyio.abc.Process:
+        """Start a host command line built by :meth:`command`, in a new session."""
+        cwd = host_workdir if self.mode is IsolationMode.NONE else self.layout.root
+        return await anyio.open_process(
+            list(command),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=True,
+        )
+
+
+#: Where a per-execution directory (source file, rich outputs) appears inside bubblewrap.
+EXEC_MOUNT = "/run/hopx-exec"
+
+
+class OutputPump:
+    """Reads a process's stdout and stderr pipes concurrently, as ("stdout"|"stderr", bytes).
+
+    One epoll descriptor watches both pipes, so a single task can wait for either without a
+    task group. The process tree is killed when ``timeout`` expires (``timed_out`` is then
+    set) and when the main process has exited but leftovers keep the pipes open.
+    """
+
+    def __init__(
+        self, process: anyio.abc.Process, pipes: Mapping[int, str], timeout: float
+    ) -> None:
+        self.process = process
+        self.timed_out = False
+        self._pipes = dict(pipes)
+        self._timeout = timeout
+
+    def kill(self) -> None:
+        """SIGKILL the whole process tree."""
+        kill_all(self.process.pid)
+
+    async def chunks(self) -> AsyncIterator[tuple[str, bytes]]:
+        """Output chunks in arrival order, until both pipes are closed (or given up on)."""
+        epoll = select.epoll()
+        open_fds = dict(self._pipes)
+        try:
+            for fd in open_fds:
+                epoll.register(fd, select.EPOLLIN)
+            deadline = anyio.current_time() + self._timeout
+            give_up: float | None = None
+            exited_at: float | None = None
+            while open_fds:
+                now = anyio.current_time()
+                if not self.timed_out and now >= deadline:
+                    self.timed_out = True
+                    self.kill()
+                    give_up = now + _KILL_DRAIN
+                if exited_at is None and self.process.returncode is not None:
+                    exited_at = now
+                    give_up = now + _EXIT_LINGER + _KILL_DRAIN
+                if exited_at is not None and now >= exited_at + _EXIT_LINGER:
+                    self.kill()
+                if give_up is not None and now >= give_up:
+                    break
+                wait = 0.25 if self.timed_out else min(0.25, deadline - now)
+                with anyio.move_on_after(max(wait, 0.0)):
+                    await anyio.wait_readable(epoll.fileno())
+                for fd, _events in epoll.poll(0):
+                    try:
+                        data = os.read(fd, _READ_SIZE)
+                    except BlockingIOError:
+                        continue
+                    if not data:
+                        epoll.unregister(fd)
+                        os.close(fd)
+                        del open_fds[fd]
+                        continue
+                    yield self._pipes[fd], data
+        finally:
+            epoll.close()
+            for fd in open_fds:
+                os.close(fd)
+
+    async def finish(self) -> int:
+        """Wait for the main process (killing it if it lingers); its shell-style exit code."""
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(5):
+                await self.process.wait()
+            if self.process.returncode is None:
+                self.kill()
+                await self.process.wait()
+            await self.process.aclose()
+        returncode = self.process.returncode
+        assert returncode is not None
+        return exit_status(returncode)
+
+
+async def terminate(process: anyio.abc.Process) -> None:
+    """Kill a process tree and reap the main process (safe to call under cancellation)."""
+    with anyio.CancelScope(shield=True):
+        if process.returncode is None:
+            kill_all(process.pid)
+        with anyio.move_on_after(5):
+            await process.wait()
+        await process.aclose()

@@ -1,0 +1,156 @@
+"""Facts about host processes read from /proc: trees, owners, CPU time, memory."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterable
+
+import attrs
+
+__all__ = [
+    "ProcStat",
+    "descendants",
+    "kill_all",
+    "pids_owned_by",
+    "read_stat",
+    "signal_all",
+    "uptime_seconds",
+]
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+#: One-letter /proc states -> the words the agent reports.
+_STATES: dict[str, str] = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "disk-sleep",
+    "T": "stopped",
+    "t": "tracing-stop",
+    "Z": "zombie",
+    "X": "dead",
+    "I": "idle",
+}
+
+
+@attrs.frozen
+class ProcStat:
+    """A snapshot of one process."""
+
+    pid: int
+    ppid: int
+    name: str
+    state: str
+    cpu_seconds: float
+    rss_bytes: int
+    start_ticks: int
+    uid: int
+    ns_pid: int
+    command: str
+
+
+def _all_pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _ppid(pid: int) -> int | None:
+    raw = _read(f"/proc/{pid}/stat")
+    if raw is None:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    return int(fields[1])
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    """The process's current numbers, or ``None`` if it is gone."""
+    raw = _read(f"/proc/{pid}/stat")
+    status = _read(f"/proc/{pid}/status")
+    if raw is None or status is None:
+        return None
+    name = raw[raw.find(b"(") + 1 : raw.rfind(b")")].decode(errors="replace")
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    uid, ns_pid = -1, pid
+    for line in status.splitlines():
+        if line.startswith(b"Uid:"):
+            uid = int(line.split()[1])
+        elif line.startswith(b"NSpid:"):
+            ns_pid = int(line.split()[-1])
+    cmdline = _read(f"/proc/{pid}/cmdline") or b""
+    command = cmdline.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    state = fields[0].decode()
+    return ProcStat(
+        pid=pid,
+        ppid=int(fields[1]),
+        name=name,
+        state=_STATES.get(state, state),
+        cpu_seconds=(int(fields[11]) + int(fields[12])) / _CLOCK_TICKS,
+        rss_bytes=int(fields[21]) * _PAGE_SIZE,
+        start_ticks=int(fields[19]),
+        uid=uid,
+        ns_pid=ns_pid,
+        command=command or f"[{name}]",
+    )
+
+
+def uptime_seconds() -> float:
+    """Seconds since boot, in the clock of /proc start times."""
+    raw = _read("/proc/uptime") or b"0 0"
+    return float(raw.split()[0])
+
+
+def descendants(roots: Iterable[int]) -> set[int]:
+    """Every live process below the given ones (the roots included if alive)."""
+    children: dict[int, list[int]] = {}
+    for pid in _all_pids():
+        parent = _ppid(pid)
+        if parent is not None:
+            children.setdefault(parent, []).append(pid)
+    found: set[int] = set()
+    pending = [pid for pid in roots if os.path.exists(f"/proc/{pid}")]
+    while pending:
+        pid = pending.pop()
+        if pid not in found:
+            found.add(pid)
+            pending.extend(children.get(pid, ()))
+    return found
+
+
+def pids_owned_by(uid: int) -> set[int]:
+    """Live processes whose real user id is ``uid``."""
+    owned: set[int] = set()
+    for pid in _all_pids():
+        status = _read(f"/proc/{pid}/status")
+        for line in (status or b"").splitlines():
+            if line.startswith(b"Uid:"):
+                if int(line.split()[1]) == uid:
+                    owned.add(pid)
+                break
+    return owned
+
+
+def signal_all(pids: Iterable[int], signum: int) -> None:
+    """Send a signal to each process, ignoring those already gone."""
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def kill_all(leader: int) -> None:
+    """SIGKILL a process group leader, its group and every descendant."""
+    tree = descendants([leader])
+    try:
+        os.killpg(leader, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    signal_all(tree, signal.SIGKILL)

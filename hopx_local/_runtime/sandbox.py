@@ -1,0 +1,645 @@
+"""One sandbox: really runs code, commands, shells and file operations, isolated."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from .env import EnvStore, check_env
+from .errors import fault
+from .files import SandboxFiles, UploadWriter
+from .isolation import IsolationMode, SandboxLayout, isolation_warning
+from .languages import interpreter_for, python_executable
+from .launches import (
+    Launch,
+    base_env,
+    interpreter_dirs,
+    make_exec_dir,
+    merge_env,
+    new_id,
+    python_hooks,
+    read_rich_outputs,
+    remove_exec_dir,
+    sandbox_owner,
+    write_identity_files,
+)
+from .limits import Limits
+from .paths import SandboxPaths, rfc3339
+from .process import OutputPump, SandboxSpawner, open_pipe, terminate
+from .procfs import kill_all, pids_owned_by
+from .records import ExecOutcome, ProcessRecord
+from .terminal import TerminalSession, set_window_size
+from .watch import watch_tree
+from .workers import BackgroundJob, BackgroundTable, SandboxProcesses
+
+__all__ = ["SandboxRuntime"]
+
+
+class _Capture:
+    """Keeps the first ``cap`` bytes of a stream and counts the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._parts: list[bytes] = []
+        self._kept = 0
+        self.truncated = False
+
+    def add(self, data: bytes) -> bytes:
+        room = self._cap - self._kept
+        if len(data) > room:
+            self.truncated = True
+            data = data[: max(room, 0)]
+        if data:
+            self._parts.append(data)
+            self._kept += len(data)
+        return data
+
+    def text(self) -> str:
+        return b"".join(self._parts).decode("utf-8", errors="replace")
+
+
+class SandboxRuntime:
+    """Runs everything of one sandbox below ``root`` (``workspace/``, ``tmp/``, ``state/``).
+
+    Code runs in real processes isolated as ``isolation`` says, with ``limits`` applied to
+    each process and stdout/stderr each capped at ``output_cap`` bytes per execution.
+    """
+
+    def __init__(
+        self,
+        sandbox_id: str,
+        root: Path,
+        *,
+        isolation: IsolationMode,
+        internet_access: bool,
+        limits: Limits,
+        output_cap: int,
+    ) -> None:
+        if output_cap <= 0:
+            raise ValueError("output_cap must be positive")
+        self.sandbox_id = sandbox_id
+        self.isolation = isolation
+        self.internet_access = internet_access
+        self.limits = limits
+        self.output_cap = output_cap
+        self.layout = SandboxLayout(sandbox_id, Path(root).resolve())
+        for directory in (self.layout.root, self.layout.state, self.layout.state / "exec"):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+        (self.layout.state / "logs").mkdir(exist_ok=True, mode=0o700)
+        self.owner = sandbox_owner(sandbox_id, isolation, self.layout, python_executable())
+        self.paths = SandboxPaths(self.layout)
+        self.files = SandboxFiles(self.paths, self.owner)
+        self.files.make_root_dirs()
+        if self.owner is not None and isolation is IsolationMode.BWRAP:
+            write_identity_files(self.layout, self.owner)
+        nproc_base = 0 if self.owner is not None or os.geteuid() == 0 else 64
+        if nproc_base:
+            nproc_base += len(pids_owned_by(os.geteuid()))
+        self._spawner = SandboxSpawner(
+            self.layout, isolation, internet_access, limits, self.owner, nproc_base
+        )
+        self._env = EnvStore(self.layout.state / "env.json")
+        self.processes = SandboxProcesses(self.owner)
+        self._background = BackgroundTable(self.processes)
+        self._terminals: set[TerminalSession] = set()
+        self._paused = False
+        self._started = time.monotonic()
+        self.counters: Counter[str] = Counter()
+
+    # -- facts ---------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        """Whether the sandbox's processes are stopped (new executions are refused)."""
+        return self._paused
+
+    @property
+    def warnings(self) -> list[str]:
+        """Honest notes about what this sandbox does not contain."""
+        notes = [note for note in (isolation_warning(self.isolation),) if note]
+        if self.owner is None and os.geteuid() == 0:
+            notes.append("sandboxed code runs as root: the process-count limit is not enforced")
+        return notes
+
+    # -- preparing runs ------------------------------------------------------------------
+
+    def _check_running(self) -> None:
+        if self._paused:
+            raise fault("SANDBOX_PAUSED", "the sandbox is paused; resume it first")
+
+    def _workdir(self, workdir: str | None) -> tuple[Path, str]:
+        host, sandbox = self.paths.resolve(workdir or "/workspace")
+        if host.exists() and not host.is_dir():
+            raise fault("DIRECTORY_NOT_FOUND", f"{sandbox} is not a directory", path=sandbox)
+        self.files.mkdir(sandbox)
+        return host, sandbox
+
+    def _launch(
+        self,
+        *,
+        code: str | None,
+        language: str,
+        argv: Sequence[str] | None,
+        env: Mapping[str, str] | None,
+        workdir: str | None,
+        terminal: bool = False,
+        prefix: str = "exec",
+        kill_after: float | None = None,
+    ) -> Launch:
+        self._check_running()
+        request_env = check_env(env or {})
+        host_workdir, sandbox_workdir = self._workdir(workdir)
+        execution_id = new_id(prefix)
+        merged = merge_env(
+            base_env(self.layout, self.isolation, terminal=terminal),
+            self._env.get(),
+            request_env,
+        )
+        isolated = self.isolation is IsolationMode.BWRAP
+        shown_workdir = sandbox_workdir if isolated else str(host_workdir)
+        exec_dir = None
+        if code is not None:
+            interpreter = interpreter_for(language)
+            source = (f"{execution_id}{interpreter.suffix}", code)
+            exec_dir, _view, source_path, rich = make_exec_dir(
+                self.layout, self.isolation, self.owner, execution_id, source
+            )
+            assert source_path is not None
+            command = [*interpreter.argv, source_path]
+            if interpreter.language == "python":
+                merged = python_hooks(merged, self.isolation, shown_workdir, rich)
+            language = interpreter.language
+        else:
+            if not argv or not all(isinstance(arg, str) and arg for arg in argv[:1]):
+                raise fault("INVALID_REQUEST", "command must be a non-empty string")
+            command = list(argv)
+        killer = shutil.which("timeout")
+        if kill_after is not None and kill_after > 0 and killer is not None:
+            command = [killer, "-s", "KILL", f"{kill_after:g}", *command]
+        full = self._spawner.command(
+            command,
+            workdir=sandbox_workdir,
+            host_workdir=host_workdir,
+            terminal=terminal,
+            exec_dir=exec_dir,
+            interpreter_dirs=interpreter_dirs(command),
+        )
+        return Launch(execution_id, full, merged, host_workdir, exec_dir, language)
+
+    @contextlib.asynccontextmanager
+    async def _running(self, launch: Launch, limit: float) -> AsyncIterator[OutputPump]:
+        if limit <= 0:
+            raise fault("INVALID_REQUEST", "timeout must be positive")
+        out_r, out_w = open_pipe()
+        err_r, err_w = open_pipe()
+        try:
+            process = await self._spawner.start(
+                launch.command,
+                env=launch.env,
+                host_workdir=launch.host_workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+            )
+        except BaseException:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            remove_exec_dir(launch.exec_dir)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self.counters["executions_total"] += 1
+        self.counters["executions_active"] += 1
+        self.processes.add(process)
+        try:
+            yield OutputPump(process, {out_r: "stdout", err_r: "stderr"}, limit)
+        finally:
+            self.counters["executions_active"] -= 1
+            await terminate(process)
+            self.processes.discard(process)
+            remove_exec_dir(launch.exec_dir)
+
+    async def _collect(self, launch: Launch, limit: float) -> ExecOutcome:
+        started = time.monotonic()
+        out, err = _Capture(self.output_cap), _Capture(self.output_cap)
+        async with self._running(launch, limit) as pump:
+            async for kind, data in pump.chunks():
+                (out if kind == "stdout" else err).add(data)
+            exit_code = await pump.finish()
+            rich = read_rich_outputs(launch.exec_dir) if launch.exec_dir else []
+            pid = pump.process.pid
+        elapsed = time.monotonic() - started
+        if pump.timed_out:
+            self.counters["executions_timed_out"] += 1
+        elif exit_code != 0:
+            self.counters["executions_failed"] += 1
+        return ExecOutcome(
+            stdout=out.text(),
+            stderr=err.text(),
+            exit_code=exit_code,
+            execution_time=round(elapsed, 6),
+            timed_out=pump.timed_out,
+            truncated=out.truncated or err.truncated,
+            rich=rich,
+            pid=pid,
+        )
+
+    async def _stream(self, launch: Launch, limit: float) -> AsyncIterator[tuple[str, str]]:
+        started = time.monotonic()
+        captures = {"stdout": _Capture(self.output_cap), "stderr": _Capture(self.output_cap)}
+        decoders = {
+            kind: codecs.getincrementaldecoder("utf-8")(errors="replace") for kind in captures
+        }
+        async with self._running(launch, limit) as pump:
+            async for kind, data in pump.chunks():
+                text = decoders[kind].decode(captures[kind].add(data))
+                if text:
+                    yield kind, text
+            for kind, decoder in decoders.items():
+                tail = decoder.decode(b"", final=True)
+                if tail:
+                    yield kind, tail
+            exit_code = await pump.finish()
+        summary = {
+            "exit_code": exit_code,
+            "execution_time": round(time.monotonic() - started, 6),
+            "timed_out": pump.timed_out,
+            "truncated": any(capture.truncated for capture in captures.values()),
+        }
+        yield "exit", json.dumps(summary)
+
+    # -- executions ----------------------------------------------------------------------
+
+    async def execute(
+        self,
+        code: str,
+        language: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str = "/workspace",
+        timeout: float = 60,  # noqa: ASYNC109
+    ) -> ExecOutcome:
+        """Run source code to completion (or until ``timeout`` seconds)."""
+        self.counters["requests_execute"] += 1
+        launch = self._launch(code=code, language=language, argv=None, env=env, workdir=workdir)
+        return await self._collect(launch, timeout)
+
+    def stream_execute(
+        self,
+        code: str,
+        language: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str = "/workspace",
+        timeout: float = 60,
+    ) -> AsyncIterator[tuple[str, str]]:
+        """Run source code, yielding ("stdout"|"stderr", text) as it comes, then ("exit", JSON).
+
+        The JSON holds ``exit_code``, ``execution_time``, ``timed_out`` and ``truncated``.
+        Bad requests raise here, before anything starts; closing the iterator early kills
+        the process.
+        """
+        self.counters["requests_execute_stream"] += 1
+        launch = self._launch(code=code, language=language, argv=None, env=env, workdir=workdir)
+        return self._stream(launch, timeout)
+
+    async def run_command(
+        self,
+        command: str,
+        args: Sequence[str] = (),
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str = "/workspace",
+        timeout: float = 60,  # noqa: ASYNC109
+    ) -> ExecOutcome:
+        """Run a program (looked up on PATH inside the sandbox) with arguments."""
+        self.counters["requests_command"] += 1
+        launch = self._launch(
+            code=None,
+            language="command",
+            argv=[command, *args],
+            env=env,
+            workdir=workdir,
+            prefix="cmd",
+        )
+        return await self._collect(launch, timeout)
+
+    def stream_command(
+        self,
+        command: str,
+        args: Sequence[str] = (),
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str = "/workspace",
+        timeout: float = 60,
+    ) -> AsyncIterator[tuple[str, str]]:
+        """Like :meth:`stream_execute`, for a program with arguments."""
+        self.counters["requests_command_stream"] += 1
+        launch = self._launch(
+            code=None,
+            language="command",
+            argv=[command, *args],
+            env=env,
+            workdir=workdir,
+            prefix="cmd",
+        )
+        return self._stream(launch, timeout)
+
+    # -- background processes ------------------------------------------------------------
+
+    async def start_background(
+        self,
+        code: str | None,
+        language: str = "python",
+        *,
+        argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        workdir: str = "/workspace",
+        timeout: float | None = None,  # noqa: ASYNC109
+        name: str | None = None,
+    ) -> ProcessRecord:
+        """Start code (``proc_<hex>``) or a program ``argv`` (``cmd_<hex>``) without waiting.
+
+        Its output goes to log files in the sandbox state; ``timeout`` (seconds) kills it.
+        """
+        self.counters["requests_background"] += 1
+        await self._release_finished()
+        is_code = code is not None
+        launch = self._launch(
+            code=code,
+            language=language if is_code else "command",
+            argv=None if is_code else argv,
+            env=env,
+            workdir=workdir,
+            kill_after=timeout,
+        )
+        command = launch.command
+        process_id = new_id("proc" if is_code else "cmd")
+        logs = self.layout.state / "logs"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+        out = os.open(logs / f"{process_id}.stdout", flags, 0o600)
+        err = os.open(logs / f"{process_id}.stderr", flags, 0o600)
+        try:
+            process = await self._spawner.start(
+                command,
+                env=launch.env,
+                host_workdir=launch.host_workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+            )
+        finally:
+            os.close(out)
+            os.close(err)
+        record = ProcessRecord(
+            process_id=process_id,
+            execution_id=launch.execution_id,
+            name=name or process_id,
+            status="running",
+            language=launch.language,
+            pid=process.pid,
+            start_time=rfc3339(time.time()),
+            duration=0.0,
+        )
+        self._background.add(BackgroundJob(record, process, launch.exec_dir, time.monotonic()))
+        self.counters["executions_total"] += 1
+        return record
+
+    async def _release_finished(self) -> None:
+        for job in self._background.finished():
+            job.reaped = True
+            await terminate(job.process)
+            remove_exec_dir(job.exec_dir)
+
+    def list_processes(self) -> list[ProcessRecord]:
+        """Every background process this sandbox started, with current status."""
+        self.counters["requests_processes"] += 1
+        return self._background.records()
+
+    def process_output(self, process_id: str) -> tuple[str, str]:
+        """(stdout, stderr) a background process wrote so far (the first ``output_cap`` bytes)."""
+        self._background.job(process_id)
+        logs = self.layout.state / "logs"
+        texts = []
+        for stream in ("stdout", "stderr"):
+            with open(logs / f"{process_id}.{stream}", "rb") as handle:
+                texts.append(handle.read(self.output_cap).decode("utf-8", errors="replace"))
+        return texts[0], texts[1]
+
+    async def kill(self, process_id: str) -> ProcessRecord:
+        """SIGKILL a background process and its whole tree; its final record."""
+        self.counters["requests_kill"] += 1
+        job = self._background.job(process_id)
+        if job.process.returncode is None:
+            job.killed = True
+            kill_all(job.process.pid)
+            with anyio.move_on_after(5):
+                await job.process.wait()
+        record = self._background.record(process_id)
+        await self._release_finished()
+        return record
+
+    def system_processes(self) -> list[dict[str, Any]]:
+        """The sandbox's own OS processes: pid, name, status, cpu_percent, memory_mb, command."""
+        self.counters["requests_system_processes"] += 1
+        return self.processes.system_processes()
+
+    # -- terminal ------------------------------------------------------------------------
+
+    async def open_terminal(
+        self, cols: int = 80, rows: int = 24, env: Mapping[str, str] | None = None
+    ) -> TerminalSession:
+        """Start an interactive shell (bash, or sh) on a new pseudo-terminal."""
+        self.counters["requests_terminal"] += 1
+        shell = shutil.which("bash") or shutil.which("sh") or "/bin/sh"
+        argv = [shell, "-i"]
+        launch = self._launch(
+            code=None,
+            language="terminal",
+            argv=argv,
+            env=env,
+            workdir="/workspace",
+            terminal=True,
+            prefix="term",
+        )
+        master, slave = os.openpty()
+        try:
+            set_window_size(slave, cols, rows)
+            process = await self._spawner.start(
+                launch.command,
+                env={**launch.env, "COLUMNS": str(cols), "LINES": str(rows)},
+                host_workdir=launch.host_workdir,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self.processes.add(process)
+        session = TerminalSession(process, master)
+        self._terminals.add(session)
+        return session
+
+    # -- files ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _file_call(self, operation: str, path: object) -> Iterator[None]:
+        self.counters[f"requests_files_{operation}"] += 1
+        try:
+            yield
+        except PermissionError as exc:
+            raise fault("PERMISSION_DENIED", f"{operation}: {exc.strerror}", path=str(path))
+        except OSError as exc:
+            raise fault("FILE_OPERATION_FAILED", f"{operation}: {exc.strerror}", path=str(path))
+
+    def read_text(self, path: str) -> str:
+        """A file's content as text."""
+        with self._file_call("read", path):
+            return self.files.read_text(path)
+
+    def read_bytes(self, path: str) -> bytes:
+        """A file's content."""
+        with self._file_call("download", path):
+            return self.files.read_bytes(path)
+
+    def open_read(self, path: str) -> tuple[int, AsyncIterator[bytes]]:
+        """(size, chunk iterator) of a file, for streaming downloads."""
+        with self._file_call("download", path):
+            return self.files.open_read(path)
+
+    def write(self, path: str, data: bytes, mode: str | None = None, overwrite: bool = True) -> int:
+        """Create or replace a file atomically; its size."""
+        with self._file_call("write", path):
+            return self.files.write(path, data, mode, overwrite)
+
+    @contextlib.asynccontextmanager
+    async def write_stream(
+        self, path: str, mode: str | None = None, overwrite: bool = True
+    ) -> AsyncIterator[UploadWriter]:
+        """An upload writer (``await writer.write(chunk)``), committed when the block ends."""
+        with self._file_call("upload", path):
+            async with self.files.write_stream(path, mode, overwrite) as writer:
+                yield writer
+
+    def list(self, path: str = "/workspace") -> list[dict[str, Any]]:
+        """Directory entries: name, path, size, is_directory, modified_time, permissions."""
+        with self._file_call("list", path):
+            return self.files.list(path)
+
+    def exists(self, path: str) -> bool:
+        """Whether something exists at a sandbox path."""
+        with self._file_call("exists", path):
+            return self.files.exists(path)
+
+    def mkdir(self, path: str) -> None:
+        """Create a directory with its parents."""
+        with self._file_call("mkdir", path):
+            self.files.mkdir(path)
+
+    def remove(self, path: str) -> None:
+        """Remove a file or a directory tree."""
+        with self._file_call("remove", path):
+            self.files.remove(path)
+
+    def watch(self, path: str = "/workspace") -> AsyncIterator[dict[str, str]]:
+        """Change events (path, event, timestamp) below a directory until closed."""
+        with self._file_call("watch", path):
+            host, sandbox = self.paths.resolve(path)
+            if not host.is_dir():
+                raise fault("DIRECTORY_NOT_FOUND", f"no such directory: {sandbox}", path=sandbox)
+        return watch_tree(host, sandbox)
+
+    # -- environment ---------------------------------------------------------------------
+
+    def env_get(self) -> dict[str, str]:
+        """The global environment variables."""
+        return self._env.get()
+
+    def env_set(self, env: Mapping[str, str]) -> dict[str, str]:
+        """Replace all global environment variables."""
+        return self._env.set(env)
+
+    def env_update(self, env: Mapping[str, str]) -> dict[str, str]:
+        """Add or change global environment variables."""
+        return self._env.update(env)
+
+    def env_clear(self) -> None:
+        """Remove every global environment variable."""
+        self._env.clear()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Stop (SIGSTOP) every process of the sandbox and refuse new executions."""
+        self._paused = True
+        for _round in range(2):
+            self.processes.signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Continue (SIGCONT) every process of the sandbox."""
+        self.processes.signal(signal.SIGCONT)
+        self._paused = False
+
+    async def shutdown(self) -> None:
+        """Kill every process of the sandbox and release their resources."""
+        self._paused = False
+        for job in self._background.all():
+            if job.process.returncode is None:
+                job.killed = True
+        for process in self.processes.leaders:
+            kill_all(process.pid)
+        self.processes.signal(signal.SIGKILL)
+        for session in list(self._terminals):
+            await session.aclose()
+        self._terminals.clear()
+        self._background.records()
+        for job in self._background.all():
+            if not job.reaped:
+                job.reaped = True
+                await terminate(job.process)
+                remove_exec_dir(job.exec_dir)
+        for process in self.processes.leaders:
+            await terminate(process)
+            self.processes.discard(process)
+
+    def metrics(self) -> dict[str, Any]:
+        """Live numbers from /proc plus the runtime's counters."""
+        stats = self.processes.stats()
+        requests = {
+            key.removeprefix("requests_"): value
+            for key, value in self.counters.items()
+            if key.startswith("requests_")
+        }
+        return {
+            "uptime_seconds": round(time.monotonic() - self._started, 3),
+            "cpu_seconds": round(sum(stat.cpu_seconds for stat in stats), 3),
+            "rss_bytes": sum(stat.rss_bytes for stat in stats),
+            "process_count": len(stats),
+            "running_background": sum(
+                1 for record in self._background.records() if record.status == "running"
+            ),
+            "total_executions": self.counters["executions_total"],
+            "active_executions": self.counters["executions_active"],
+            "failed_executions": self.counters["executions_failed"],
+            "timed_out_executions": self.counters["executions_timed_out"],
+            "total_requests": sum(requests.values()),
+            "requests": requests,
+            "paused": self._paused,
+        }
