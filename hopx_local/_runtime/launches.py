@@ -105,7 +105,7 @@ def python_hooks(
     env: dict[str, str], mode: IsolationMode, workdir: str, rich_dir: str | None
 ) -> dict[str, str]:
     """Add the start-up hooks (rich outputs) and the working directory to a Python env."""
-    site = f"{BOOT_MOUNT}/site" if mode is IsolationMode.BWRAP else str(BOOT_DIR / "site")
+    site = f"{BOOT_MOUNT}/pyhooks" if mode is IsolationMode.BWRAP else str(BOOT_DIR / "pyhooks")
     extra = env.get("PYTHONPATH")
     env["PYTHONPATH"] = os.pathsep.join(part for part in (site, extra, workdir) if part)
     env.setdefault("MPLBACKEND", "module://hopx_inline")
