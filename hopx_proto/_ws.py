@@ -242,6 +242,17 @@ def _parse_close_payload(payload: bytes) -> tuple[int, str]:
     return code, reason
 
 
+def _unmask(payload: bytes, key: bytes) -> bytes:
+    """XOR ``payload`` with the 4-byte masking ``key`` (RFC 6455 5.3)."""
+    n = len(payload)
+    if not n:
+        return payload
+    stream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(stream, "little")).to_bytes(
+        n, "little"
+    )
+
+
 def _header_value(headers: Headers, name: bytes) -> str | None:
     for k, v in headers:
         if k == name:
@@ -337,6 +348,7 @@ class WebSocket:
         self._msg_text: list[str] = []
         self._msg_utf8: codecs.IncrementalDecoder | None = None
         self._msg_size = 0
+        self._pos = 0  # read position of the fast path in the frame decoder's buffer
 
     # -- state ------------------------------------------------------------------------------
 
@@ -659,8 +671,66 @@ class WebSocket:
             return CloseReceived(ABNORMAL_CLOSURE, "")
         return event
 
+    def _whole_frame(self) -> TextMessage | BinaryMessage | NeedData | None:
+        """Fast path for the common frame: a whole text or binary message in one frame.
+
+        Reads straight from the frame decoder's buffer at ``self._pos`` when nothing else is
+        in progress; waits (``NEED_DATA``) until such a frame is complete. Returns ``None`` for
+        anything else (control frames, fragments, odd or invalid headers, frames over the
+        size limit), which the general path then handles, errors included.
+        """
+        buf = self._decoder.buffer.buffer
+        pos = self._pos
+        avail = len(buf) - pos
+        if avail < 2:
+            return NEED_DATA if avail == 0 or buf[pos] in (0x81, 0x82) else None
+        b0 = buf[pos]
+        b1 = buf[pos + 1]
+        if (b0 != 0x81 and b0 != 0x82) or (b1 >= 0x80) is self._client:
+            return None
+        length = b1 & 0x7F
+        start = pos + 2
+        if length == 126:
+            if avail < 4:
+                return NEED_DATA
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
+            if length < 126:
+                return None
+            start += 2
+        elif length == 127:
+            return None
+        if length > self.max_message_size:
+            return None
+        if not self._client:
+            start += 4
+        end = start + length
+        if end > len(buf):
+            return NEED_DATA
+        payload = bytes(buf[start:end])
+        if not self._client:
+            payload = _unmask(payload, bytes(buf[start - 4 : start]))
+        self._pos = end
+        if end > 65536:
+            del buf[:end]
+            self._pos = 0
+        if b0 == 0x82:
+            return BinaryMessage(payload)
+        try:
+            return TextMessage(payload.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ParseFailed(
+                f"text message is not UTF-8: {exc}", CloseReason.INVALID_FRAME_PAYLOAD_DATA
+            ) from None
+
     def _next_frame_event(self) -> WSEvent | NeedData:
         decoder = self._decoder
+        if decoder.header is None and self._msg_opcode is None:
+            event = self._whole_frame()
+            if event is not None:
+                return event
+        if self._pos:
+            del decoder.buffer.buffer[: self._pos]
+            self._pos = 0
         while True:
             frame = decoder.process_buffer()
             if frame is None:
