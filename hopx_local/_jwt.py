@@ -1,0 +1,118 @@
+"""HS256 JSON Web Tokens for the sandbox agents, signed with a per-server secret.
+
+A token names one sandbox (``sandbox_id`` claim, also ``sub``) and carries ``iat`` and
+``exp``. :func:`verify_token` checks the signature, the expiry and that the token belongs to
+the sandbox being called, so another sandbox's token is refused. Time is passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from typing import Any
+
+import attrs
+
+__all__ = ["TokenClaims", "TokenRejected", "issue_token", "new_secret", "verify_token"]
+
+_HEADER = {"alg": "HS256", "typ": "JWT"}
+ISSUER = "hopx-local"
+
+
+class TokenRejected(Exception):
+    """A token that does not open this sandbox; ``code`` is the agent error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@attrs.frozen
+class TokenClaims:
+    """What a verified token says."""
+
+    sandbox_id: str
+    issued_at: int
+    expires_at: int
+
+
+def new_secret() -> bytes:
+    """A fresh 256-bit signing secret."""
+    return secrets.token_bytes(32)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    padded = text + "=" * (-len(text) % 4)
+    return base64.urlsafe_b64decode(padded.encode("ascii"))
+
+
+def _sign(secret: bytes, signing_input: str) -> str:
+    return _b64(hmac.new(secret, signing_input.encode("ascii"), hashlib.sha256).digest())
+
+
+def issue_token(secret: bytes, sandbox_id: str, *, now: float, lifetime: int) -> tuple[str, int]:
+    """A token for ``sandbox_id`` valid for ``lifetime`` seconds; ``(token, exp)``."""
+    iat = int(now)
+    exp = iat + lifetime
+    payload = {
+        "iss": ISSUER,
+        "sub": sandbox_id,
+        "sandbox_id": sandbox_id,
+        "iat": iat,
+        "exp": exp,
+        "jti": secrets.token_hex(8),
+    }
+    head = _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
+    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+    signing_input = f"{head}.{body}"
+    return f"{signing_input}.{_sign(secret, signing_input)}", exp
+
+
+def _claims(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_unb64(text))
+    except (ValueError, UnicodeDecodeError):
+        raise TokenRejected("TOKEN_INVALID", "Token is malformed") from None
+    if not isinstance(value, dict):
+        raise TokenRejected("TOKEN_INVALID", "Token is malformed")
+    return value
+
+
+def verify_token(secret: bytes, token: str, *, sandbox_id: str, now: float) -> TokenClaims:
+    """The claims of ``token`` if it is valid for ``sandbox_id`` at ``now``.
+
+    Raises :class:`TokenRejected` with ``TOKEN_INVALID`` (bad shape, bad signature, another
+    sandbox's token) or ``TOKEN_EXPIRED``.
+    """
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise TokenRejected("TOKEN_INVALID", "Token is malformed")
+    head, body, signature = parts
+    try:
+        expected = _sign(secret, f"{head}.{body}")
+    except UnicodeEncodeError:
+        raise TokenRejected("TOKEN_INVALID", "Token is malformed") from None
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii", "replace")):
+        raise TokenRejected("TOKEN_INVALID", "Token signature is invalid")
+    header = _claims(head)
+    if header.get("alg") != "HS256":
+        raise TokenRejected("TOKEN_INVALID", "Token algorithm is not HS256")
+    claims = _claims(body)
+    owner = claims.get("sandbox_id")
+    exp = claims.get("exp")
+    iat = claims.get("iat", 0)
+    if not isinstance(owner, str) or not isinstance(exp, int) or not isinstance(iat, int):
+        raise TokenRejected("TOKEN_INVALID", "Token claims are incomplete")
+    if not hmac.compare_digest(owner.encode(), sandbox_id.encode()):
+        raise TokenRejected("TOKEN_INVALID", "Token was issued for another sandbox")
+    if now >= exp:
+        raise TokenRejected("TOKEN_EXPIRED", "Token has expired")
+    return TokenClaims(sandbox_id=owner, issued_at=iat, expires_at=exp)

@@ -1,0 +1,234 @@
+"""One sandbox's agent: routing, the JWT check, the paused check, parsing and rendering.
+
+Every request needs the sandbox's JWT (``Authorization: Bearer``) except ``/``, ``/health``,
+``/info``, ``/ping`` and ``/system``; WebSocket upgrades are checked before they are
+accepted. Handlers live in :mod:`.agent_exec`, :mod:`.agent_files` and :mod:`.agent_info`;
+streams in :mod:`.websocket`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from hopx_local._jwt import TokenRejected, verify_token
+from hopx_local._runtime.errors import SandboxFault
+from hopx_proto._errors import RemoteProtocolError
+from hopx_proto._http import Request, Response
+from hopx_proto._ops import Operation, Plane, allowed_methods, route
+
+from .connection import Exchange
+from .envelope import Problem, agent_error
+
+if TYPE_CHECKING:
+    from hopx_local._runtime.sandbox import SandboxRuntime
+
+    from .fleet import Fleet, LiveSandbox
+
+__all__ = ["AgentContext", "AgentPlane", "Counters"]
+
+#: Paths the agent answers without a token.
+OPEN_PATHS = frozenset({"/", "/health", "/info", "/ping", "/system"})
+
+#: Operations a paused sandbox refuses (they would run code).
+RUNS_CODE = frozenset(
+    {
+        "execute.run",
+        "execute.background",
+        "execute.async",
+        "execute.ipython",
+        "commands.run",
+        "commands.background",
+        "execute.stream",
+        "commands.stream",
+        "stream.rich",
+        "stream.ipython",
+        "terminal",
+    }
+)
+
+
+def _code_for_parse_error(message: str) -> str:
+    lowered = message.lower()
+    if "not valid json" in lowered:
+        return "INVALID_JSON"
+    if "missing" in lowered:
+        return "MISSING_PARAMETER"
+    return "INVALID_REQUEST"
+
+
+@attrs.define
+class Counters:
+    """Request and execution counters for the metrics endpoints."""
+
+    requests: int = 0
+    errors: int = 0
+    executions: int = 0
+    active_executions: int = 0
+    active_streams: int = 0
+    by_endpoint: dict[str, dict[str, int]] = attrs.field(factory=dict)
+    duration_ms: dict[str, float] = attrs.field(factory=dict)
+
+    def record(self, name: str, ok: bool, elapsed_ms: float) -> None:
+        self.requests += 1
+        if not ok:
+            self.errors += 1
+        slot = self.by_endpoint.setdefault(name, {"success": 0, "error": 0})
+        slot["success" if ok else "error"] += 1
+        self.duration_ms[name] = self.duration_ms.get(name, 0.0) + elapsed_ms
+
+
+@attrs.define
+class AgentContext:
+    """What a handler sees: the fleet, the sandbox and the exchange."""
+
+    fleet: Fleet
+    live: LiveSandbox
+    counters: Counters
+    exchange: Exchange
+
+    @property
+    def runtime(self) -> SandboxRuntime:
+        return self.live.runtime
+
+    @property
+    def sandbox_id(self) -> str:
+        return self.live.id
+
+
+Handler = Callable[[AgentContext, Any], Awaitable[Any]]
+#: Handlers that read the request themselves (streamed uploads) or answer with a stream.
+RawHandler = Callable[[AgentContext], Awaitable[Response | None]]
+
+
+class AgentPlane:
+    """The agent application of one sandbox."""
+
+    def __init__(self, fleet: Fleet, live: LiveSandbox) -> None:
+        from . import agent_exec, agent_files, agent_info
+
+        self.fleet = fleet
+        self.live = live
+        self.counters = Counters()
+        self._handlers: dict[str, Handler] = {
+            **agent_info.HANDLERS,
+            **agent_exec.HANDLERS,
+            **agent_files.HANDLERS,
+        }
+        self._raw: dict[str, RawHandler] = dict(agent_files.RAW_HANDLERS)
+
+    def error_response(
+        self, status: int, message: str, *, request_id: str, path: str | None = None
+    ) -> Response:
+        """An error in the agent envelope."""
+        return agent_error(status, message, request_id=request_id)
+
+    async def handle(self, exchange: Exchange) -> None:
+        """Answer one agent request (or take a WebSocket over)."""
+        started = time.monotonic()
+        name = "unknown"
+        try:
+            op = self._route(exchange)
+            name = op.name
+            response = await self._answer(op, exchange)
+        except Problem as problem:
+            response = agent_error(
+                problem.status,
+                problem.message,
+                request_id=exchange.request_id,
+                code=problem.code,
+                details=problem.details,
+                path=problem.path,
+                headers=problem.headers,
+            )
+        except SandboxFault as fault:
+            response = agent_error(
+                fault.status,
+                fault.message,
+                request_id=exchange.request_id,
+                code=fault.code,
+                details=fault.details,
+                path=fault.path,
+            )
+        except RemoteProtocolError as exc:
+            status = exc.status_hint if 400 <= exc.status_hint < 600 else 400
+            code = _code_for_parse_error(exc.message) if status == 400 else None
+            response = agent_error(status, exc.message, request_id=exchange.request_id, code=code)
+        if response is not None and not exchange.started and not exchange.taken_over:
+            await exchange.respond(response)
+        elapsed = (time.monotonic() - started) * 1000.0
+        status = exchange.status or 101
+        self.counters.record(name, status < 400, elapsed)
+
+    def _route(self, exchange: Exchange) -> Operation[Any, Any]:
+        found = route(Plane.AGENT, exchange.method, exchange.path)
+        if found is None:
+            methods = allowed_methods(Plane.AGENT, exchange.path)
+            if methods:
+                raise Problem(
+                    405,
+                    f"{exchange.method} is not allowed on {exchange.path}",
+                    code="METHOD_NOT_ALLOWED",
+                    details={"allowed": methods},
+                    headers=((b"allow", ", ".join(methods).encode()),),
+                )
+            raise Problem(404, f"No endpoint at {exchange.path}", code="NOT_FOUND")
+        return found[0]
+
+    def _authenticate(self, exchange: Exchange) -> None:
+        if exchange.path in OPEN_PATHS:
+            return
+        authorization = exchange.header("authorization")
+        if authorization is None:
+            raise Problem(401, "Missing Authorization: Bearer <token> header", code="TOKEN_INVALID")
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Problem(401, "Authorization must be 'Bearer <token>'", code="TOKEN_INVALID")
+        try:
+            verify_token(self.fleet.secret, token.strip(), sandbox_id=self.live.id, now=time.time())
+        except TokenRejected as exc:
+            raise Problem(401, exc.message, code=exc.code) from None
+
+    def _check_running(self, op: Operation[Any, Any]) -> None:
+        if op.name in RUNS_CODE and self.live.runtime.paused:
+            raise Problem(
+                409, f"Sandbox {self.live.id} is paused; resume it first", code="SANDBOX_PAUSED"
+            )
+
+    async def _answer(self, op: Operation[Any, Any], exchange: Exchange) -> Response | None:
+        ctx = AgentContext(self.fleet, self.live, self.counters, exchange)
+        if op.websocket or exchange.is_upgrade:
+            from .websocket import serve_websocket
+
+            self._authenticate(exchange)
+            self._check_running(op)
+            await serve_websocket(ctx, op)
+            return None
+        self._authenticate(exchange)
+        self._check_running(op)
+        raw = self._raw.get(op.name)
+        if raw is not None:
+            return await raw(ctx)
+        handler = self._handlers.get(op.name)
+        if handler is None:
+            from .agent_info import unavailable
+
+            raise unavailable(op)
+        body = await exchange.read_body()
+        if body.strip() and op.parse_body is None:
+            try:
+                json.loads(body)
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                raise Problem(
+                    400, f"Request body is not valid JSON: {exc}", code="INVALID_JSON"
+                ) from None
+        request = Request(exchange.method, exchange.target, exchange.head.headers, body)
+        args = op.parse(request)
+        result = await handler(ctx, args)
+        if isinstance(result, Response):
+            return result
+        return op.render(result)

@@ -1,0 +1,288 @@
+"""Execution endpoints: code, commands, background processes, kills, and asynchronous
+executions whose result is posted to a webhook."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+import anyio
+
+from hopx_proto._codec import dumps
+from hopx_proto._models.agent import WEBHOOK_SIGNATURE_HEADER, sign_webhook
+
+from .agent import AgentContext, Handler
+from .envelope import utc_now_text
+from .webhook import post_webhook
+
+__all__ = ["HANDLERS", "outcome_fields", "process_fields"]
+
+log = logging.getLogger("hopx.local")
+
+#: Rich output MIME types -> the flat key of the execute reply that carries the first one.
+_RICH_KEYS = {
+    "image/png": "png",
+    "text/html": "html",
+    "application/json": "json",
+    "image/svg+xml": "svg",
+    "text/markdown": "markdown",
+    "application/vnd.dataframe+json": "dataframe",
+}
+
+
+def outcome_fields(outcome: Any) -> dict[str, Any]:
+    """The common keys of an execution or command reply."""
+    timed_out = bool(getattr(outcome, "timed_out", False))
+    doc: dict[str, Any] = {
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+        "exit_code": int(outcome.exit_code),
+        "execution_time": float(outcome.execution_time),
+        "success": int(outcome.exit_code) == 0 and not timed_out,
+        "timestamp": utc_now_text(),
+    }
+    if timed_out:
+        doc["timed_out"] = True
+    if getattr(outcome, "truncated", False):
+        doc["truncated"] = True
+    return doc
+
+
+def _rich_fields(outcome: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for item in getattr(outcome, "rich", None) or []:
+        if not isinstance(item, dict):
+            continue
+        key = _RICH_KEYS.get(str(item.get("type")))
+        if key is not None and key not in found:
+            found[key] = item.get("data")
+    return found
+
+
+def process_fields(record: Any) -> dict[str, Any]:
+    """A tracked background process as ``ProcessInfo``."""
+    doc: dict[str, Any] = {
+        "process_id": record.process_id,
+        "execution_id": record.execution_id,
+        "name": record.name,
+        "status": record.status,
+        "language": record.language,
+        "pid": record.pid,
+        "start_time": record.start_time,
+        "end_time": record.end_time,
+        "exit_code": record.exit_code,
+        "duration": record.duration,
+    }
+    return {k: _timestamp(v) for k, v in doc.items() if v is not None}
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, float) and value > 1e9:
+        from .fleet import rfc3339
+
+        return rfc3339(value)
+    return value
+
+
+async def _counted(ctx: AgentContext) -> None:
+    ctx.counters.executions += 1
+
+
+async def execute(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    await _counted(ctx)
+    ctx.counters.active_executions += 1
+    try:
+        outcome = await ctx.runtime.execute(
+            args.code,
+            args.language,
+            env=dict(args.env or {}),
+            workdir=args.workdir,
+            timeout=float(args.timeout),
+        )
+    finally:
+        ctx.counters.active_executions -= 1
+    doc = outcome_fields(outcome)
+    doc["language"] = args.language
+    doc.update(_rich_fields(outcome))
+    return doc
+
+
+async def execute_ipython(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    # There is no IPython kernel locally: the code runs as a plain Python program.
+    await _counted(ctx)
+    ctx.counters.active_executions += 1
+    try:
+        outcome = await ctx.runtime.execute(
+            args.code,
+            "python",
+            env=dict(args.env or {}),
+            workdir="/workspace",
+            timeout=float(args.timeout),
+        )
+    finally:
+        ctx.counters.active_executions -= 1
+    doc = outcome_fields(outcome)
+    doc["language"] = "python"
+    doc.update(_rich_fields(outcome))
+    return doc
+
+
+def _background_reply(record: Any, message: str) -> dict[str, Any]:
+    doc = process_fields(record)
+    reply = {
+        "process_id": doc["process_id"],
+        "execution_id": doc.get("execution_id"),
+        "status": doc.get("status", "running"),
+        "start_time": doc.get("start_time"),
+        "name": doc.get("name"),
+        "pid": doc.get("pid"),
+        "message": message,
+    }
+    return {k: v for k, v in reply.items() if v is not None}
+
+
+async def execute_background(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    await _counted(ctx)
+    record = await ctx.runtime.start_background(
+        args.code,
+        args.language,
+        env=dict(args.env or {}),
+        workdir=args.workdir or "/workspace",
+        timeout=float(args.timeout),
+        name=args.name,
+    )
+    return _background_reply(record, "Background execution started")
+
+
+async def commands_background(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    await _counted(ctx)
+    record = await ctx.runtime.start_background(
+        None,
+        "bash",
+        argv=[args.command, *args.args],
+        env=dict(args.env or {}),
+        workdir=args.workdir,
+        timeout=float(args.timeout),
+        name=None,
+    )
+    return _background_reply(record, "Background command started")
+
+
+async def commands_run(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    await _counted(ctx)
+    ctx.counters.active_executions += 1
+    try:
+        outcome = await ctx.runtime.run_command(
+            args.command,
+            list(args.args),
+            env=dict(args.env or {}),
+            workdir=args.workdir,
+            timeout=float(args.timeout),
+        )
+    finally:
+        ctx.counters.active_executions -= 1
+    doc = outcome_fields(outcome)
+    doc["command"] = " ".join([args.command, *args.args])
+    pid = getattr(outcome, "pid", None)
+    if isinstance(pid, int):
+        doc["pid"] = pid
+    return doc
+
+
+async def kill(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    record = await ctx.runtime.kill(args.process_id)
+    doc = process_fields(record)
+    doc.update(success=True, message=f"Process {args.process_id} killed")
+    return doc
+
+
+async def execute_processes(ctx: AgentContext, _args: Any) -> dict[str, Any]:
+    found = [process_fields(r) for r in ctx.runtime.list_processes()]
+    return {"processes": found, "count": len(found), "timestamp": utc_now_text()}
+
+
+async def system_processes(ctx: AgentContext, _args: Any) -> dict[str, Any]:
+    found = list(ctx.runtime.system_processes())
+    return {"processes": found, "count": len(found), "timestamp": utc_now_text()}
+
+
+async def execute_async(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    await _counted(ctx)
+    execution_id = f"exec_{int(time.time())}{secrets.token_hex(4)}"
+    ctx.fleet.spawn(_run_and_notify, ctx, args, execution_id)
+    return {
+        "execution_id": execution_id,
+        "status": "queued",
+        "callback_url": args.callback_url,
+        "message": "Execution queued; the result will be posted to the callback URL",
+        "timestamp": utc_now_text(),
+    }
+
+
+async def _run_and_notify(ctx: AgentContext, args: Any, execution_id: str) -> None:
+    started = time.monotonic()
+    payload: dict[str, Any] = {"execution_id": execution_id}
+    ctx.counters.active_executions += 1
+    try:
+        outcome = await ctx.runtime.execute(
+            args.code,
+            args.language,
+            env=dict(args.env or {}),
+            workdir=args.workdir,
+            timeout=float(args.timeout),
+        )
+        fields = outcome_fields(outcome)
+        status = (
+            "timeout"
+            if fields.get("timed_out")
+            else ("completed" if fields["exit_code"] == 0 else "failed")
+        )
+        payload.update(
+            status=status,
+            stdout=fields["stdout"],
+            stderr=fields["stderr"],
+            exit_code=fields["exit_code"],
+            execution_time=fields["execution_time"],
+        )
+    except Exception as exc:  # noqa: BLE001  (the webhook reports any failure)
+        log.warning("async execution %s failed: %s", execution_id, exc)
+        payload.update(
+            status="failed",
+            stdout="",
+            stderr="",
+            error=str(exc),
+            execution_time=round(time.monotonic() - started, 3),
+        )
+    finally:
+        ctx.counters.active_executions -= 1
+    payload["timestamp"] = utc_now_text()
+    body = dumps(payload)
+    headers: list[tuple[str, str]] = list((args.callback_headers or {}).items())
+    if args.callback_signature_secret:
+        headers.append(
+            (WEBHOOK_SIGNATURE_HEADER, sign_webhook(args.callback_signature_secret, body))
+        )
+    try:
+        with anyio.fail_after(30):
+            status_code = await post_webhook(args.callback_url, body, headers)
+    except Exception as exc:  # noqa: BLE001  (a dead callback must not hurt the agent)
+        log.warning("webhook for %s to %s failed: %s", execution_id, args.callback_url, exc)
+        return
+    log.info("webhook for %s to %s answered %d", execution_id, args.callback_url, status_code)
+
+
+HANDLERS: dict[str, Handler] = {
+    "execute.run": execute,
+    "execute.ipython": execute_ipython,
+    "execute.background": execute_background,
+    "execute.async": execute_async,
+    "execute.kill": kill,
+    "execute.kill_by_path": kill,
+    "processes.kill": kill,
+    "execute.processes": execute_processes,
+    "processes.list": system_processes,
+    "commands.run": commands_run,
+    "commands.background": commands_background,
+}

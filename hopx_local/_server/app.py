@@ -1,0 +1,149 @@
+"""Running the emulator: the control-plane listener, the fleet, and orderly shutdown."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import pathlib
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+
+import anyio
+import anyio.abc
+import attrs
+
+from hopx_local._runtime.isolation import resolve_isolation
+
+from .connection import ServerLimits, serve_connection
+from .control import ControlPlane
+from .fleet import Fleet, FleetConfig
+
+__all__ = ["LocalServer", "default_state_dir", "new_api_key", "serve"]
+
+log = logging.getLogger("hopx.local")
+
+
+@attrs.frozen
+class LocalServer:
+    """A running emulator.
+
+    Attributes:
+        base_url: the control plane's URL (``http://127.0.0.1:<port>``).
+        api_key: the key clients send as ``X-API-Key``.
+        state_dir: where the registry and the sandbox directories live.
+        isolation: ``"bwrap"`` or ``"none"``: how sandboxed code is confined.
+        host, port: where the control plane listens.
+    """
+
+    base_url: str
+    api_key: str
+    state_dir: pathlib.Path
+    isolation: str
+    host: str
+    port: int
+    fleet: Fleet = attrs.field(repr=False)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """``HOPX_BASE_URL`` and ``HOPX_API_KEY`` for clients of this server."""
+        return {"HOPX_BASE_URL": self.base_url, "HOPX_API_KEY": self.api_key}
+
+
+def new_api_key() -> str:
+    """A fresh random API key."""
+    return f"sk_local_{secrets.token_hex(16)}"
+
+
+def default_state_dir() -> pathlib.Path:
+    """``$XDG_DATA_HOME/hopx-local``, else ``~/.local/share/hopx-local``."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return pathlib.Path(base) / "hopx-local"
+
+
+def _absolute(path: str | os.PathLike[str]) -> pathlib.Path:
+    return pathlib.Path(os.path.abspath(os.path.expanduser(path)))
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state_dir: str | os.PathLike[str] | None = None,
+    api_key: str | None = None,
+    isolation: str = "auto",
+    max_sandboxes: int | None = None,
+    token_lifetime: int = 24 * 3600,
+    limits: ServerLimits | None = None,
+) -> AsyncIterator[LocalServer]:
+    """Run the emulator inside the current event loop (asyncio or trio).
+
+    ``state_dir=None`` uses a temporary directory removed on exit. The API key is
+    ``api_key``, else ``$HOPX_API_KEY``, else a fresh random one. Leaving the block kills
+    every sandbox process and closes every socket; sandbox records and files stay in a
+    named ``state_dir``.
+    """
+    if isolation not in ("auto", "bwrap", "none"):
+        raise ValueError(f"isolation must be 'auto', 'bwrap' or 'none', not {isolation!r}")
+    if max_sandboxes is not None and max_sandboxes < 1:
+        raise ValueError("max_sandboxes must be at least 1")
+    temp_dir: str | None = None
+    if state_dir is None:
+        temp_dir = tempfile.mkdtemp(prefix="hopx-local-")
+        state_path = pathlib.Path(temp_dir)
+    else:
+        state_path = _absolute(state_dir)
+    key = api_key or os.environ.get("HOPX_API_KEY") or new_api_key()
+    mode = resolve_isolation(isolation)
+    server_limits = limits or ServerLimits()
+    try:
+        fleet = Fleet(
+            FleetConfig(
+                state_dir=state_path,
+                isolation=mode,
+                host=host,
+                max_sandboxes=max_sandboxes,
+                token_lifetime=token_lifetime,
+                limits=server_limits,
+            )
+        )
+        listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+        bound = int(listener.listeners[0].extra(anyio.abc.SocketAttribute.local_port))
+        control = ControlPlane(fleet, key)
+        handler = functools.partial(
+            serve_connection, app=control, limits=server_limits, plane="control"
+        )
+        server = LocalServer(
+            base_url=f"http://{_url_host(host)}:{bound}",
+            api_key=key,
+            state_dir=state_path,
+            isolation=mode.value,
+            host=host,
+            port=bound,
+            fleet=fleet,
+        )
+        async with anyio.create_task_group() as tg:
+            await fleet.open(tg)
+            tg.start_soon(listener.serve, handler)
+            log.info("control plane on %s (isolation: %s)", server.base_url, mode.value)
+            try:
+                yield server
+            finally:
+                await fleet.aclose()
+                tg.cancel_scope.cancel()
+        with anyio.CancelScope(shield=True):
+            await listener.aclose()
+        fleet.close()
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)

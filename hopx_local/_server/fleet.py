@@ -1,0 +1,465 @@
+"""The fleet: every sandbox, its registry record, its runtime and its agent listener.
+
+The control plane asks the fleet to create, describe, pause, stop, start and destroy
+sandboxes. Each running sandbox has an agent on its own loopback port, so its ``public_host``
+is ``http://127.0.0.1:<port>``. Records live in the SQLite registry next to the sandbox
+directories, so a restarted server lists every sandbox with its files; sandboxes whose
+processes died with the old server are reported ``stopped`` and can be started again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import logging
+import os
+import pathlib
+import secrets
+import shutil
+import string
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import anyio
+import anyio.abc
+import attrs
+
+from hopx_local._jwt import issue_token, new_secret
+from hopx_local._runtime.isolation import IsolationMode
+from hopx_local._runtime.languages import available_languages
+from hopx_local._runtime.limits import Limits
+from hopx_local._runtime.registry import Registry, SandboxRecord
+from hopx_local._runtime.sandbox import SandboxRuntime
+
+from .connection import ServerLimits, serve_connection
+from .envelope import Problem
+from .templates import BuiltinTemplate, builtin_templates, find_template
+
+__all__ = ["Fleet", "FleetConfig", "LiveSandbox"]
+
+log = logging.getLogger("hopx.local")
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+MAX_PAGE = 100
+REAP_INTERVAL = 0.5
+
+
+@attrs.frozen
+class FleetConfig:
+    """How the fleet runs sandboxes."""
+
+    state_dir: pathlib.Path
+    isolation: IsolationMode
+    host: str = "127.0.0.1"
+    max_sandboxes: int | None = None
+    token_lifetime: int = 24 * 3600
+    output_cap: int = 8 * 1024 * 1024
+    limits: ServerLimits = attrs.field(factory=ServerLimits)
+    process_limits: Limits = attrs.field(factory=Limits)
+
+
+@attrs.define
+class LiveSandbox:
+    """A sandbox whose agent is listening."""
+
+    id: str
+    runtime: SandboxRuntime
+    port: int
+    scope: anyio.CancelScope
+    done: anyio.Event
+    started: float
+
+
+def _now() -> float:
+    return time.time()
+
+
+def rfc3339(epoch: float) -> str:
+    """An RFC 3339 UTC timestamp with ``Z`` and whole seconds."""
+    moment = _dt.datetime.fromtimestamp(int(epoch), _dt.UTC)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _new_sandbox_id() -> str:
+    suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+    return f"{int(_now())}{suffix}"
+
+
+def load_secret(path: pathlib.Path) -> bytes:
+    """The JWT signing secret kept in the state directory (created on first use)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = b""
+    if len(data) >= 32:
+        return data
+    data = new_secret()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return data
+
+
+class Fleet:
+    """Every sandbox of one server."""
+
+    def __init__(self, config: FleetConfig) -> None:
+        self.config = config
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.sandboxes_dir = config.state_dir / "sandboxes"
+        self.sandboxes_dir.mkdir(exist_ok=True)
+        self.secret = load_secret(config.state_dir / "jwt.secret")
+        self.registry = Registry(config.state_dir / "registry.sqlite3")
+        self.languages = available_languages()
+        self.templates: list[BuiltinTemplate] = builtin_templates(self.languages)
+        self._live: dict[str, LiveSandbox] = {}
+        self._lock = anyio.Lock()
+        self._tg: anyio.abc.TaskGroup | None = None
+        self.started = _now()
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def open(self, tg: anyio.abc.TaskGroup) -> None:
+        """Adopt the registry (dead sandboxes become ``stopped``) and start the reaper."""
+        self._tg = tg
+        for record in self._all_records():
+            if record.status != "stopped":
+                self.registry.update(record.id, status="stopped")
+        tg.start_soon(self._reap_forever)
+
+    async def aclose(self) -> None:
+        """Kill every process and close every agent listener; records stay."""
+        with anyio.CancelScope(shield=True):
+            for sandbox_id in list(self._live):
+                await self._halt(sandbox_id)
+
+    def close(self) -> None:
+        """Release the registry (after :meth:`aclose` and once no task uses the fleet)."""
+        self.registry.close()
+
+    def spawn(self, func: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+        """Run a background task for as long as the server runs."""
+        self._task_group().start_soon(func, *args)
+
+    def live_count(self) -> int:
+        return len(self._live)
+
+    def live(self, sandbox_id: str) -> LiveSandbox | None:
+        return self._live.get(sandbox_id)
+
+    def _all_records(self) -> list[SandboxRecord]:
+        found: list[SandboxRecord] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = self.registry.list(limit=MAX_PAGE, cursor=cursor)
+            found.extend(page)
+            if cursor is None:
+                return found
+
+    def _task_group(self) -> anyio.abc.TaskGroup:
+        if self._tg is None:
+            raise RuntimeError("the fleet is not open")
+        return self._tg
+
+    # -- agents -----------------------------------------------------------------------------
+
+    def sandbox_root(self, sandbox_id: str) -> pathlib.Path:
+        return self.sandboxes_dir / sandbox_id
+
+    async def _launch(self, record: SandboxRecord) -> LiveSandbox:
+        from .agent import AgentPlane
+
+        runtime = SandboxRuntime(
+            record.id,
+            self.sandbox_root(record.id),
+            isolation=self.config.isolation,
+            internet_access=bool(record.internet_access),
+            limits=self.config.process_limits,
+            output_cap=self.config.output_cap,
+        )
+        listener = await anyio.create_tcp_listener(local_host=self.config.host, local_port=0)
+        port = int(listener.listeners[0].extra(anyio.abc.SocketAttribute.local_port))
+        live = LiveSandbox(record.id, runtime, port, anyio.CancelScope(), anyio.Event(), _now())
+        agent = AgentPlane(self, live)
+        handler = functools.partial(
+            serve_connection, app=agent, limits=self.config.limits, plane=f"agent:{record.id}"
+        )
+
+        async def serve() -> None:
+            try:
+                with live.scope:
+                    await listener.serve(handler)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await listener.aclose()
+                live.done.set()
+
+        self._task_group().start_soon(serve)
+        self._live[record.id] = live
+        return live
+
+    async def _halt(self, sandbox_id: str) -> None:
+        live = self._live.pop(sandbox_id, None)
+        if live is None:
+            return
+        live.scope.cancel()
+        with anyio.CancelScope(shield=True):
+            await live.done.wait()
+            await live.runtime.shutdown()
+
+    # -- descriptions -----------------------------------------------------------------------
+
+    def public_host(self, record: SandboxRecord) -> str:
+        live = self._live.get(record.id)
+        port = live.port if live is not None else record.agent_port
+        return f"http://{self.config.host}:{port}" if port else ""
+
+    def describe(self, record: SandboxRecord) -> dict[str, Any]:
+        """A sandbox as the control plane shows it."""
+        template = find_template(self.templates, str(record.template))
+        created = record.created_at
+        expires = record.expires_at
+        host = self.public_host(record)
+        doc: dict[str, Any] = {
+            "object": "sandbox",
+            "id": record.id,
+            "status": record.status,
+            "public_host": host,
+            "direct_url": host,
+            "template_id": template.id if template else str(record.template),
+            "template_name": template.name if template else str(record.template),
+            "organization_id": 1,
+            "node_id": "local",
+            "region": record.region or "local",
+            "resources": {
+                "vcpu": template.vcpu if template else 2,
+                "memory_mb": template.memory_mb if template else 2048,
+                "disk_mb": (template.disk_gb if template else 10) * 1024,
+            },
+            "internet_access": bool(record.internet_access),
+            "live_mode": False,
+            "timeout_seconds": record.timeout_seconds,
+            "expires_at": rfc3339(expires) if expires is not None else None,
+            "created_at": rfc3339(created) if created is not None else None,
+        }
+        return doc
+
+    def _token(self, sandbox_id: str) -> dict[str, Any]:
+        token, exp = issue_token(
+            self.secret, sandbox_id, now=_now(), lifetime=self.config.token_lifetime
+        )
+        return {"auth_token": token, "token_expires_at": rfc3339(exp)}
+
+    def _record(self, sandbox_id: str) -> SandboxRecord:
+        record = self.registry.get(sandbox_id)
+        if record is None:
+            raise Problem(
+                404,
+                f"Sandbox {sandbox_id} not found",
+                code="sandbox_not_found",
+                details={"sandbox_id": sandbox_id},
+            )
+        return record
+
+    # -- control-plane operations -----------------------------------------------------------
+
+    async def list_sandboxes(self, args: Any) -> dict[str, Any]:
+        limit = min(args.limit or MAX_PAGE, MAX_PAGE)
+        try:
+            records, next_cursor = self.registry.list(
+                status=args.status, limit=limit, cursor=args.cursor
+            )
+        except ValueError as exc:
+            raise Problem(400, f"Invalid cursor: {exc}", code="invalid_cursor") from None
+        if args.region not in (None, "local"):
+            records = []
+        return {
+            "object": "list",
+            "data": [self.describe(r) for r in records],
+            "has_more": next_cursor is not None,
+            "next_cursor": next_cursor,
+            "url": "/v1/sandboxes",
+        }
+
+    def _template_for(self, args: Any) -> BuiltinTemplate:
+        key = args.template_id if args.template_id is not None else args.template_name
+        template = find_template(self.templates, str(key))
+        if template is None:
+            names = [t.name for t in self.templates]
+            raise Problem(
+                404,
+                f"Template {key!r} not found",
+                code="template_not_found",
+                details={"template": key, "available_templates": names},
+            )
+        return template
+
+    async def create(self, args: Any) -> dict[str, Any]:
+        template = self._template_for(args)
+        async with self._lock:
+            limit = self.config.max_sandboxes
+            if limit is not None and len(self._live) >= limit:
+                raise Problem(
+                    403,
+                    "Sandbox limit reached",
+                    code="resource_limit_exceeded",
+                    details={"limit": limit, "current": len(self._live), "available": 0},
+                )
+            sandbox_id = _new_sandbox_id()
+            now = _now()
+            timeout = args.timeout_seconds
+            record = SandboxRecord(
+                id=sandbox_id,
+                template=template.name,
+                status="running",
+                created_at=now,
+                expires_at=now + timeout if timeout else None,
+                timeout_seconds=timeout,
+                internet_access=True if args.internet_access is None else args.internet_access,
+                env_vars=dict(args.env_vars or {}),
+                agent_port=None,
+                region=args.region or "local",
+            )
+            self.registry.create(record)
+            try:
+                live = await self._launch(record)
+                if args.env_vars:
+                    live.runtime.env_update(dict(args.env_vars))
+                self.registry.update(sandbox_id, agent_port=live.port)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._destroy(sandbox_id)
+                raise
+        doc = self.describe(self._record(sandbox_id))
+        doc.update(self._token(sandbox_id))
+        return doc
+
+    async def get(self, args: Any) -> dict[str, Any]:
+        return self.describe(self._record(args.id))
+
+    async def _destroy(self, sandbox_id: str) -> None:
+        await self._halt(sandbox_id)
+        root = self.sandbox_root(sandbox_id)
+        await anyio.to_thread.run_sync(functools.partial(shutil.rmtree, root, ignore_errors=True))
+        self.registry.delete(sandbox_id)
+
+    async def delete(self, args: Any) -> dict[str, Any]:
+        self._record(args.id)
+        async with self._lock:
+            await self._destroy(args.id)
+        return {"id": args.id, "object": "sandbox", "deleted": True, "status": "deleted"}
+
+    def _running(self, sandbox_id: str, action: str) -> tuple[SandboxRecord, LiveSandbox]:
+        record = self._record(sandbox_id)
+        live = self._live.get(sandbox_id)
+        if live is None:
+            raise Problem(
+                409,
+                f"Cannot {action} sandbox {sandbox_id}: it is {record.status}",
+                code="invalid_state",
+                details={"status": record.status},
+            )
+        return record, live
+
+    async def pause(self, args: Any) -> dict[str, Any]:
+        record, live = self._running(args.id, "pause")
+        if record.status != "paused":
+            live.runtime.pause()
+            self.registry.update(args.id, status="paused")
+        return self.describe(self._record(args.id))
+
+    async def resume(self, args: Any) -> dict[str, Any]:
+        record, live = self._running(args.id, "resume")
+        if record.status == "paused":
+            live.runtime.resume()
+            self.registry.update(args.id, status="running")
+        return self.describe(self._record(args.id))
+
+    async def stop(self, args: Any) -> dict[str, Any]:
+        self._record(args.id)
+        async with self._lock:
+            await self._halt(args.id)
+            self.registry.update(args.id, status="stopped")
+        return self.describe(self._record(args.id))
+
+    async def start(self, args: Any) -> dict[str, Any]:
+        record = self._record(args.id)
+        async with self._lock:
+            if args.id not in self._live:
+                limit = self.config.max_sandboxes
+                if limit is not None and len(self._live) >= limit:
+                    raise Problem(
+                        403,
+                        "Sandbox limit reached",
+                        code="resource_limit_exceeded",
+                        details={"limit": limit, "current": len(self._live), "available": 0},
+                    )
+                live = await self._launch(record)
+                self.registry.update(args.id, status="running", agent_port=live.port)
+        return self.describe(self._record(args.id))
+
+    async def set_timeout(self, args: Any) -> dict[str, Any]:
+        self._record(args.id)
+        expires = _now() + args.timeout_seconds
+        self.registry.update(args.id, timeout_seconds=args.timeout_seconds, expires_at=expires)
+        return self.describe(self._record(args.id))
+
+    async def refresh_token(self, args: Any) -> dict[str, Any]:
+        self._record(args.id)
+        return self._token(args.id)
+
+    async def list_templates(self, args: Any) -> dict[str, Any]:
+        chosen = [
+            t
+            for t in self.templates
+            if (args.category is None or t.category == args.category)
+            and (args.language is None or args.language in t.languages)
+        ]
+        return {
+            "object": "list",
+            "data": [t.to_wire() for t in chosen],
+            "has_more": False,
+            "url": "/v1/templates",
+        }
+
+    async def get_template(self, args: Any) -> dict[str, Any]:
+        template = find_template(self.templates, args.name)
+        if template is None:
+            raise Problem(
+                404,
+                f"Template {args.name!r} not found",
+                code="template_not_found",
+                details={"available_templates": [t.name for t in self.templates]},
+            )
+        return template.to_wire()
+
+    async def delete_template(self, args: Any) -> dict[str, Any]:
+        template = find_template(self.templates, args.template_id)
+        if template is None:
+            raise Problem(
+                404, f"Template {args.template_id!r} not found", code="template_not_found"
+            )
+        raise Problem(
+            403, f"Template {template.name!r} is built in and cannot be deleted", code="forbidden"
+        )
+
+    # -- expiry -----------------------------------------------------------------------------
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await anyio.sleep(REAP_INTERVAL)
+            await self.reap_expired()
+
+    async def reap_expired(self) -> list[str]:
+        """Destroy every sandbox whose ``expires_at`` has passed; their ids."""
+        now = _now()
+        gone: list[str] = []
+        for record in self._all_records():
+            expires = record.expires_at
+            if expires is not None and expires <= now:
+                async with self._lock:
+                    await self._destroy(record.id)
+                log.info("sandbox %s expired and was removed", record.id)
+                gone.append(record.id)
+        return gone

@@ -1,0 +1,116 @@
+"""The built-in templates: what this machine can actually run, described honestly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["BuiltinTemplate", "builtin_templates", "find_template"]
+
+_CREATED_AT = "2025-01-01T00:00:00Z"
+
+
+@attrs.frozen
+class BuiltinTemplate:
+    """One template the emulator offers."""
+
+    id: str
+    name: str
+    display_name: str
+    description: str
+    category: str
+    language: str
+    languages: tuple[str, ...]
+    vcpu: int = 2
+    memory_mb: int = 2048
+    disk_gb: int = 10
+
+    def to_wire(self) -> dict[str, Any]:
+        """The template as ``GET /v1/templates/{name}`` returns it."""
+        resources = {"vcpu": self.vcpu, "memory_mb": self.memory_mb, "disk_gb": self.disk_gb}
+        return {
+            "object": "template",
+            "id": self.id,
+            "name": self.name,
+            "display_name": self.display_name,
+            "description": self.description,
+            "category": self.category,
+            "language": self.language,
+            "default_resources": resources,
+            "min_resources": {"vcpu": 1, "memory_mb": 512, "disk_gb": 1},
+            "max_resources": resources,
+            "features": [
+                "code_execution",
+                "file_operations",
+                "terminal_access",
+                "websocket_streaming",
+                "background_jobs",
+            ],
+            "tags": ["local", *self.languages],
+            "popularity_score": 0,
+            "is_active": True,
+            "is_public": True,
+            "status": "active",
+            "created_at": _CREATED_AT,
+            "updated_at": _CREATED_AT,
+        }
+
+
+def builtin_templates(languages: Mapping[str, object]) -> list[BuiltinTemplate]:
+    """The templates available given the languages found on this machine."""
+    core = tuple(lang for lang in ("python", "bash") if lang in languages)
+    found: list[BuiltinTemplate] = [
+        BuiltinTemplate(
+            id="1",
+            name="code-interpreter",
+            display_name="Code Interpreter",
+            description="Python and bash in a local sandbox",
+            category="development",
+            language="python",
+            languages=core,
+        ),
+        BuiltinTemplate(
+            id="2",
+            name="base",
+            display_name="Base",
+            description="A plain local sandbox with python and bash",
+            category="operating-system",
+            language="python",
+            languages=core,
+        ),
+    ]
+    if "javascript" in languages:
+        found.append(
+            BuiltinTemplate(
+                id="3",
+                name="nodejs",
+                display_name="Node.js",
+                description="Node.js (plus python and bash) in a local sandbox",
+                category="development",
+                language="javascript",
+                languages=(*core, "javascript"),
+            )
+        )
+    if "go" in languages:
+        found.append(
+            BuiltinTemplate(
+                id="4",
+                name="go",
+                display_name="Go",
+                description="Go (plus python and bash) in a local sandbox",
+                category="development",
+                language="go",
+                languages=(*core, "go"),
+            )
+        )
+    return found
+
+
+def find_template(templates: list[BuiltinTemplate], key: str) -> BuiltinTemplate | None:
+    """A template by name or by id."""
+    for template in templates:
+        if key in (template.name, template.id):
+            return template
+    return None
