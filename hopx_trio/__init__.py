@@ -41,6 +41,10 @@ from hopx_proto._models.agent import RichOutput as RichOutput
 from hopx_proto._models.control import SandboxInfo as SandboxInfo
 from hopx_proto._models.control import Template as SandboxTemplate
 from hopx_proto._models.control import TemplateResources as TemplateResources
+from hopx_proto._models.desktop import DisplayInfo as DisplayInfo
+from hopx_proto._models.desktop import RecordingInfo as RecordingInfo
+from hopx_proto._models.desktop import VNCInfo as VNCInfo
+from hopx_proto._models.desktop import WindowInfo as WindowInfo
 from hopx_proto._models.files import FileInfo as FileInfo
 from hopx_proto.aio import ExpiryInfo as ExpiryInfo
 from hopx_proto.aio import PoolLimits as PoolLimits
@@ -59,6 +63,7 @@ __all__ = [
     "CommandExecutionError",
     "CommandResult",
     "DesktopNotAvailableError",
+    "DisplayInfo",
     "ExecutionResult",
     "ExpiryInfo",
     "FileInfo",
@@ -72,6 +77,7 @@ __all__ = [
     "ProtocolError",
     "ProxyConfig",
     "RateLimitError",
+    "RecordingInfo",
     "RemoteProtocolError",
     "ResourceLimitError",
     "RichOutput",
@@ -88,7 +94,9 @@ __all__ = [
     "TimeoutError",
     "TokenExpiredError",
     "TrioBackend",
+    "VNCInfo",
     "ValidationError",
+    "WindowInfo",
 ]
 
 
