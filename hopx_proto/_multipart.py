@@ -43,6 +43,7 @@ __all__ = [
     "PartEnd",
     "PartStart",
     "StreamSlot",
+    "boundary_of",
     "decode_multipart",
     "encode_multipart",
     "parse_header_params",
@@ -61,7 +62,7 @@ _SIMPLE_VALUE_RE = re.compile(r"[\x20-\x7e]*")
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_NAME_RE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORM_ESCAPES = {'"': '\\"', "\\": "\\\\"}
-_FORM_ESCAPES.update({chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B})
+_FORM_ESCAPES.update({chr(c): f"%{c:02X}" for c in (*range(0x20), 0x7F)})
 _FORM_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _FORM_ESCAPES))
 _FORM_UNESCAPE_RE = re.compile(r"%(22|0[0-9A-Fa-f]|1[0-9A-Fa-f])")
 _ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 5987 attr-char minus ALPHA / DIGIT
@@ -220,7 +221,10 @@ class Part:
     def payload(self) -> bytes | None:
         """The part's bytes when they are in memory (``str`` data as UTF-8)."""
         if isinstance(self.data, str):
-            return self.data.encode("utf-8")
+            try:
+                return self.data.encode("utf-8")
+            except UnicodeEncodeError:
+                raise LocalProtocolError(f"part {self.name!r}: data is not UTF-8 text") from None
         return self.data
 
 
@@ -262,6 +266,10 @@ class MultipartEncoder:
                 raise LocalProtocolError(f"multipart fields must be Part values, got {part!r}")
             if not isinstance(part.name, str) or not part.name:
                 raise LocalProtocolError("a multipart part needs a non-empty name")
+            if part.filename is not None and not isinstance(part.filename, str):
+                raise LocalProtocolError(f"part {part.name!r}: filename must be a string")
+            if part.data is not None and not isinstance(part.data, bytes | bytearray | str):
+                raise LocalProtocolError(f"part {part.name!r}: data must be bytes or str")
             if part.content_type is not None:
                 _check_header_text("a part's content type", part.content_type)
             payload = part.payload
@@ -383,7 +391,8 @@ MultipartEvent: TypeAlias = PartStart | PartData | PartEnd | Done | NeedData
 _PREAMBLE, _AFTER_DELIMITER, _HEADERS, _BODY, _DONE, _FAILED = range(6)
 
 
-def _boundary_of(content_type: str | bytes) -> str:
+def boundary_of(content_type: str | bytes) -> str:
+    """The boundary of a multipart ``Content-Type`` value; :class:`RemoteProtocolError` if none."""
     text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
     if not isinstance(text, str):
         raise RemoteProtocolError("multipart content type must be text")
@@ -438,7 +447,7 @@ class MultipartDecoder:
         max_part_header_size: int = DEFAULT_MAX_PART_HEADER_SIZE,
         max_parts: int = DEFAULT_MAX_PARTS,
     ) -> None:
-        self.boundary = _boundary_of(content_type_header)
+        self.boundary = boundary_of(content_type_header)
         self._delimiter = CRLF + b"--" + self.boundary.encode("latin-1")
         self._max_header = max_part_header_size
         self._max_parts = max_parts

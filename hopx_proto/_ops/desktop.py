@@ -30,9 +30,81 @@ from .._models.desktop import (
     VNCInfo,
     WindowList,
 )
-from .._multipart import Part, decode_multipart, encode_multipart
+from .._multipart import Part, boundary_of, decode_multipart, encode_multipart
 from ._base import Operation, Plane, RawJSON, ResultCodec, body, query, whole_body
 from .files import BINARY, model, result_codec
+
+__all__ = [
+    "DESKTOP_CLIPBOARD_GET",
+    "DESKTOP_CLIPBOARD_HISTORY",
+    "DESKTOP_CLIPBOARD_SET",
+    "DESKTOP_DEBUG_LOGS",
+    "DESKTOP_DEBUG_PROCESSES",
+    "DESKTOP_DISPLAY_AVAILABLE",
+    "DESKTOP_DISPLAY_CURRENT",
+    "DESKTOP_DISPLAY_GET",
+    "DESKTOP_DISPLAY_SET",
+    "DESKTOP_KEYBOARD_COMBINATION",
+    "DESKTOP_KEYBOARD_PRESS",
+    "DESKTOP_KEYBOARD_TYPE",
+    "DESKTOP_MOUSE_CLICK",
+    "DESKTOP_MOUSE_DRAG",
+    "DESKTOP_MOUSE_MOVE",
+    "DESKTOP_MOUSE_SCROLL",
+    "DESKTOP_RECORDING_DOWNLOAD",
+    "DESKTOP_RECORDING_START",
+    "DESKTOP_RECORDING_STATUS",
+    "DESKTOP_RECORDING_STOP",
+    "DESKTOP_SCREENSHOT_CAPTURE",
+    "DESKTOP_SCREENSHOT_GET",
+    "DESKTOP_SCREENSHOT_REGION",
+    "DESKTOP_VNC_START",
+    "DESKTOP_VNC_STATUS",
+    "DESKTOP_VNC_STOP",
+    "DESKTOP_WINDOWS_CLOSE",
+    "DESKTOP_WINDOWS_FOCUS",
+    "DESKTOP_WINDOWS_GET",
+    "DESKTOP_WINDOWS_LIST",
+    "DESKTOP_WINDOWS_MINIMIZE",
+    "DESKTOP_WINDOWS_RESIZE",
+    "DESKTOP_X11_CAPTURE_WINDOW",
+    "DESKTOP_X11_DRAG_DROP",
+    "DESKTOP_X11_DRAG_DROP_UNDERSCORE",
+    "DESKTOP_X11_FIND_ELEMENT",
+    "DESKTOP_X11_GET_BOUNDS",
+    "DESKTOP_X11_HOTKEY",
+    "DESKTOP_X11_OCR",
+    "DESKTOP_X11_WAIT_FOR",
+    "UPDATE_APPLY",
+    "UPDATE_BACKUPS",
+    "UPDATE_RESTART",
+    "UPDATE_UPLOAD",
+    "CaptureWindow",
+    "ClipboardSet",
+    "DisplaySize",
+    "DragDrop",
+    "ElementText",
+    "EmptyBody",
+    "KeyCombination",
+    "KeyboardPress",
+    "KeyboardType",
+    "MouseClick",
+    "MouseDrag",
+    "MouseMove",
+    "MouseScroll",
+    "NoArgs",
+    "OcrRegion",
+    "RecordingQuery",
+    "RecordingStart",
+    "RecordingStop",
+    "Region",
+    "UpdateUpload",
+    "VncStart",
+    "WaitFor",
+    "WindowResize",
+    "WindowTarget",
+    "RAW_JSON",
+]
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -84,6 +156,11 @@ def _key_names(_instance: Any, attribute: Any, value: Any) -> None:
 def _window_id(_instance: Any, attribute: Any, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
         raise LocalProtocolError(f"{attribute.name} must be a window id (text or integer)")
+
+
+def _optional_text(_instance: Any, attribute: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise LocalProtocolError(f"{attribute.name} must be a string or None")
 
 
 def _optional_password(_instance: Any, attribute: Any, value: Any) -> None:
@@ -301,7 +378,7 @@ class UpdateUpload:
 
     data: bytes = attrs.field(validator=_bytes_value, repr=lambda d: f"<{len(d)} bytes>")
     filename: str = attrs.field(default="hopx-agent", validator=_non_empty_text)
-    boundary: str | None = attrs.field(default=None, eq=False)
+    boundary: str | None = attrs.field(default=None, eq=False, validator=_optional_text)
 
 
 def _update_boundary(args: UpdateUpload) -> str:
@@ -326,8 +403,9 @@ def _parse_update(request: Request, _values: dict[str, Any]) -> UpdateUpload:
     files = [p for p in parts if p.name == "file"]
     if len(files) != 1 or len(parts) != 1:
         raise RemoteProtocolError("update.upload takes exactly one part, named 'file'")
-    boundary = content_type.split("boundary=", 1)[-1].strip().strip('"')
-    return UpdateUpload(files[0].data, files[0].filename or "hopx-agent", boundary=boundary)
+    return UpdateUpload(
+        files[0].data, files[0].filename or "hopx-agent", boundary=boundary_of(content_type)
+    )
 
 
 # ---------------------------------------------------------------------------------------------

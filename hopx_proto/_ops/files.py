@@ -20,7 +20,7 @@ from .._checks import absolute_path
 from .._errors import LocalProtocolError, RemoteProtocolError
 from .._http import Request
 from .._models.files import FileContent, FileExists, FileList, FileResult
-from .._multipart import MultipartEncoder, Part, decode_multipart, encode_multipart
+from .._multipart import MultipartEncoder, Part, boundary_of, decode_multipart, encode_multipart
 from ._base import Binary, Model, NoContent, Operation, Plane, ResultCodec, body, query
 
 __all__ = [
@@ -33,13 +33,17 @@ __all__ = [
     "FILES_UPLOAD",
     "FILES_WATCH",
     "FILES_WRITE",
+    "BINARY",
     "DEFAULT_DIRECTORY",
+    "NO_CONTENT",
     "FileMkdir",
     "FilePath",
     "FileUpload",
     "FileWatch",
     "FileWrite",
     "FilesList",
+    "model",
+    "required_absolute_path",
     "result_codec",
     "streamed_upload",
 ]
@@ -232,8 +236,7 @@ def _parse_upload(request: Request, _values: dict[str, Any]) -> FileUpload:
     filename = found["file"].filename
     if filename is None:
         raise RemoteProtocolError("upload 'file' part has no filename")
-    boundary = content_type.split("boundary=", 1)[-1].strip().strip('"')
-    return FileUpload(path, found["file"].data, filename, boundary=boundary)
+    return FileUpload(path, found["file"].data, filename, boundary=boundary_of(content_type))
 
 
 def streamed_upload(path: str, filename: str, size: int, boundary: str) -> MultipartEncoder:
