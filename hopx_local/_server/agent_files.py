@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from hopx_proto._errors import RemoteProtocolError
@@ -87,20 +88,24 @@ def _bodyless(ctx: AgentContext) -> Any:
 
 
 async def _multipart_events(
-    decoder: MultipartDecoder, body: AsyncIterator[bytes]
-) -> AsyncIterator[PartStart | PartData | PartEnd | Done]:
-    async for chunk in body:
-        decoder.receive_data(chunk)
-        while (event := decoder.next_event()) is not NEED_DATA:
-            yield event
-            if isinstance(event, Done):
-                return
+    decoder: MultipartDecoder, body: AsyncGenerator[bytes, None]
+) -> AsyncGenerator[PartStart | PartData | PartEnd | Done, None]:
+    async with contextlib.aclosing(body):
+        async for chunk in body:
+            decoder.receive_data(chunk)
+            while (event := decoder.next_event()) is not NEED_DATA:
+                yield event
+                if isinstance(event, Done):
+                    return
     decoder.receive_data(b"")
     while (event := decoder.next_event()) is not NEED_DATA:
         yield event
         if isinstance(event, Done):
             return
     raise RemoteProtocolError("multipart body ended before its closing delimiter")
+
+
+Events = AsyncGenerator[PartStart | PartData | PartEnd | Done, None]
 
 
 async def upload(ctx: AgentContext) -> Response | None:
@@ -111,12 +116,28 @@ async def upload(ctx: AgentContext) -> Response | None:
     if content_type is None or not content_type.lower().startswith("multipart/form-data"):
         raise Problem(415, "files.upload needs a multipart/form-data body", code="INVALID_REQUEST")
     decoder = MultipartDecoder(content_type, max_parts=_UPLOAD_MAX_PARTS)
+    events = _multipart_events(decoder, exchange.body_chunks())
+    async with contextlib.aclosing(events):
+        path, written, buffered = await _consume_upload(ctx, events)
+    if path is None:
+        raise Problem(400, "upload has no 'path' part", code="MISSING_PARAMETER")
+    if written is None:
+        if buffered is None:
+            raise Problem(400, "upload has no 'file' part", code="MISSING_PARAMETER")
+        written = int(ctx.runtime.write(path, bytes(buffered), None, True))
+    op = OPERATIONS["files.upload"]
+    return op.render(_done(path, "File uploaded", size=written))
+
+
+async def _consume_upload(
+    ctx: AgentContext, events: Events
+) -> tuple[str | None, int | None, bytearray | None]:
+    """Read every part: ``(path, bytes streamed to the file, bytes held back)``."""
     path: str | None = None
     path_bytes = bytearray()
     buffered: bytearray | None = None
     written: int | None = None
     current: str | None = None
-    events = _multipart_events(decoder, exchange.body_chunks())
     async for event in events:
         if isinstance(event, PartStart):
             current = event.name
@@ -146,20 +167,13 @@ async def upload(ctx: AgentContext) -> Response | None:
             current = None
         elif isinstance(event, Done):
             break
-    if path is None:
-        raise Problem(400, "upload has no 'path' part", code="MISSING_PARAMETER")
-    if written is None:
-        if buffered is None:
-            raise Problem(400, "upload has no 'file' part", code="MISSING_PARAMETER")
-        written = int(ctx.runtime.write(path, bytes(buffered), None, True))
-    op = OPERATIONS["files.upload"]
-    return op.render(_done(path, "File uploaded", size=written))
+    return path, written, buffered
 
 
 async def _stream_file(
     ctx: AgentContext,
     path: str,
-    events: AsyncIterator[PartStart | PartData | PartEnd | Done],
+    events: Events,
 ) -> int:
     size = 0
     async with ctx.runtime.write_stream(path) as writer:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Protocol
 
 import anyio
@@ -137,7 +137,7 @@ class Exchange:
     async def _next(self, wait: float) -> HTTPEvent:
         return await next_http_event(self._stream, self._conn, wait)
 
-    async def body_chunks(self) -> AsyncIterator[bytes]:
+    async def body_chunks(self) -> AsyncGenerator[bytes, None]:
         """The request body, piece by piece, as it arrives."""
         while not self.body_done:
             event = await self._next(self.limits.read_timeout)
@@ -161,7 +161,15 @@ class Exchange:
                 f"{self.limits.max_body_size} bytes",
                 status_hint=413,
             )
-        parts = [chunk async for chunk in self.body_chunks()]
+        parts: list[bytes] = []
+        while not self.body_done:
+            event = await self._next(self.limits.read_timeout)
+            if isinstance(event, BodyChunk):
+                parts.append(event.data)
+            elif isinstance(event, EndOfMessage):
+                self.body_done = True
+            else:
+                raise RemoteProtocolError("request body ended early")
         return b"".join(parts)
 
     # -- answering ----------------------------------------------------------------------------
