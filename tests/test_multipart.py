@@ -136,7 +136,7 @@ def expected(parts: list[Part]) -> list[tuple[str, str | None, str | None, bytes
     return out
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(forms(), st.lists(st.integers(0, 4000), max_size=12))
 def test_round_trip_with_random_splits(form: tuple[str, list[Part]], cuts: list[int]) -> None:
     boundary, parts = form
@@ -396,7 +396,7 @@ def test_data_after_eof_is_refused() -> None:
         decoder.receive_data(b"late")
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(st.binary(max_size=300), st.lists(st.integers(0, 300), max_size=5))
 def test_arbitrary_bytes_raise_only_remote_protocol_error(body: bytes, cuts: list[int]) -> None:
     try:
@@ -405,7 +405,7 @@ def test_arbitrary_bytes_raise_only_remote_protocol_error(body: bytes, cuts: lis
         pass
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(forms(), st.data())
 def test_mutated_bodies_raise_only_remote_protocol_error(
     form: tuple[str, list[Part]], data: st.DataObject
