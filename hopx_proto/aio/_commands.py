@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from .._models.agent import ExecutionResult
 from .._ops import agent as agent_ops
-from .._streams import CommandStreamClient, CommandStreamRequest
-from ._streaming import stream_messages
+from .._streams import CommandEvent, CommandStreamClient, CommandStreamRequest
+from ._streaming import EventStream, stream_messages
 
 if TYPE_CHECKING:
     from ._sandbox import AsyncSandbox
@@ -83,21 +83,23 @@ class AsyncCommands:
         err: list[str] = []
         exit_code = -1
         elapsed = 0.0
-        async for event in self.stream(
+        stream = self.stream(
             command, timeout_seconds=timeout_seconds, env=env, working_dir=working_dir
-        ):
-            kind = event.get("type")
-            if kind in ("stdout", "stderr"):
-                data = str(event.get("data", ""))
-                (out if kind == "stdout" else err).append(data)
-                callback = on_stdout if kind == "stdout" else on_stderr
-                if callback is not None:
-                    pending = callback(data)
-                    if pending is not None:
-                        await pending
-            elif kind in ("result", "complete", "exit") and event.get("exit_code") is not None:
-                exit_code = int(event["exit_code"])
-                elapsed = float(event.get("execution_time") or elapsed)
+        )
+        async with stream:
+            async for event in stream:
+                kind = event.get("type")
+                if kind in ("stdout", "stderr"):
+                    data = str(event.get("data", ""))
+                    (out if kind == "stdout" else err).append(data)
+                    callback = on_stdout if kind == "stdout" else on_stderr
+                    if callback is not None:
+                        pending = callback(data)
+                        if pending is not None:
+                            await pending
+                elif kind in ("result", "complete") and event.get("exit_code") is not None:
+                    exit_code = int(event["exit_code"])
+                    elapsed = float(event.get("execution_time") or elapsed)
         return ExecutionResult(
             stdout="".join(out),
             stderr="".join(err),
@@ -106,17 +108,18 @@ class AsyncCommands:
             success=exit_code == 0,
         )
 
-    async def stream(
+    def stream(
         self,
         command: str,
         *,
         timeout_seconds: int = 120,
         env: dict[str, str] | None = None,
         working_dir: str = "/workspace",
-    ) -> AsyncIterator[Any]:
+    ) -> EventStream[CommandEvent]:
         """Output events of a command as they happen (``/commands/stream``).
 
-        Leaving the loop early closes the WebSocket, which stops the remote command.
+        Use ``async with`` around it to stop early: leaving the block closes the WebSocket,
+        which stops the remote command.
         """
         machine = CommandStreamClient()
         first = machine.start(
@@ -128,6 +131,8 @@ class AsyncCommands:
                 env=env,
             )
         )
-        session = await self._sandbox._open_ws(agent_ops.COMMANDS_STREAM)
-        async for event in stream_messages(session, machine, first):
-            yield event
+        return EventStream(
+            stream_messages(
+                lambda: self._sandbox._open_ws(agent_ops.COMMANDS_STREAM), machine, first
+            )
+        )

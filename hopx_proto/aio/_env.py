@@ -1,5 +1,6 @@
 """``sandbox.env`` and ``sandbox.cache``."""
 
+# ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ class AsyncEnvironmentVariables:
     def __init__(self, sandbox: AsyncSandbox) -> None:
         self._sandbox = sandbox
 
-    async def get_all(self, *, timeout: int | None = None) -> dict[str, str]:  # noqa: ASYNC109
+    async def get_all(self, *, timeout: int | None = None) -> dict[str, str]:
         """Every variable."""
         reply = await self._sandbox._agent(
             agent_ops.ENV_GET, agent_ops.NoArgs(), read_timeout=timeout
@@ -33,7 +34,7 @@ class AsyncEnvironmentVariables:
         self,
         env_vars: dict[str, str],
         *,
-        timeout: int | None = None,  # noqa: ASYNC109
+        timeout: int | None = None,
     ) -> dict[str, str]:
         """Replace every variable with ``env_vars``; the variables now set."""
         reply = await self._sandbox._agent(
@@ -45,7 +46,7 @@ class AsyncEnvironmentVariables:
         self,
         env_vars: dict[str, str],
         *,
-        timeout: int | None = None,  # noqa: ASYNC109
+        timeout: int | None = None,
     ) -> dict[str, str]:
         """Add or overwrite ``env_vars``; every variable afterwards."""
         reply = await self._sandbox._agent(
@@ -58,7 +59,7 @@ class AsyncEnvironmentVariables:
             return {str(k): str(v) for k, v in found.items()}
         return await self.get_all(timeout=timeout)
 
-    async def delete(self, name: str, *, timeout: int | None = None) -> None:  # noqa: ASYNC109
+    async def delete(self, name: str, *, timeout: int | None = None) -> None:
         """Remove one variable (nothing happens if it is not set)."""
         current = await self._sandbox._agent(
             agent_ops.ENV_GET, agent_ops.NoArgs(), read_timeout=timeout

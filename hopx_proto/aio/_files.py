@@ -5,15 +5,15 @@ from __future__ import annotations
 import builtins
 import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._errors import FileOperationError
 from .._models.files import FileInfo
 from .._multipart import StreamSlot
 from .._ops import files as file_ops
-from .._streams import WatchClient, WatchRequest
+from .._streams import WatchClient, WatchEvent, WatchRequest
 from ._localfile import CHUNK, AtomicWriter, LocalReader
-from ._streaming import stream_messages
+from ._streaming import EventStream, stream_messages
 
 if TYPE_CHECKING:
     from ._sandbox import AsyncSandbox
@@ -176,20 +176,21 @@ class AsyncFiles:
             await writer.abort()
             raise
 
-    async def watch(
-        self,
-        path: str = "/workspace",
-        *,
-        timeout: int | None = None,  # noqa: ASYNC109
-    ) -> AsyncIterator[Any]:
+    def watch(
+        self, path: str = "/workspace", *, timeout: int | None = None
+    ) -> EventStream[WatchEvent]:
         """Change events under ``path`` until the loop stops or the server closes.
 
-        ``timeout`` bounds the WebSocket handshake, in seconds.
+        ``timeout`` bounds the WebSocket handshake, in seconds. Use ``async with`` around
+        the result to stop watching at once.
         """
         machine = WatchClient()
         first = machine.start(WatchRequest(path=path))
-        session = await self._sandbox._open_ws(
-            file_ops.FILES_WATCH, timeout=float(timeout) if timeout is not None else 30.0
+        handshake = float(timeout) if timeout is not None else 30.0
+        return EventStream(
+            stream_messages(
+                lambda: self._sandbox._open_ws(file_ops.FILES_WATCH, timeout=handshake),
+                machine,
+                first,
+            )
         )
-        async for event in stream_messages(session, machine, first):
-            yield event

@@ -8,11 +8,12 @@ bugs fixed: one connection pool per client (closed by :meth:`AsyncSandbox.aclose
 file paths, typed errors, and streams that close their WebSocket when the caller stops.
 """
 
+# ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, ClassVar, TypeVar
 
 from .._codec import to_wire
@@ -28,7 +29,7 @@ from .._models.control import SandboxInfo, Template
 from .._ops import agent as agent_ops
 from .._ops import control as control_ops
 from .._ops._base import Operation
-from .._streams import ExecuteStreamClient, ExecuteStreamRequest
+from .._streams import ExecuteEvent, ExecuteStreamClient, ExecuteStreamRequest
 from .._url import BaseURL
 from ._backend import Backend
 from ._client import DEFAULT_BASE_URL, Client
@@ -37,7 +38,7 @@ from ._desktop import AsyncDesktop
 from ._env import AsyncCache, AsyncEnvironmentVariables
 from ._files import AsyncFiles
 from ._models import ExpiryInfo
-from ._streaming import stream_messages
+from ._streaming import EventStream, stream_messages
 from ._terminal import AsyncTerminal
 from ._transport import Timeouts
 from ._websocket import WebSocketSession
@@ -295,15 +296,25 @@ class AsyncSandbox:
         return out
 
     @classmethod
-    async def iter(
+    def iter(
         cls,
         *,
         status: str | None = None,
         region: str | None = None,
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
-    ) -> AsyncIterator[AsyncSandbox]:
-        """Every sandbox, fetched lazily page by page (``next_cursor``)."""
+    ) -> EventStream[AsyncSandbox]:
+        """Every sandbox, fetched lazily page by page (``next_cursor``).
+
+        The sandboxes share one client, closed when the iteration ends and the last of them
+        is closed.
+        """
+        return EventStream(cls._iter(status, region, api_key, base_url))
+
+    @classmethod
+    async def _iter(
+        cls, status: str | None, region: str | None, api_key: str | None, base_url: str
+    ) -> AsyncGenerator[AsyncSandbox, None]:
         client = cls._make_client(api_key, base_url)
         client.acquire()
         try:
@@ -575,7 +586,7 @@ class AsyncSandbox:
         self,
         op: Operation[Any, Any],
         *,
-        timeout: float | None = WS_CONNECT_TIMEOUT,  # noqa: ASYNC109
+        timeout: float | None = WS_CONNECT_TIMEOUT,
     ) -> WebSocketSession:
         """A WebSocket to ``op``'s path, with one token refresh after a 401 handshake."""
         from .._errors import AuthenticationError
@@ -623,18 +634,19 @@ class AsyncSandbox:
         )
         return await self._agent(agent_ops.EXECUTE, args, read_timeout=timeout_seconds + 30)
 
-    async def run_code_stream(
+    def run_code_stream(
         self,
         code: str,
         *,
         language: str = "python",
-        timeout: int = 60,  # noqa: ASYNC109
+        timeout: int = 60,
         env: dict[str, str] | None = None,
         working_dir: str = "/workspace",
-    ) -> AsyncIterator[Any]:
+    ) -> EventStream[ExecuteEvent]:
         """Stream output events (readable as dicts) until ``complete``.
 
-        Leaving the loop early closes the WebSocket, which stops the remote process.
+        ``async for`` over the result; use ``async with`` around it to stop early: leaving
+        the block closes the WebSocket, which stops the remote process.
         """
         machine = ExecuteStreamClient()
         first = machine.start(
@@ -642,16 +654,16 @@ class AsyncSandbox:
                 code=code, language=language, timeout=timeout, workdir=working_dir, env=env
             )
         )
-        session = await self._open_ws(agent_ops.EXECUTE_STREAM)
-        async for event in stream_messages(session, machine, first):
-            yield event
+        return EventStream(
+            stream_messages(lambda: self._open_ws(agent_ops.EXECUTE_STREAM), machine, first)
+        )
 
     async def run_code_background(
         self,
         code: str,
         *,
         language: str = "python",
-        timeout: int = 300,  # noqa: ASYNC109
+        timeout: int = 300,
         env: dict[str, str] | None = None,
         name: str | None = None,
     ) -> dict[str, Any]:
@@ -668,7 +680,7 @@ class AsyncSandbox:
         callback_url: str,
         *,
         language: str = "python",
-        timeout: int = 1800,  # noqa: ASYNC109
+        timeout: int = 1800,
         env: dict[str, str] | None = None,
         working_dir: str = "/workspace",
         callback_headers: dict[str, str] | None = None,

@@ -7,12 +7,14 @@ then says whether the stream ended too soon).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from ._websocket import WebSocketSession
 
-__all__ = ["StreamMachine", "stream_messages"]
+__all__ = ["EventStream", "StreamMachine", "stream_messages"]
+
+E = TypeVar("E")
 
 
 class StreamMachine(Protocol):
@@ -27,9 +29,13 @@ class StreamMachine(Protocol):
 
 
 async def stream_messages(
-    session: WebSocketSession, machine: StreamMachine, first: str | None
-) -> AsyncIterator[Any]:
-    """Events of ``machine`` fed from ``session``; the session is always closed at the end."""
+    open_session: Callable[[], Awaitable[WebSocketSession]],
+    machine: StreamMachine,
+    first: str | None,
+) -> AsyncGenerator[Any, None]:
+    """Events of ``machine`` fed from a session opened on first use; the session is always
+    closed at the end."""
+    session = await open_session()
     try:
         if first is not None:
             await session.send_text(first)
@@ -42,3 +48,31 @@ async def stream_messages(
                 yield event
     finally:
         await session.aclose()
+
+
+class EventStream(Generic[E]):
+    """Events of a stream: ``async for`` over it, and close it early with ``async with``.
+
+    Leaving an ``async with`` block (or calling :meth:`aclose`) closes the WebSocket at once,
+    which stops the remote process. A plain ``async for`` that breaks out leaves the closing
+    to the event loop's async-generator finalizer (trio warns about that; asyncio does not).
+    """
+
+    def __init__(self, events: AsyncGenerator[E, None]) -> None:
+        self._events = events
+
+    def __aiter__(self) -> EventStream[E]:
+        return self
+
+    async def __anext__(self) -> E:
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop reading and close the connection."""
+        await self._events.aclose()
+
+    async def __aenter__(self) -> EventStream[E]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,12 +1,14 @@
 """``sandbox.terminal``: interactive PTY sessions over ``/terminal``."""
 
+# ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from .._ops import agent as agent_ops
 from .._streams import TerminalClient, TerminalServerEvent
+from ._streaming import EventStream
 from ._websocket import WebSocketSession
 
 if TYPE_CHECKING:
@@ -34,11 +36,14 @@ class TerminalSession:
         """Change the terminal size."""
         await self._session.send_text(self._machine.resize(cols, rows))
 
-    async def iter_output(self) -> AsyncIterator[TerminalServerEvent]:
+    def iter_output(self) -> EventStream[TerminalServerEvent]:
         """Output events, then ``exit`` when the shell ends (readable as dicts).
 
         Ends after ``exit`` or when the connection closes.
         """
+        return EventStream(self._output())
+
+    async def _output(self) -> AsyncGenerator[TerminalServerEvent, None]:
         while not self._machine.done:
             message = await self._session.receive()
             if message is None:
@@ -63,7 +68,7 @@ class AsyncTerminal:
     def __init__(self, sandbox: AsyncSandbox) -> None:
         self._sandbox = sandbox
 
-    async def connect(self, *, timeout: int | None = 30) -> TerminalSession:  # noqa: ASYNC109
+    async def connect(self, *, timeout: int | None = 30) -> TerminalSession:
         """Open a terminal (``timeout`` bounds the handshake, in seconds)."""
         session = await self._sandbox._open_ws(
             agent_ops.TERMINAL, timeout=float(timeout) if timeout is not None else None
@@ -78,7 +83,6 @@ class AsyncTerminal:
         """Resize ``ws``."""
         await ws.resize(cols, rows)
 
-    async def iter_output(self, ws: TerminalSession) -> AsyncIterator[TerminalServerEvent]:
+    def iter_output(self, ws: TerminalSession) -> EventStream[TerminalServerEvent]:
         """Events of ``ws`` until it closes."""
-        async for event in ws.iter_output():
-            yield event
+        return ws.iter_output()

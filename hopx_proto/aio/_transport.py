@@ -7,6 +7,7 @@ pool only after a clean request/response cycle; one that was cancelled, timed ou
 half-way is closed (in a shielded scope) and never reused.
 """
 
+# ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
 import base64
@@ -188,7 +189,7 @@ class HTTPTransport:
 
     # -- opening streams --------------------------------------------------------------------
 
-    async def open_stream(self, base: BaseURL, *, timeout: float | None) -> ByteStream:  # noqa: ASYNC109
+    async def open_stream(self, base: BaseURL, *, timeout: float | None) -> ByteStream:
         """A fresh connection to ``base`` (through a proxy tunnel if configured)."""
         stream, _absolute = await self._open(base, timeout, tunnel_always=True)
         return stream
@@ -196,7 +197,7 @@ class HTTPTransport:
     async def _open(
         self,
         base: BaseURL,
-        timeout: float | None,  # noqa: ASYNC109
+        timeout: float | None,
         *,
         tunnel_always: bool = False,
     ) -> tuple[ByteStream, bool]:
@@ -385,7 +386,7 @@ class HTTPTransport:
         self,
         conn: _Connection,
         data: bytes,
-        timeout: float | None,  # noqa: ASYNC109
+        timeout: float | None,
         request: Request,
     ) -> None:
         if not data:
@@ -410,7 +411,7 @@ class HTTPTransport:
     async def _next_event(
         self,
         conn: _Connection,
-        timeout: float | None,  # noqa: ASYNC109
+        timeout: float | None,
         request: Request,
         *,
         started: bool,

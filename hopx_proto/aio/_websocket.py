@@ -6,6 +6,7 @@ of a stream or cancelling the task never leaks a socket, and the agent sees the 
 stops the remote process).
 """
 
+# ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
 import logging
@@ -58,7 +59,7 @@ class WebSocketSession:
         path: str,
         *,
         headers: Iterable[tuple[str | bytes, str | bytes]],
-        timeout: float | None,  # noqa: ASYNC109
+        timeout: float | None,
         operation: str | None = None,
         sandbox_id: str | None = None,
         max_message_size: int = 1 << 20,
@@ -109,7 +110,7 @@ class WebSocketSession:
             raise NetworkError(f"the WebSocket {self.path} is closed")
         await self._stream.send_all(self._ws.send_text(text))
 
-    async def receive(self, timeout: float | None = None) -> str | bytes | None:  # noqa: ASYNC109
+    async def receive(self, timeout: float | None = None) -> str | bytes | None:
         """The next message (text or bytes); ``None`` once the connection closed.
 
         Pings are answered on the way. ``timeout`` bounds the wait for one message.
