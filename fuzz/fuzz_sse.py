@@ -1,0 +1,113 @@
+"""Fuzz the server-sent events parser (hopx_proto._sse), used for template build logs.
+
+The parser has the machine shape shared by every parser here: ``receive_data(bytes)`` (``b""``
+is the end of the stream) and ``next_event()`` returning an event or ``NEED_DATA``. Invariants:
+only :class:`HopxError` subclasses escape; after an error every call raises
+:class:`LocalProtocolError`; whole, byte-by-byte and split input give the same events or the
+same error type (a CR at the end of one piece and an LF at the start of the next are one line
+end, not two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from fuzz._harness import (
+    Harness,
+    InvariantViolation,
+    MissingTarget,
+    Result,
+    check_split_invariance,
+    main,
+    require_module,
+)
+from hopx_proto._errors import HopxError, LocalProtocolError
+from hopx_proto._http import NEED_DATA
+
+__all__ = ["HARNESS"]
+
+_sse: Any = require_module("hopx_proto._sse")
+MAX_EVENTS = 20_000
+
+
+def _parser_class() -> Any:
+    """The module's push parser: its one class with ``receive_data`` and ``next_event``."""
+    found = [
+        value
+        for name in getattr(_sse, "__all__", dir(_sse))
+        if isinstance(value := getattr(_sse, name, None), type)
+        and callable(getattr(value, "receive_data", None))
+        and callable(getattr(value, "next_event", None))
+    ]
+    if len(found) != 1:
+        raise MissingTarget(
+            f"hopx_proto._sse should export one parser with receive_data/next_event, "
+            f"found {[c.__name__ for c in found]}"
+        )
+    return found[0]
+
+
+PARSER = _parser_class()
+
+
+def _feed(pieces: Sequence[bytes]) -> Result:
+    parser = PARSER()
+    events: list[Hashable] = []
+
+    def drain() -> None:
+        while True:
+            event = parser.next_event()
+            if event is NEED_DATA or event is None:
+                return
+            events.append(event)
+            if len(events) > MAX_EVENTS:
+                raise InvariantViolation(f"more than {MAX_EVENTS} events: the parser loops")
+
+    try:
+        for piece in pieces:
+            parser.receive_data(piece)
+            drain()
+        parser.receive_data(b"")
+        drain()
+    except HopxError as exc:
+        try:
+            parser.next_event()
+        except LocalProtocolError:
+            pass
+        else:
+            raise InvariantViolation(f"after {exc!r} the parser still returned events") from None
+        return Result(tuple(events), type(exc), str(exc))
+    return Result(tuple(events), None)
+
+
+def run(data: bytes) -> None:
+    """One input: the bytes of an ``text/event-stream`` body."""
+    check_split_invariance(_feed, data)
+
+
+def seeds() -> list[bytes]:
+    """Event streams with every field kind and every line ending."""
+    log = (
+        b'event: log\ndata: {"timestamp":"2026-01-01T00:00:00Z","level":"INFO",'
+        b'"message":"Step 1/4 : FROM python"}\nid: 1\n\n'
+    )
+    return [
+        log,
+        log.replace(b"\n", b"\r\n"),
+        log.replace(b"\n", b"\r"),
+        b"\xef\xbb\xbf" + log,
+        b": keep-alive comment\n\nretry: 1500\n\ndata: first\ndata: second\n\n",
+        b'event: status\ndata: {"status":"building"}\n\n'
+        b'event: complete\ndata: {"status":"active"}\n\n',
+        b"data\n\ndata:\n\ndata:  two spaces\n\nid: with\x00nul\ndata: x\n\n",
+        b"data: no blank line at the end",
+        b"retry: nope\nid\nevent:\n:\n\n",
+        b"data: \xc3\x28 invalid utf-8\n\n",
+    ]
+
+
+HARNESS = Harness("sse", run, seeds)
+
+if __name__ == "__main__":
+    main(HARNESS)
