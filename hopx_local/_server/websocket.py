@@ -85,6 +85,7 @@ async def serve_websocket(ctx: AgentContext, op: Operation[Any, Any]) -> None:
                     await channel.peer_gone.wait()
                 tg.cancel_scope.cancel()
     finally:
+        channel.release()
         ctx.counters.active_streams -= 1
 
 
@@ -122,11 +123,13 @@ async def _closing(iterator: AsyncIterator[Any]) -> AsyncIterator[None]:
                 await aclose()
 
 
-async def _refuse(channel: WSChannel, machine: Any, message: str, code: str) -> None:
-    with contextlib.suppress(ProtocolError):
-        await channel.send_text(
-            machine.send(ErrorMessage(error=message, code=code, timestamp=utc_now_text()))
-        )
+async def _refuse(channel: WSChannel, message: str, code: str) -> None:
+    """Answer a bad first message with an ``error`` message and close (1008).
+
+    The machine refuses to send after a bad request, so the message is written directly.
+    """
+    error = ErrorMessage(error=message, code=code, timestamp=utc_now_text())
+    await channel.send_text(json.dumps(error.to_wire()))
     await channel.close(BAD_REQUEST_CLOSE, message[:100])
 
 
@@ -191,7 +194,7 @@ async def _output_session(
     try:
         request = machine.receive(first)
     except ProtocolError as exc:
-        await _refuse(channel, machine, f"Invalid request: {exc.message}", "INVALID_REQUEST")
+        await _refuse(channel, f"Invalid request: {exc.message}", "INVALID_REQUEST")
         return
     ctx.counters.executions += 1
     ctx.counters.active_executions += 1

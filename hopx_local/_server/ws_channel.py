@@ -128,6 +128,11 @@ class WSChannel:
                 return None
         return None
 
+    def release(self) -> None:
+        """Drop the message queue (after the session and the pump have ended)."""
+        self._inbox_send.close()
+        self.inbox.close()
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame (once) unless the peer already went away."""
         if self._close_sent or self._ws.state is not WebSocketState.OPEN:

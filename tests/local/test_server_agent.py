@@ -315,7 +315,7 @@ async def test_desktop_and_update_are_refused(sandbox: dict[str, Any]) -> None:
 
 
 async def _receive_one_post(
-    listener: anyio.abc.Listener[anyio.abc.SocketStream], got: list[Request]
+    listener: anyio.abc.Listener[anyio.abc.SocketStream], got: list[Request], arrived: anyio.Event
 ) -> None:
     async with await listener.accept() as stream:
         conn = HTTPConnection(Role.SERVER)
@@ -323,6 +323,7 @@ async def _receive_one_post(
             message = conn.next_message()
             if isinstance(message, Request):
                 got.append(message)
+                arrived.set()
                 await stream.send(conn.send_response(Response(204, (), b"")))
                 return
             if message is not NEED_DATA:
@@ -336,7 +337,8 @@ async def test_async_execution_posts_signed_webhook(sandbox: dict[str, Any]) -> 
     [listener] = multi.listeners
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
     async with multi, anyio.create_task_group() as tg:
-        tg.start_soon(functools.partial(_receive_one_post, listener, got))
+        arrived = anyio.Event()
+        tg.start_soon(functools.partial(_receive_one_post, listener, got, arrived))
         queued = doc(
             await agent(
                 sandbox,
@@ -353,8 +355,7 @@ async def test_async_execution_posts_signed_webhook(sandbox: dict[str, Any]) -> 
         )
         assert queued["status"] == "queued"
         with anyio.fail_after(30):
-            while not got:
-                await anyio.sleep(0.05)
+            await arrived.wait()
     [post] = got
     assert post.target == "/hook"
     assert post.header("x-extra") == "1"
