@@ -6,11 +6,12 @@ import fcntl
 import json
 import os
 import select
-from collections.abc import AsyncIterator, Mapping, Sequence
+import subprocess
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from pathlib import Path
 
 import anyio
-import anyio.abc
+import anyio.lowlevel
 import attrs
 
 from .isolation import BOOT_DIR, BOOT_MOUNT, IsolationMode, SandboxLayout, bwrap_argv
@@ -18,7 +19,15 @@ from .languages import python_executable
 from .limits import Limits
 from .procfs import kill_all
 
-__all__ = ["EXEC_MOUNT", "OutputPump", "SandboxSpawner", "exit_status", "open_pipe", "terminate"]
+__all__ = [
+    "EXEC_MOUNT",
+    "OutputPump",
+    "SandboxProcess",
+    "SandboxSpawner",
+    "exit_status",
+    "open_pipe",
+    "terminate",
+]
 
 _READ_SIZE = 1 << 16
 _PIPE_SIZE = 1 << 20
@@ -102,10 +111,12 @@ class SandboxSpawner:
         stdin: int,
         stdout: int,
         stderr: int,
-    ) -> anyio.abc.Process:
+    ) -> SandboxProcess:
         """Start a host command line built by :meth:`command`, in a new session."""
+        await anyio.lowlevel.checkpoint()
         cwd = host_workdir if self.mode is IsolationMode.NONE else self.layout.root
-        return await anyio.open_process(
+        # Forked from this thread on purpose (see SandboxProcess); fork+exec takes about 1 ms.
+        popen = subprocess.Popen(  # noqa: ASYNC220
             list(command),
             stdin=stdin,
             stdout=stdout,
@@ -114,6 +125,47 @@ class SandboxSpawner:
             cwd=cwd,
             start_new_session=True,
         )
+        return SandboxProcess(popen)
+
+
+class SandboxProcess:
+    """A started process, awaited through a pidfd on any anyio backend.
+
+    Processes are started from the event loop's own thread on purpose: bubblewrap's
+    ``--die-with-parent`` ties the sandbox to the lifetime of the thread that forked it, and a
+    worker thread (what ``anyio.open_process`` uses on trio) retires after a few idle seconds.
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        self._pidfd: int | None = os.pidfd_open(popen.pid)
+        self._waiting = anyio.Lock()
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status (negative N for signal N), ``None`` while running."""
+        return self._popen.poll()
+
+    async def wait(self) -> int:
+        """Wait for the process to exit; its return code."""
+        async with self._waiting:
+            while (returncode := self._popen.poll()) is None:
+                if self._pidfd is None:
+                    await anyio.sleep(0.05)
+                    continue
+                try:
+                    await anyio.wait_readable(self._pidfd)
+                except anyio.ClosedResourceError:
+                    continue
+            return returncode
+
+    async def aclose(self) -> None:
+        """Release the pidfd (the process must have exited or be killed by the caller)."""
+        if self._pidfd is not None:
+            pidfd, self._pidfd = self._pidfd, None
+            anyio.notify_closing(pidfd)
+            os.close(pidfd)
 
 
 #: Where a per-execution directory (source file, rich outputs) appears inside bubblewrap.
@@ -128,9 +180,7 @@ class OutputPump:
     set) and when the main process has exited but leftovers keep the pipes open.
     """
 
-    def __init__(
-        self, process: anyio.abc.Process, pipes: Mapping[int, str], timeout: float
-    ) -> None:
+    def __init__(self, process: SandboxProcess, pipes: Mapping[int, str], timeout: float) -> None:
         self.process = process
         self.timed_out = False
         self._pipes = dict(pipes)
@@ -140,7 +190,7 @@ class OutputPump:
         """SIGKILL the whole process tree."""
         kill_all(self.process.pid)
 
-    async def chunks(self) -> AsyncIterator[tuple[str, bytes]]:
+    async def chunks(self) -> AsyncGenerator[tuple[str, bytes], None]:
         """Output chunks in arrival order, until both pipes are closed (or given up on)."""
         epoll = select.epoll()
         open_fds = dict(self._pipes)
@@ -196,7 +246,7 @@ class OutputPump:
         return exit_status(returncode)
 
 
-async def terminate(process: anyio.abc.Process) -> None:
+async def terminate(process: SandboxProcess) -> None:
     """Kill a process tree and reap the main process (safe to call under cancellation)."""
     with anyio.CancelScope(shield=True):
         if process.returncode is None:

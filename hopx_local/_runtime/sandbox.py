@@ -11,16 +11,16 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.abc
 
 from .env import EnvStore, check_env
 from .errors import fault
-from .files import SandboxFiles, UploadWriter
+from .file_api import SandboxFileAPI
+from .files import SandboxFiles
 from .isolation import IsolationMode, SandboxLayout, isolation_warning
 from .languages import interpreter_for, python_executable
 from .launches import (
@@ -42,7 +42,6 @@ from .process import OutputPump, SandboxSpawner, open_pipe, terminate
 from .procfs import kill_all, pids_owned_by
 from .records import ExecOutcome, ProcessRecord
 from .terminal import TerminalSession, set_window_size
-from .watch import watch_tree
 from .workers import BackgroundJob, BackgroundTable, SandboxProcesses
 
 __all__ = ["SandboxRuntime"]
@@ -71,7 +70,7 @@ class _Capture:
         return b"".join(self._parts).decode("utf-8", errors="replace")
 
 
-class SandboxRuntime:
+class SandboxRuntime(SandboxFileAPI):
     """Runs everything of one sandbox below ``root`` (``workspace/``, ``tmp/``, ``state/``).
 
     Code runs in real processes isolated as ``isolation`` says, with ``limits`` applied to
@@ -112,7 +111,8 @@ class SandboxRuntime:
             self.layout, isolation, internet_access, limits, self.owner, nproc_base
         )
         self._env = EnvStore(self.layout.state / "env.json")
-        self.processes = SandboxProcesses(self.owner)
+        unconfined = self.owner is not None and isolation is IsolationMode.NONE
+        self.processes = SandboxProcesses(self.owner[0] if unconfined and self.owner else None)
         self._background = BackgroundTable(self.processes)
         self._terminals: set[TerminalSession] = set()
         self._paused = False
@@ -236,8 +236,11 @@ class SandboxRuntime:
     async def _collect(self, launch: Launch, limit: float) -> ExecOutcome:
         started = time.monotonic()
         out, err = _Capture(self.output_cap), _Capture(self.output_cap)
-        async with self._running(launch, limit) as pump:
-            async for kind, data in pump.chunks():
+        async with (
+            self._running(launch, limit) as pump,
+            contextlib.aclosing(pump.chunks()) as chunks,
+        ):
+            async for kind, data in chunks:
                 (out if kind == "stdout" else err).add(data)
             exit_code = await pump.finish()
             rich = read_rich_outputs(launch.exec_dir) if launch.exec_dir else []
@@ -264,8 +267,11 @@ class SandboxRuntime:
         decoders = {
             kind: codecs.getincrementaldecoder("utf-8")(errors="replace") for kind in captures
         }
-        async with self._running(launch, limit) as pump:
-            async for kind, data in pump.chunks():
+        async with (
+            self._running(launch, limit) as pump,
+            contextlib.aclosing(pump.chunks()) as chunks,
+        ):
+            async for kind, data in chunks:
                 text = decoders[kind].decode(captures[kind].add(data))
                 if text:
                     yield kind, text
@@ -493,78 +499,13 @@ class SandboxRuntime:
         finally:
             os.close(slave)
         self.processes.add(process)
-        session = TerminalSession(process, master)
+        session = TerminalSession(process, master, self._terminal_closed)
         self._terminals.add(session)
         return session
 
-    # -- files ---------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _file_call(self, operation: str, path: object) -> Iterator[None]:
-        self.counters[f"requests_files_{operation}"] += 1
-        try:
-            yield
-        except PermissionError as exc:
-            raise fault("PERMISSION_DENIED", f"{operation}: {exc.strerror}", path=str(path))
-        except OSError as exc:
-            raise fault("FILE_OPERATION_FAILED", f"{operation}: {exc.strerror}", path=str(path))
-
-    def read_text(self, path: str) -> str:
-        """A file's content as text."""
-        with self._file_call("read", path):
-            return self.files.read_text(path)
-
-    def read_bytes(self, path: str) -> bytes:
-        """A file's content."""
-        with self._file_call("download", path):
-            return self.files.read_bytes(path)
-
-    def open_read(self, path: str) -> tuple[int, AsyncIterator[bytes]]:
-        """(size, chunk iterator) of a file, for streaming downloads."""
-        with self._file_call("download", path):
-            return self.files.open_read(path)
-
-    def write(self, path: str, data: bytes, mode: str | None = None, overwrite: bool = True) -> int:
-        """Create or replace a file atomically; its size."""
-        with self._file_call("write", path):
-            return self.files.write(path, data, mode, overwrite)
-
-    @contextlib.asynccontextmanager
-    async def write_stream(
-        self, path: str, mode: str | None = None, overwrite: bool = True
-    ) -> AsyncIterator[UploadWriter]:
-        """An upload writer (``await writer.write(chunk)``), committed when the block ends."""
-        with self._file_call("upload", path):
-            async with self.files.write_stream(path, mode, overwrite) as writer:
-                yield writer
-
-    def list(self, path: str = "/workspace") -> list[dict[str, Any]]:
-        """Directory entries: name, path, size, is_directory, modified_time, permissions."""
-        with self._file_call("list", path):
-            return self.files.list(path)
-
-    def exists(self, path: str) -> bool:
-        """Whether something exists at a sandbox path."""
-        with self._file_call("exists", path):
-            return self.files.exists(path)
-
-    def mkdir(self, path: str) -> None:
-        """Create a directory with its parents."""
-        with self._file_call("mkdir", path):
-            self.files.mkdir(path)
-
-    def remove(self, path: str) -> None:
-        """Remove a file or a directory tree."""
-        with self._file_call("remove", path):
-            self.files.remove(path)
-
-    def watch(self, path: str = "/workspace") -> AsyncIterator[dict[str, str]]:
-        """Change events (path, event, timestamp) below a directory until closed."""
-        with self._file_call("watch", path):
-            host, sandbox = self.paths.resolve(path)
-            if not host.is_dir():
-                raise fault("DIRECTORY_NOT_FOUND", f"no such directory: {sandbox}", path=sandbox)
-        return watch_tree(host, sandbox)
+    def _terminal_closed(self, session: TerminalSession) -> None:
+        self._terminals.discard(session)
+        self.processes.discard(session.process)
 
     # -- environment ---------------------------------------------------------------------
 

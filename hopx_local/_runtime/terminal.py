@@ -7,12 +7,12 @@ import fcntl
 import os
 import struct
 import termios
+from collections.abc import Callable
 
 import anyio
-import anyio.abc
 
 from .errors import fault
-from .process import exit_status, terminate
+from .process import SandboxProcess, exit_status, terminate
 
 __all__ = ["TerminalSession", "set_window_size"]
 
@@ -30,9 +30,15 @@ class TerminalSession:
     ``read`` returns ``b""`` once the shell and everything holding the terminal are gone.
     """
 
-    def __init__(self, process: anyio.abc.Process, master_fd: int) -> None:
+    def __init__(
+        self,
+        process: SandboxProcess,
+        master_fd: int,
+        on_close: Callable[[TerminalSession], None] | None = None,
+    ) -> None:
         self.process = process
         self._master = master_fd
+        self._on_close = on_close
         self._closed = False
         os.set_blocking(master_fd, False)
 
@@ -90,3 +96,5 @@ class TerminalSession:
         anyio.notify_closing(self._master)
         await terminate(self.process)
         os.close(self._master)
+        if self._on_close is not None:
+            self._on_close(self)

@@ -7,13 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anyio
-import anyio.abc
 import attrs
 
 from .errors import fault
 from .paths import rfc3339
-from .process import exit_status
+from .process import SandboxProcess, exit_status
 from .procfs import ProcStat, descendants, pids_owned_by, read_stat, signal_all, uptime_seconds
 from .records import ProcessRecord
 
@@ -27,33 +25,34 @@ _HELPERS = frozenset({"bwrap"})
 class SandboxProcesses:
     """Every process a sandbox started, found through /proc.
 
-    A sandbox's processes are the trees below the processes it started plus, when it has a
-    user id of its own, every process of that user (daemons that left the tree).
+    A sandbox's processes are the trees below the processes it started. Without bubblewrap
+    (no pid namespace holding everything) ``owner_uid`` adds every process of the sandbox user,
+    so daemons that left the tree are found too.
     """
 
-    def __init__(self, owner: tuple[int, int] | None) -> None:
-        self._owner = owner
-        self._live: dict[int, anyio.abc.Process] = {}
+    def __init__(self, owner_uid: int | None) -> None:
+        self._owner_uid = owner_uid
+        self._live: dict[int, SandboxProcess] = {}
         self._cpu_samples: dict[int, tuple[float, float]] = {}
 
-    def add(self, process: anyio.abc.Process) -> None:
+    def add(self, process: SandboxProcess) -> None:
         """Track a process the sandbox started."""
         self._live[process.pid] = process
 
-    def discard(self, process: anyio.abc.Process) -> None:
+    def discard(self, process: SandboxProcess) -> None:
         """Stop tracking a finished process."""
         self._live.pop(process.pid, None)
 
     @property
-    def leaders(self) -> list[anyio.abc.Process]:
+    def leaders(self) -> list[SandboxProcess]:
         """The processes the sandbox started that are still tracked."""
         return list(self._live.values())
 
     def pids(self) -> set[int]:
         """Host pids of every live process of the sandbox."""
         found = descendants(self._live)
-        if self._owner is not None:
-            found |= pids_owned_by(self._owner[0])
+        if self._owner_uid is not None:
+            found |= pids_owned_by(self._owner_uid)
         return found
 
     def stats(self) -> list[ProcStat]:
@@ -102,7 +101,7 @@ class BackgroundJob:
     """A background process and what is known about it."""
 
     record: ProcessRecord
-    process: anyio.abc.Process
+    process: SandboxProcess
     exec_dir: Path | None
     started: float
     killed: bool = False
