@@ -121,6 +121,9 @@ def test_events_compare_by_class_and_value() -> None:
     assert Stdout("a") != Stdout("b")
     assert hash(Stdout("a")) == hash(Stdout("a"))
     assert Stdout("a") != "a"
+    unknown = UnknownMessage('{"type":"stdout","data":"a"}', "x", {"type": "stdout", "data": "a"})
+    assert unknown == {"type": "stdout", "data": "a"}
+    assert Stdout("a") != unknown  # different kinds of message are never equal
     assert len({Stdout("a"), Stdout("a"), Stderr("a")}) == 2
 
 
@@ -384,6 +387,13 @@ def test_server_refuses_anything_but_a_valid_request(frame: str) -> None:
     assert info.value.close_code == 1008
     with pytest.raises(LocalProtocolError):
         server.send(Stdout("x"))
+
+
+def test_server_errors_say_why_a_frame_was_unreadable() -> None:
+    with pytest.raises(RemoteProtocolError, match="not JSON"):
+        ExecuteStreamServer().receive("garbage")
+    with pytest.raises(RemoteProtocolError, match="unknown type 'exec'"):
+        ExecuteStreamServer().receive('{"type":"exec","code":"x"}')
 
 
 def test_server_refuses_a_second_request() -> None:

@@ -228,8 +228,10 @@ class StreamMessage(Mapping[str, Any]):
             names = [name for name, _ in self._plan()]
             same = all(getattr(self, n) == getattr(other, n) for n in names)
             return same and self.extra == other.extra
+        if isinstance(other, StreamMessage):
+            return False  # messages of different kinds are never equal
         if isinstance(other, Mapping):
-            return self.to_wire() == dict(other)
+            return self.to_wire() == dict(other)  # a plain dict: compare the wire forms
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:
@@ -300,6 +302,8 @@ class UnknownMessage(StreamMessage):
     def __eq__(self, other: object) -> bool:
         if type(other) is UnknownMessage:
             return (self.raw, self.reason) == (other.raw, other.reason)
+        if isinstance(other, StreamMessage):
+            return False
         if isinstance(other, Mapping):
             return self.to_wire() == dict(other)
         return NotImplemented
@@ -425,10 +429,12 @@ class StreamMachine:
         if self._finished:
             raise LocalProtocolError(f"{self.SPEC.path} stream is finished")
 
-    def _step(self, direction: Direction, name: str, *, local: bool) -> None:
+    def _step(self, direction: Direction, name: str, *, local: bool, detail: str = "") -> None:
         after = self.SPEC.transitions.get((self._state, direction, name))
         if after is None:
             what = f"{name!r} ({direction.value}) is not allowed in state {self._state.name}"
+            if detail:
+                what += f" ({detail})"
             if local:
                 raise LocalProtocolError(f"{self.SPEC.path}: {what}")
             err = RemoteProtocolError(f"{self.SPEC.path}: {what}", close_code=POLICY_VIOLATION)
@@ -449,7 +455,8 @@ class StreamMachine:
             raise
         if message is None:
             return None
-        self._step(direction, message.TAG, local=False)
+        detail = message.reason if isinstance(message, UnknownMessage) else ""
+        self._step(direction, message.TAG, local=False, detail=detail)
         return message
 
     def _encode(self, message: StreamMessage, direction: Direction) -> str:
