@@ -1,0 +1,113 @@
+"""The official ``hopx-ai`` client (0.5.0) against the emulator: it must work unchanged.
+
+The official client runs on asyncio only. It never closes its HTTP clients, so the resource
+warnings it leaves behind are not ours and are ignored here.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import anyio
+import pytest
+
+import hopx_local
+
+hopx_ai = pytest.importorskip("hopx_ai")
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_official_client_end_to_end() -> None:
+    with anyio.fail_after(120):
+        async with hopx_local.serve() as local:
+            await _exercise(local.base_url, local.api_key)
+            # Let the client's abandoned connections be finalised while this test's warning
+            # filters are in force.
+            await anyio.sleep(0.1)
+            gc.collect()
+    gc.collect()
+
+
+async def _exercise(base_url: str, api_key: str) -> None:
+    sandbox_cls: Any = hopx_ai.AsyncSandbox
+    common = {"api_key": api_key, "base_url": base_url}
+    sb = await sandbox_cls.create(
+        template="code-interpreter",
+        env_vars={"FROM_CREATE": "yes"},
+        timeout_seconds=600,
+        **common,
+    )
+    info = await sb.get_info()
+    assert info.status == "running"
+    assert info.public_host.startswith("http://127.0.0.1:")
+    assert info.resources.disk_mb > 0
+
+    result = await sb.run_code("import os\nprint(6 * 7, os.environ['FROM_CREATE'])")
+    assert result.stdout == "42 yes\n"
+    assert result.exit_code == 0
+
+    await sb.files.write("/workspace/notes/hello.txt", "hello world")
+    assert await sb.files.read("/workspace/notes/hello.txt") == "hello world"
+    assert await sb.files.exists("/workspace/notes/hello.txt")
+    await sb.files.mkdir("/workspace/empty")
+    names = {f.name for f in await sb.files.list("/workspace")}
+    assert {"notes", "empty"} <= names
+    await sb.files.remove("/workspace/notes")
+    assert not await sb.files.exists("/workspace/notes/hello.txt")
+
+    command = await sb.commands.run("echo $((2 + 3)) && pwd")
+    assert command.stdout.split() == ["5", "/workspace"]
+
+    await sb.env.set_all({"ONE": "1"})
+    await sb.env.update({"TWO": "2"})
+    await sb.env.set("THREE", "3")
+    assert await sb.env.get_all() == {"ONE": "1", "TWO": "2", "THREE": "3"}
+    await sb.env.delete("ONE")
+    assert await sb.env.get("ONE") is None
+    assert await sb.env.get("TWO") == "2"
+
+    streamed = [m async for m in sb.run_code_stream("print('a')\nprint('b')")]
+    out = "".join(m.get("data", "") for m in streamed if m.get("type") == "stdout")
+    assert out == "a\nb\n"
+    assert streamed[-1]["type"] == "complete"
+
+    ws = await sb.terminal.connect(timeout=30)
+    try:
+        await sb.terminal.send_input(ws, "echo term-$((40 + 2))\n")
+        seen = ""
+        with anyio.fail_after(20):
+            async for message in sb.terminal.iter_output(ws):
+                if message.get("type") == "output":
+                    seen += message.get("data", "")
+                if "term-42" in seen:
+                    break
+    finally:
+        await ws.close()
+
+    ids = {s.sandbox_id for s in await sandbox_cls.list(**common)}
+    assert sb.sandbox_id in ids
+    iterated = [s.sandbox_id async for s in sandbox_cls.iter(**common)]
+    assert sb.sandbox_id in iterated
+
+    await sb.pause()
+    assert (await sb.get_info()).status == "paused"
+    await sb.resume()
+    assert (await sb.get_info()).status == "running"
+    again = await sb.run_code("print('after resume')")
+    assert again.stdout == "after resume\n"
+
+    await sb.kill()
+    assert sb.sandbox_id not in {s.sandbox_id for s in await sandbox_cls.list(**common)}
