@@ -6,6 +6,7 @@ import pytest
 from helpers import ClientServerPair, events_from_pieces, get_all_events, split_at
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from hopx_proto._errors import HopxError, LocalProtocolError, RemoteProtocolError
 from hopx_proto._http import (
@@ -607,3 +608,85 @@ def test_arbitrary_bytes_give_events_or_remote_protocol_errors(
         _events, error = whole
         assert error is None or issubclass(error, RemoteProtocolError)
         assert _outcome(role, split_at(data, cuts), True) == whole
+
+
+# ---------------------------------------------------------------------------------------------
+# A client/server pair driven through random conversations
+
+
+class KeepAliveConversation(RuleBasedStateMachine):
+    """Requests and responses, whole or streamed, over one kept-alive connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pair = ClientServerPair()
+        self.phase = "idle"
+        self.expected_length: int | None = None
+
+    @precondition(lambda self: self.phase == "idle")
+    @rule(
+        method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
+        body=st.none() | st.binary(max_size=40),
+    )
+    def request(self, method: str, body: bytes | None) -> None:
+        events = self.pair.send_request(Request(method, f"/{method.lower()}", [HOST], body))
+        head = events[0]
+        assert isinstance(head, RequestHead)
+        assert (head.method, head.target) == (method, f"/{method.lower()}")
+        if body is None:
+            assert events == [head]
+            self.phase = "request body"
+        else:
+            assert events[1:] == ([BodyChunk(body)] if body else []) + [EndOfMessage()]
+            self.phase = "response"
+
+    @precondition(lambda self: self.phase in ("request body", "response body"))
+    @rule(data=st.binary(max_size=30), end=st.booleans())
+    def body_piece(self, data: bytes, end: bool) -> None:
+        if self.phase == "request body":
+            events = self.pair.client_body(data, end=end)
+        else:
+            events = self.pair.server_body(data, end=end)
+        expected: list[object] = [BodyChunk(data)] if data else []
+        if end:
+            expected.append(EndOfMessage())
+            self.phase = "response" if self.phase == "request body" else "done"
+        assert events == expected
+
+    @precondition(lambda self: self.phase == "response")
+    @rule(
+        status=st.sampled_from([200, 201, 204, 404, 500]), body=st.none() | st.binary(max_size=40)
+    )
+    def response(self, status: int, body: bytes | None) -> None:
+        if status == 204:
+            body = b""  # no body whatever the framing: covered by the 204/304 tests above
+        headers = [("transfer-encoding", "chunked")] if body is None else []
+        events = self.pair.send_response(Response(status, headers, body))
+        head = events[0]
+        assert isinstance(head, ResponseHead)
+        assert head.status == status
+        if body is None:
+            assert events == [head]
+            self.phase = "response body"
+        else:
+            assert events[1:] == ([BodyChunk(body)] if body else []) + [EndOfMessage()]
+            self.phase = "done"
+
+    @precondition(lambda self: self.phase == "done")
+    @rule()
+    def next_cycle(self) -> None:
+        self.pair.start_next_cycle()
+        self.phase = "idle"
+
+    @invariant()
+    def reuse_matches_the_conversation(self) -> None:
+        assert self.pair.client.is_reusable == (self.phase == "done")
+        assert self.pair.server.is_reusable == (self.phase == "done")
+        assert self.pair.client.is_idle == (self.phase == "idle")
+        assert not self.pair.client.is_closed
+
+
+KeepAliveConversation.TestCase.settings = settings(
+    max_examples=60, stateful_step_count=25, deadline=None
+)
+test_keep_alive_conversation = KeepAliveConversation.TestCase
