@@ -120,7 +120,8 @@ def whole_body(*, validator: Any = None) -> Any:
 class ResultCodec(Protocol[R_co]):
     """How a successful response body maps to a result, and back."""
 
-    content_type: bytes
+    @property
+    def content_type(self) -> bytes: ...
 
     def decode(self, response: Response) -> R_co: ...
 
@@ -506,7 +507,7 @@ class Operation(Generic[A, R]):
                 raise RemoteProtocolError(f"unknown field(s) in request body: {', '.join(extra)}")
             for f in body_fields:
                 if f.key in doc:
-                    values[f.attr] = from_wire(f.tp, doc[f.key], path=f.key)  # type: ignore[arg-type]
+                    values[f.attr] = from_wire(f.tp, doc[f.key], path=f.key)
                 elif f.required:
                     raise RemoteProtocolError(f"missing required field {f.key!r}")
         return self.args(**values)
