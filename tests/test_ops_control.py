@@ -24,7 +24,7 @@ from hopx_proto._models.control import (
     Template,
     TokenInfo,
 )
-from hopx_proto._ops import Plane, route
+from hopx_proto._ops import Operation, Plane, route
 from hopx_proto._ops import control as c
 
 UTC = dt.UTC
@@ -130,7 +130,7 @@ def test_create_flags() -> None:
 @pytest.mark.parametrize(
     "op", [c.SANDBOXES_PAUSE, c.SANDBOXES_RESUME, c.SANDBOXES_START, c.SANDBOXES_STOP]
 )
-def test_lifecycle_posts_have_no_body(op: c.Operation[c.SandboxId, object]) -> None:
+def test_lifecycle_posts_have_no_body(op: Operation[c.SandboxId, object]) -> None:
     request = op.encode(c.SandboxId("sbx-1"), auth="k")
     assert request.method == "POST"
     assert request.body == b""
@@ -152,9 +152,7 @@ def test_health_never_sends_a_credential() -> None:
         (c.TEMPLATES_BUILD_LOGS, c.BuildLogsQuery("t")),
     ],
 )
-def test_build_family_sends_the_key_as_bearer(
-    op: c.Operation[object, object], args: object
-) -> None:
+def test_build_family_sends_the_key_as_bearer(op: Operation[object, object], args: object) -> None:
     request = op.encode(args, auth="sk_test")
     assert request.header("authorization") == "Bearer sk_test"
     assert request.header("x-api-key") is None
