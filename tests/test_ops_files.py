@@ -98,7 +98,7 @@ def test_credential_is_the_sandbox_jwt() -> None:
 
 
 def test_write_body_key_order_and_omitted_nones() -> None:
-    request = F.FILES_WRITE.encode(F.FileWrite("/workspace/a.txt", "abc"), auth=JWT)
+    request = F.FILES_WRITE.encode(F.FileWrite("/workspace/a.txt", "abc", "0644"), auth=JWT)
     assert request.body == b'{"path":"/workspace/a.txt","content":"abc","mode":"0644"}'
     full = F.FileWrite("/workspace/a.txt", "YWJj", mode="0600", encoding="base64", overwrite=True)
     body = F.FILES_WRITE.encode(full).body
@@ -106,8 +106,9 @@ def test_write_body_key_order_and_omitted_nones() -> None:
         b'{"path":"/workspace/a.txt","content":"YWJj","mode":"0600",'
         b'"encoding":"base64","overwrite":true}'
     )
-    bare = F.FileWrite("/workspace/a.txt", "abc", mode=None)
+    bare = F.FileWrite("/workspace/a.txt", "abc")
     assert F.FILES_WRITE.encode(bare).body == b'{"path":"/workspace/a.txt","content":"abc"}'
+    assert F.FILES_WRITE.parse(F.FILES_WRITE.encode(bare)) == bare  # absent reads back as None
 
 
 def test_write_from_bytes_is_base64_and_round_trips() -> None:

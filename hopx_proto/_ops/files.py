@@ -129,20 +129,23 @@ class FileMkdir:
 
 @attrs.frozen
 class FileWrite:
-    """Arguments of ``files.write``: the body ``{path, content, mode[, encoding][, overwrite]}``.
+    """Arguments of ``files.write``: the body ``{path, content[, mode][, encoding][, overwrite]}``.
 
     ``content`` is text, or base64 text with ``encoding="base64"`` (see :meth:`from_bytes`).
+    Fields that are None stay out of the body, and an absent field reads back as None; the
+    service's own client always sends ``mode="0644"`` unless told otherwise, so callers that
+    want its bytes pass that mode.
     """
 
     path: str = body(validator=required_absolute_path)
     content: str = body()
-    mode: str | None = body(default="0644", validator=_octal_mode)
+    mode: str | None = body(default=None, validator=_octal_mode)
     encoding: Literal["base64"] | None = body(default=None, validator=_content_encoding)
     overwrite: bool | None = body(default=None, validator=_optional_bool)
 
     @classmethod
     def from_bytes(
-        cls, path: str, data: bytes, *, mode: str | None = "0644", overwrite: bool | None = None
+        cls, path: str, data: bytes, *, mode: str | None = None, overwrite: bool | None = None
     ) -> FileWrite:
         """A write of raw bytes, sent base64-encoded."""
         if not isinstance(data, bytes | bytearray | memoryview):
