@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 from .errors import fault
@@ -81,7 +81,7 @@ class SandboxFileAPI:
         with self._file_call("remove", path):
             self.files.remove(path)
 
-    def watch(self, path: str = "/workspace") -> AsyncIterator[dict[str, str]]:
+    def watch(self, path: str = "/workspace") -> AsyncGenerator[dict[str, str], None]:
         """Change events (path, event, timestamp) below a directory until closed."""
         with self._file_call("watch", path):
             host, sandbox = self.paths.resolve(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import anyio
@@ -73,14 +73,21 @@ def changes_between(before: Snapshot, after: Snapshot) -> list[tuple[str, str]]:
     return events
 
 
-async def watch_tree(
+def watch_tree(
     host: Path, sandbox: str, *, interval: float = 0.2
-) -> AsyncIterator[dict[str, str]]:
+) -> AsyncGenerator[dict[str, str], None]:
     """Yield ``{"path", "event", "timestamp"}`` for each change below a directory, forever.
 
-    Stops cleanly when the consumer closes the iterator (``aclose``) or is cancelled.
+    Changes count from this call (the first snapshot is taken now, not at the first
+    iteration). Stops cleanly when the consumer closes the iterator (``aclose``) or is
+    cancelled.
     """
-    before = await anyio.to_thread.run_sync(snapshot, host, sandbox)
+    return _changes(host, sandbox, snapshot(host, sandbox), interval)
+
+
+async def _changes(
+    host: Path, sandbox: str, before: Snapshot, interval: float
+) -> AsyncGenerator[dict[str, str], None]:
     while True:
         await anyio.sleep(interval)
         after = await anyio.to_thread.run_sync(snapshot, host, sandbox)
