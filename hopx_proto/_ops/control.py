@@ -8,7 +8,9 @@ which sends nothing.
 # ruff: noqa: RUF009  (body()/query() return attrs field definitions, not shared defaults)
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast
+import functools
+import typing
+from typing import Any
 
 import attrs
 
@@ -34,7 +36,6 @@ from ._base import (
     Operation,
     Plane,
     RawJSON,
-    ResultCodec,
     body,
     path_param,
     query,
@@ -73,8 +74,6 @@ __all__ = [
     "UploadLinkRequest",
 ]
 
-R = TypeVar("R")
-
 _optional_text = attrs.validators.optional(non_empty)
 
 
@@ -85,16 +84,6 @@ def _template_id_text(value: str | int | None) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise LocalProtocolError(f"template_id must be a string or an integer, got {value!r}")
-
-
-def _model(cls: type[R]) -> ResultCodec[R]:
-    """The body is ``cls`` as JSON (typed through the result-codec protocol)."""
-    return cast("ResultCodec[R]", Model(cls))
-
-
-def _raw_json() -> ResultCodec[dict[str, Any]]:
-    """The body is a free-form JSON object, returned as a dict."""
-    return cast("ResultCodec[dict[str, Any]]", RawJSON())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,9 +162,8 @@ def _parse_create(request: Request, values: dict[str, Any]) -> CreateSandbox:
     return CreateSandbox(**kwargs)
 
 
+@functools.cache
 def _create_hints() -> dict[str, Any]:
-    import typing
-
     return typing.get_type_hints(CreateSandbox)
 
 
@@ -264,7 +252,7 @@ HEALTH = Operation(
     method="GET",
     path="/health",
     args=NoArgs,
-    result=_raw_json(),
+    result=RawJSON(),
     auth=Auth.NONE,
     summary="Whether the control plane is up (no credential).",
 )
@@ -275,7 +263,7 @@ SANDBOXES_LIST = Operation(
     method="GET",
     path="/v1/sandboxes",
     args=ListSandboxes,
-    result=_model(SandboxList),
+    result=Model(SandboxList),
     summary="One page of sandboxes.",
 )
 
@@ -285,7 +273,7 @@ SANDBOXES_CREATE = Operation(
     method="POST",
     path="/v1/sandboxes",
     args=CreateSandbox,
-    result=_model(SandboxInfo),
+    result=Model(SandboxInfo),
     success=201,
     idempotent=False,
     parse_body=_parse_create,
@@ -298,7 +286,7 @@ SANDBOXES_GET = Operation(
     method="GET",
     path="/v1/sandboxes/{id}",
     args=SandboxId,
-    result=_model(SandboxInfo),
+    result=Model(SandboxInfo),
     summary="Describe one sandbox.",
 )
 
@@ -308,7 +296,7 @@ SANDBOXES_DELETE = Operation(
     method="DELETE",
     path="/v1/sandboxes/{id}",
     args=SandboxId,
-    result=_raw_json(),
+    result=RawJSON(),
     summary="Destroy a sandbox.",
 )
 
@@ -320,7 +308,7 @@ def _lifecycle(action: str, summary: str) -> Operation[SandboxId, dict[str, Any]
         method="POST",
         path=f"/v1/sandboxes/{{id}}/{action}",
         args=SandboxId,
-        result=_raw_json(),
+        result=RawJSON(),
         idempotent=True,
         summary=summary,
     )
@@ -337,7 +325,7 @@ SANDBOXES_SET_TIMEOUT = Operation(
     method="PUT",
     path="/v1/sandboxes/{id}/timeout",
     args=SetTimeout,
-    result=_raw_json(),
+    result=RawJSON(),
     idempotent=True,
     summary="Move a sandbox's expiry to timeout_seconds from now.",
 )
@@ -348,7 +336,7 @@ SANDBOXES_REFRESH_TOKEN = Operation(
     method="POST",
     path="/v1/sandboxes/{id}/token/refresh",
     args=SandboxId,
-    result=_model(TokenInfo),
+    result=Model(TokenInfo),
     idempotent=True,
     summary="Issue a fresh agent JWT.",
 )
@@ -359,7 +347,7 @@ TEMPLATES_LIST = Operation(
     method="GET",
     path="/v1/templates",
     args=ListTemplates,
-    result=_model(TemplateList),
+    result=Model(TemplateList),
     summary="Every template visible to the key.",
 )
 
@@ -369,7 +357,7 @@ TEMPLATES_GET = Operation(
     method="GET",
     path="/v1/templates/{name}",
     args=TemplateName,
-    result=_model(Template),
+    result=Model(Template),
     summary="Describe one template.",
 )
 
@@ -379,7 +367,7 @@ TEMPLATES_DELETE = Operation(
     method="DELETE",
     path="/v1/templates/{template_id}",
     args=TemplateId,
-    result=_raw_json(),
+    result=RawJSON(),
     summary="Delete one of the organisation's templates.",
 )
 
@@ -389,7 +377,7 @@ TEMPLATES_UPLOAD_LINK = Operation(
     method="POST",
     path="/v1/templates/files/upload-link",
     args=UploadLinkRequest,
-    result=_model(FileUploadLink),
+    result=Model(FileUploadLink),
     auth=Auth.BEARER_API_KEY,
     idempotent=True,
     summary="Where to upload a build context blob (or that it is already stored).",
@@ -401,7 +389,7 @@ TEMPLATES_BUILD = Operation(
     method="POST",
     path="/v1/templates/build",
     args=BuildTemplate,
-    result=_model(TemplateBuild),
+    result=Model(TemplateBuild),
     success=201,
     idempotent=False,
     auth=Auth.BEARER_API_KEY,
@@ -414,7 +402,7 @@ TEMPLATES_BUILD_STATUS = Operation(
     method="GET",
     path="/v1/templates/build/{build_id}/status",
     args=BuildId,
-    result=_model(BuildStatus),
+    result=Model(BuildStatus),
     auth=Auth.BEARER_API_KEY,
     summary="Progress of a template build.",
 )
@@ -425,7 +413,7 @@ TEMPLATES_BUILD_LOGS = Operation(
     method="GET",
     path="/v1/templates/build/{build_id}/logs",
     args=BuildLogsQuery,
-    result=_model(BuildLogs),
+    result=Model(BuildLogs),
     auth=Auth.BEARER_API_KEY,
     summary="One poll of a build's log (JSON form).",
 )
