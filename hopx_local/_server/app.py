@@ -117,7 +117,11 @@ async def serve(
                 limits=server_limits,
             )
         )
-        listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+        try:
+            listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+        except BaseException:
+            fleet.close()
+            raise
         bound = int(listener.listeners[0].extra(anyio.abc.SocketAttribute.local_port))
         control = ControlPlane(fleet, key)
         handler = functools.partial(
@@ -132,18 +136,20 @@ async def serve(
             port=bound,
             fleet=fleet,
         )
-        async with anyio.create_task_group() as tg:
-            await fleet.open(tg)
-            tg.start_soon(listener.serve, handler)
-            log.info("control plane on %s (isolation: %s)", server.base_url, mode.value)
-            try:
-                yield server
-            finally:
-                await fleet.aclose()
-                tg.cancel_scope.cancel()
-        with anyio.CancelScope(shield=True):
-            await listener.aclose()
-        fleet.close()
+        try:
+            async with anyio.create_task_group() as tg:
+                await fleet.open(tg)
+                tg.start_soon(listener.serve, handler)
+                log.info("control plane on %s (isolation: %s)", server.base_url, mode.value)
+                try:
+                    yield server
+                finally:
+                    await fleet.aclose()
+                    tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await listener.aclose()
+            fleet.close()
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)

@@ -323,6 +323,21 @@ async def _run_exchange(app: Application, exchange: Exchange, plane: str) -> Non
         )
 
 
+def _head_size(head: RequestHead) -> int:
+    return len(head.method) + len(head.target) + sum(len(k) + len(v) + 4 for k, v in head.headers)
+
+
+async def _refuse_head(app: Application, exchange: Exchange, plane: str) -> None:
+    exchange.must_close = True
+    message = f"request head larger than the limit of {exchange.limits.max_header_size} bytes"
+    response = app.error_response(431, message, request_id=exchange.request_id)
+    try:
+        await exchange.respond(response)
+    except (_Disconnected, ProtocolError):
+        return
+    log.info("%s %s %s 431 (head too large)", plane, exchange.method, exchange.path)
+
+
 async def serve_connection(
     stream: anyio.abc.ByteStream, app: Application, limits: ServerLimits, *, plane: str
 ) -> None:
@@ -343,6 +358,9 @@ async def serve_connection(
             if isinstance(event, ConnectionClosed) or not isinstance(event, RequestHead):
                 return
             exchange = Exchange(stream, conn, event, limits)
+            if _head_size(event) > limits.max_header_size:
+                await _refuse_head(app, exchange, plane)
+                return
             await _run_exchange(app, exchange, plane)
             if exchange.taken_over or exchange.must_close or not exchange.started:
                 return

@@ -157,6 +157,9 @@ async def test_lifecycle(local: LocalServer) -> None:
     gone = await call(local.base_url, "DELETE", f"/v1/sandboxes/{sid}", headers=key)
     assert gone.status == 200
     assert (await call(local.base_url, "GET", f"/v1/sandboxes/{sid}", headers=key)).status == 404
+    # The agent's port is closed.
+    with pytest.raises(OSError):
+        await call(started["public_host"], "GET", "/health")
 
 
 async def test_expired_sandbox_is_removed(local: LocalServer) -> None:

@@ -183,3 +183,22 @@ async def test_template_builds_are_refused(local: LocalServer) -> None:
         assert response.status == 501, (path, response.body)
         _control_error(doc(response), "not_supported")
         assert "not supported" in doc(response)["error"]["message"]
+
+
+async def test_oversized_head_is_refused(local: LocalServer) -> None:
+    client = await RawHTTP.connect(local.base_url)
+    try:
+        await client.send_bytes(
+            b"GET /health HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 100_000 + b"\r\n\r\n"
+        )
+        response = await client.read_response()
+        assert response.status == 431
+        assert doc(response)["error"]["code"] == "headers_too_large"
+    finally:
+        await client.aclose()
+
+
+async def test_port_in_use_is_an_error(local: LocalServer) -> None:
+    with pytest.raises(OSError):
+        async with hopx_local.serve(port=local.port):
+            pass
