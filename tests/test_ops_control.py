@@ -348,3 +348,22 @@ def test_template_is_ready_only_when_active_and_enabled() -> None:
     assert Template("1", "n", status="active").is_ready
     assert not Template("1", "n", status="active", is_active=False).is_ready
     assert not Template("1", "n", status="building").is_ready
+
+
+@pytest.mark.xfail(
+    reason="a lone surrogate escapes encode as UnicodeEncodeError instead of LocalProtocolError",
+    raises=UnicodeEncodeError,
+    strict=True,
+)
+@pytest.mark.parametrize(
+    ("op", "args"),
+    [
+        (c.TEMPLATES_GET, c.TemplateName("a\ud800")),
+        (c.SANDBOXES_CREATE, c.CreateSandbox(template_name="a\ud800")),
+    ],
+)
+def test_text_that_cannot_be_utf8_is_refused_locally(
+    op: Operation[object, object], args: object
+) -> None:
+    with pytest.raises(LocalProtocolError):
+        op.encode(args)
