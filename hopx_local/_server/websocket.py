@@ -28,6 +28,7 @@ from hopx_proto._streams import (
     ExecuteStreamServer,
     IPythonStreamServer,
     Result,
+    RichOutput,
     RichStreamServer,
     Stderr,
     Stdout,
@@ -133,6 +134,18 @@ async def _refuse(channel: WSChannel, message: str, code: str) -> None:
     await channel.close(BAD_REQUEST_CLOSE, message[:100])
 
 
+async def _send_rich(channel: WSChannel, machine: Any, outputs: Any) -> None:
+    """``display`` messages for the rich outputs a run produced (``/stream`` only)."""
+    if not isinstance(machine, RichStreamServer) or not isinstance(outputs, list):
+        return
+    for item in outputs:
+        if isinstance(item, dict) and item.get("type"):
+            display = RichOutput(
+                mime=str(item["type"]), data=item.get("data", ""), timestamp=utc_now_text()
+            )
+            await channel.send_text(machine.send(display))
+
+
 async def _pump_output(
     ctx: AgentContext,
     channel: WSChannel,
@@ -149,6 +162,7 @@ async def _pump_output(
                 event = Stderr(data=text, timestamp=utc_now_text())
             elif kind == "exit":
                 summary = json.loads(text)
+                await _send_rich(channel, machine, summary.get("rich"))
                 exit_code = int(summary.get("exit_code", 0))
                 timed_out = bool(summary.get("timed_out", False))
                 if timed_out:

@@ -216,3 +216,16 @@ async def test_paused_sandbox_refuses_streams(sandbox: dict[str, Any]) -> None:
     with pytest.raises(HopxError) as info:
         await RawWebSocket.connect(sandbox["public_host"], "/execute/stream", sandbox["auth_token"])
     assert info.value.code == "SANDBOX_PAUSED"
+
+
+@pytest.mark.parametrize("path", ["/stream", "/stream/ipython"])
+async def test_rich_and_ipython_streams_run_python(sandbox: dict[str, Any], path: str) -> None:
+    ws = await RawWebSocket.connect(sandbox["public_host"], path, sandbox["auth_token"])
+    try:
+        await ws.send_json({"type": "execute", "code": "print(sum(range(10)))"})
+        messages = await ws.messages_until_close()
+    finally:
+        await ws.close()
+    out = "".join(m["data"] for m in messages if m["type"] == "stdout")
+    assert out == "45\n"
+    assert messages[-1] == {"type": "complete", "success": True, "exit_code": 0}
