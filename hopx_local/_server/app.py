@@ -66,6 +66,23 @@ def default_state_dir() -> pathlib.Path:
     return pathlib.Path(base) / "hopx-local"
 
 
+def _stored_key(state_dir: pathlib.Path) -> str:
+    """The generated key kept in the state directory, so restarts keep it."""
+    path = state_dir / "api_key"
+    try:
+        stored = path.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        stored = ""
+    if stored:
+        return stored
+    key = new_api_key()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
 def _absolute(path: str | os.PathLike[str]) -> pathlib.Path:
     return pathlib.Path(os.path.abspath(os.path.expanduser(path)))
 
@@ -89,7 +106,8 @@ async def serve(
     """Run the emulator inside the current event loop (asyncio or trio).
 
     ``state_dir=None`` uses a temporary directory removed on exit. The API key is
-    ``api_key``, else ``$HOPX_API_KEY``, else a fresh random one. Leaving the block kills
+    ``api_key``, else ``$HOPX_API_KEY``, else a random one generated on first use and kept
+    in the state directory (so a restart keeps it). Leaving the block kills
     every sandbox process and closes every socket; sandbox records and files stay in a
     named ``state_dir``.
     """
@@ -103,7 +121,7 @@ async def serve(
         state_path = pathlib.Path(temp_dir)
     else:
         state_path = _absolute(state_dir)
-    key = api_key or os.environ.get("HOPX_API_KEY") or new_api_key()
+    key = api_key or os.environ.get("HOPX_API_KEY") or _stored_key(state_path)
     mode = resolve_isolation(isolation)
     server_limits = limits or ServerLimits()
     try:

@@ -72,7 +72,8 @@ async def serve_websocket(ctx: AgentContext, op: Operation[Any, Any]) -> None:
             status, f"Bad WebSocket upgrade: {exc.message}", code="INVALID_REQUEST"
         ) from None
     stream, _trailing = exchange.take_over()
-    await exchange.send_raw(ws.accept())
+    exchange.status = 101
+    await exchange.send_raw(ws.accept([("x-request-id", exchange.request_id)]))
     channel = WSChannel(stream, ws, write_timeout=exchange.limits.write_timeout)
     ctx.counters.active_streams += 1
     try:

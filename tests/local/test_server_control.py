@@ -210,3 +210,16 @@ async def test_restart_keeps_sandboxes_and_files(tmp_path: pathlib.Path) -> None
             headers=bearer(token),
         )
         assert doc(read)["content"] == "still here"
+
+
+async def test_generated_key_survives_restart(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HOPX_API_KEY", raising=False)
+    async with hopx_local.serve(state_dir=tmp_path) as first:
+        key = first.api_key
+        assert key.startswith("sk_local_")
+    async with hopx_local.serve(state_dir=tmp_path) as second:
+        assert second.api_key == key
+    async with hopx_local.serve() as fresh:
+        assert fresh.api_key != key
