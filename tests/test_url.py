@@ -31,7 +31,7 @@ def test_path_param_with_every_delimiter_survives() -> None:
     assert quote_path_param("a b&c=d?e#f") == "a%20b%26c%3Dd%3Fe%23f"
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_path_param_round_trip_and_only_unreserved_left_bare(value: str) -> None:
     quoted = quote_path_param(value)
@@ -42,7 +42,7 @@ def test_path_param_round_trip_and_only_unreserved_left_bare(value: str) -> None
     Request("GET", "/files/" + quoted, [("host", "h")])
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.text(), st.text()), max_size=6))
 def test_query_round_trip(pairs: list[tuple[str, str]]) -> None:
     query = encode_query(pairs)
@@ -167,7 +167,7 @@ def test_host_header_str_and_ws_url(url: str, host_header: str, text: str, ws: s
     assert base.is_tls == url.startswith("https")
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     scheme=st.sampled_from(["http", "https"]),
     host=st.from_regex(r"[a-z][a-z0-9-]{0,10}(\.[a-z][a-z0-9-]{0,10}){0,2}", fullmatch=True),
