@@ -185,6 +185,7 @@ class OutputPump:
         self.timed_out = False
         self._pipes = dict(pipes)
         self._timeout = timeout
+        self._deadline: float | None = None
 
     def kill(self) -> None:
         """SIGKILL the whole process tree."""
@@ -197,7 +198,7 @@ class OutputPump:
         try:
             for fd in open_fds:
                 epoll.register(fd, select.EPOLLIN)
-            deadline = anyio.current_time() + self._timeout
+            deadline = self._deadline = anyio.current_time() + self._timeout
             give_up: float | None = None
             exited_at: float | None = None
             while open_fds:
@@ -233,11 +234,18 @@ class OutputPump:
                 os.close(fd)
 
     async def finish(self) -> int:
-        """Wait for the main process (killing it if it lingers); its shell-style exit code."""
+        """Wait for the main process until the timeout; its shell-style exit code.
+
+        A process that closed its output but keeps running is killed at the timeout, or
+        after a short grace if the output loop already gave up on it.
+        """
         with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(5):
+            now = anyio.current_time()
+            deadline = self._deadline if self._deadline is not None else now
+            with anyio.move_on_after(max(deadline - now, _KILL_DRAIN)):
                 await self.process.wait()
             if self.process.returncode is None:
+                self.timed_out = True
                 self.kill()
                 await self.process.wait()
             await self.process.aclose()

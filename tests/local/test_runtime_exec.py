@@ -223,7 +223,8 @@ async def test_paused_sandbox_refuses_executions(tmp_path: Path) -> None:
 
 
 def _sandbox_python_has(module: str) -> bool:
-    probe = [python_executable(), "-c", f"import {module}"]
+    check = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    probe = [python_executable(), "-c", check]
     return subprocess.run(probe, capture_output=True, timeout=60, check=False).returncode == 0
 
 
@@ -264,3 +265,48 @@ async def test_metrics_count_executions(tmp_path: Path) -> None:
     assert metrics["failed_executions"] == 1
     assert metrics["active_executions"] == 0
     assert metrics["requests"]["execute"] == 2
+
+
+FAKE_PYPLOT = """
+import importlib, os
+_open = {}
+_made = [0]
+class Figure:
+    def __init__(self, number):
+        self.number = number
+    def savefig(self, buffer, format, bbox_inches=None):
+        buffer.write(b"PNG-%d" % self.number)
+def figure(num=None):
+    if num is None:
+        _made[0] += 1
+        num = _made[0]
+    return _open.setdefault(num, Figure(num))
+def get_fignums():
+    return sorted(_open)
+def close(which):
+    _open.clear()
+def show():
+    backend = os.environ["MPLBACKEND"].removeprefix("module://")
+    importlib.import_module(backend).show()
+"""
+
+
+async def test_figures_shown_and_left_open_become_png_outputs(tmp_path: Path) -> None:
+    """The matplotlib hooks, driven by a stand-in package exposing the calls they use."""
+    async with running(tmp_path) as sandbox:
+        for name, text in {
+            "matplotlib/__init__.py": "",
+            "matplotlib/backends/__init__.py": "",
+            "matplotlib/backends/backend_agg.py": "class FigureCanvasAgg: pass\n",
+            "matplotlib/backend_bases.py": "class FigureManagerBase: pass\n",
+            "matplotlib/pyplot.py": FAKE_PYPLOT,
+        }.items():
+            sandbox.write(f"/workspace/{name}", text.encode())
+        outcome = await sandbox.execute(
+            "import matplotlib.pyplot as plt\nplt.figure()\nplt.show()\nplt.figure()\nplt.figure()",
+            "python",
+        )
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.rich == [
+        {"type": "image/png", "data": base64.b64encode(b"PNG-%d" % n).decode()} for n in (1, 2, 3)
+    ]

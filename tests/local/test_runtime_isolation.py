@@ -98,7 +98,8 @@ async def test_sandboxes_cannot_see_each_other(tmp_path: Path) -> None:
         two.write("/workspace/only-two.txt", b"two's data")
         host_copy = two.layout.workspace / "only-two.txt"
         outcome = await one.execute(
-            f"cat {host_copy} /workspace/only-two.txt; find / -name only-two.txt 2>/dev/null; "
+            f"cat {host_copy} /workspace/only-two.txt; "
+            "find /workspace /tmp /run /etc -name only-two.txt 2>/dev/null; "
             "ls /workspace /tmp",
             "bash",
         )
