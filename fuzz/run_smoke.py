@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pathlib
 import sys
 import time
-
-from fuzz._harness import FUZZ_DIR, Harness, MissingTarget, SmokeFailure, run_smoke
+from typing import Any
 
 __all__ = ["HARNESS_MODULES", "load_harness", "main"]
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as ``python fuzz/run_smoke.py`` from anywhere
+    sys.path.insert(0, str(ROOT))
 
 #: Every harness, by module name under fuzz/.
 HARNESS_MODULES = (
@@ -29,9 +33,13 @@ HARNESS_MODULES = (
 )
 
 
-def load_harness(module: str) -> Harness:
-    """The :class:`Harness` of ``fuzz.<module>`` (raises :class:`MissingTarget` if its target
-    module does not exist)."""
+def load_harness(module: str) -> Any:
+    """The :class:`fuzz._harness.Harness` of ``fuzz.<module>``.
+
+    Raises :class:`fuzz._harness.MissingTarget` if the module it fuzzes does not exist.
+    """
+    from fuzz._harness import Harness
+
     harness = importlib.import_module(f"fuzz.{module}").HARNESS
     if not isinstance(harness, Harness):
         raise TypeError(f"fuzz.{module}.HARNESS is not a Harness")
@@ -39,6 +47,9 @@ def load_harness(module: str) -> Harness:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the harnesses; 0 when every one ran its inputs without a crash."""
+    from fuzz._harness import FUZZ_DIR, MissingTarget, SmokeFailure, run_smoke
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
