@@ -32,21 +32,6 @@ RESULT_NAMES = [
 ]
 HOST = ("host", "sandbox.example.invalid")
 
-#: Operations known to break a property, with why; each entry is a defect to fix in the
-#: operation, not in this file. The test still runs (and reports) for them.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("parse", "files.write"): "mode=None is left out of the body and read back as '0644'",
-}
-
-
-def _params(prop: str, names: list[str]) -> list[Any]:
-    return [
-        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_GAPS[prop, n], strict=False))
-        if (prop, n) in KNOWN_GAPS
-        else n
-        for n in names
-    ]
-
 
 def _examples(count: int) -> settings:
     """Modest example counts keep the whole file under a minute for ~150 operations."""
@@ -68,7 +53,7 @@ def _through_connection(request: Request) -> Request:
     return message
 
 
-@pytest.mark.parametrize("name", _params("parse", NAMES))
+@pytest.mark.parametrize("name", NAMES)
 @_examples(10)
 @given(data=st.data())
 def test_parse_reads_back_what_encode_sent(name: str, data: st.DataObject) -> None:
@@ -87,7 +72,7 @@ def test_parse_reads_back_what_encode_sent(name: str, data: st.DataObject) -> No
     assert op.parse(_through_connection(request)) == args
 
 
-@pytest.mark.parametrize("name", _params("render", RESULT_NAMES))
+@pytest.mark.parametrize("name", RESULT_NAMES)
 @_examples(10)
 @given(data=st.data())
 def test_decode_reads_back_what_render_sent(name: str, data: st.DataObject) -> None:
@@ -159,7 +144,7 @@ def _outcome(op: Operation[Any, Any], response: Response) -> tuple[Any, ...]:
         return ("error", type(exc), str(exc))
 
 
-@pytest.mark.parametrize("name", _params("split", NAMES))
+@pytest.mark.parametrize("name", NAMES)
 @_examples(5)
 @given(data=st.data())
 def test_split_response_decodes_like_a_whole_one(name: str, data: st.DataObject) -> None:
@@ -215,7 +200,7 @@ _CONTENT_TYPES = st.sampled_from(
 )
 
 
-@pytest.mark.parametrize("name", _params("any_status", NAMES))
+@pytest.mark.parametrize("name", NAMES)
 @_examples(12)
 @given(data=st.data())
 def test_any_status_and_body_gives_a_result_or_a_hopx_error(name: str, data: st.DataObject) -> None:
