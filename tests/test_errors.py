@@ -214,6 +214,47 @@ def test_request_id_from_body_or_header(request_id: str) -> None:
     assert both.request_id == request_id
 
 
+_text = st.text(min_size=1, max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    status=st.integers(400, 599),
+    message=_text,
+    code=st.none() | _text,
+    body_id=st.none() | _text,
+    header_id=st.none() | st.text(alphabet="abcdef0123456789-", min_size=1, max_size=20),
+    message_key=st.sampled_from(["error", "message"]),
+)
+def test_envelopes_give_their_message_code_and_request_id(
+    status: int,
+    message: str,
+    code: str | None,
+    body_id: str | None,
+    header_id: str | None,
+    message_key: str,
+) -> None:
+    headers = ((b"x-request-id", header_id.encode()),) if header_id else ()
+    nested: dict[str, Any] = {"message": message}
+    flat: dict[str, Any] = {message_key: message}
+    if code is not None:
+        nested["code"] = code
+        flat["code"] = code
+    if body_id is not None:
+        nested["request_id"] = body_id
+        flat["request_id"] = body_id
+    expected_id = body_id if body_id is not None else header_id
+    for exc in (control(status, {"error": nested}, headers), agent(status, flat, headers)):
+        assert exc.message == message
+        assert exc.code == (code if code is not None else type(exc).default_code)
+        assert exc.request_id == expected_id
+        assert exc.status_code == status
+        assert exc.operation in ("sandboxes.get", "files.read")
+        assert exc.sandbox_id == "sb-1"
+        assert "sb-1" in str(exc)
+        assert exc.operation in str(exc)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="_number calls float() on any JSON integer: retry_after_seconds with more than "
