@@ -6,6 +6,8 @@ import datetime as dt
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hopx_proto._errors import (
     APIError,
@@ -320,6 +322,28 @@ def test_expiry_threshold_and_naive_now() -> None:
     naive_now = NOW.replace(tzinfo=None)
     assert not sandbox.expiry(naive_now).is_expiring_soon
     assert sandbox.expiry(naive_now, threshold_seconds=900).is_expiring_soon
+
+
+_instants = st.datetimes(
+    min_value=dt.datetime(2000, 1, 1),
+    max_value=dt.datetime(2100, 1, 1),
+    timezones=st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=9))]),
+)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(expires=_instants, now=_instants, threshold=st.integers(0, 10_000))
+def test_expiry_is_consistent_at_any_instant(
+    expires: dt.datetime, now: dt.datetime, threshold: int
+) -> None:
+    info = ExpiryInfo.at(expires, now, threshold_seconds=threshold)
+    left = (expires - now).total_seconds()
+    assert info.has_timeout
+    assert info.is_expired == (now >= expires)
+    assert not (info.is_expired and info.is_expiring_soon)
+    assert info.is_expiring_soon == (0 < left <= threshold)
+    assert info.time_to_expiry is not None
+    assert abs(info.time_to_expiry - left) < 1
 
 
 def test_token_from_create_reply_needs_both_keys() -> None:
