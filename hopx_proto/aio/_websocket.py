@@ -115,6 +115,8 @@ class WebSocketSession:
 
         Pings are answered on the way. ``timeout`` bounds the wait for one message.
         """
+        if timeout is None:
+            return None if self._closed else await self._receive()
         while not self._closed:
             with self._backend.move_on_after(timeout) as scope:
                 message = await self._receive()
