@@ -329,13 +329,15 @@ def decode_frame(
 
     ``None`` means an empty or whitespace-only frame, which carries nothing.
     """
-    if isinstance(frame, bytes | bytearray | memoryview):
+    if type(frame) is str:
+        text = frame
+    elif isinstance(frame, bytes | bytearray | memoryview):
         try:
             text = bytes(frame).decode("utf-8")
         except UnicodeDecodeError:
             return UnknownMessage(bytes(frame).decode("utf-8", "replace"), "not UTF-8")
     elif isinstance(frame, str):
-        text = frame
+        text = str(frame)
     else:
         raise LocalProtocolError(f"a frame is str or bytes, got {type(frame).__name__}")
     try:
@@ -350,9 +352,10 @@ def decode_frame(
     cls = table.get(tag) if isinstance(tag, str) else None
     if cls is None:
         return UnknownMessage(text, f"unknown {tag_key} {tag!r}", obj)
-    for key, allowed in cls.CHOICES.items():
-        if obj.get(key) not in allowed:
-            return UnknownMessage(text, f"unknown {key} {obj.get(key)!r}", obj)
+    if cls.CHOICES:
+        for key, allowed in cls.CHOICES.items():
+            if obj.get(key) not in allowed:
+                return UnknownMessage(text, f"unknown {key} {obj.get(key)!r}", obj)
     return cls.from_wire(obj)
 
 
@@ -382,6 +385,17 @@ class StreamSpec:
     done: frozenset[enum.Enum] = frozenset()
     up_tag_key: str = "type"
     final_message: str | None = None
+    #: ``transitions`` keyed by plain values, for a fast lookup on every message.
+    compiled: Mapping[tuple[Any, bool, str], enum.Enum] = attrs.field(
+        init=False, repr=False, eq=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        compiled = {
+            (state._value_, direction is Direction.UP, name): after
+            for (state, direction, name), after in self.transitions.items()
+        }
+        object.__setattr__(self, "compiled", compiled)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """The table as ``(state, direction, message, next state)`` rows, in state order."""
@@ -430,7 +444,7 @@ class StreamMachine:
             raise LocalProtocolError(f"{self.SPEC.path} stream is finished")
 
     def _step(self, direction: Direction, name: str, *, local: bool, detail: str = "") -> None:
-        after = self.SPEC.transitions.get((self._state, direction, name))
+        after = self.SPEC.compiled.get((self._state._value_, direction is Direction.UP, name))
         if after is None:
             what = f"{name!r} ({direction.value}) is not allowed in state {self._state.name}"
             if detail:
