@@ -87,6 +87,12 @@ class FakeStream:
             if not isinstance(message, Request):
                 return
             self.server.requests.append(message)
+            if message.method == "CONNECT":
+                # A proxy tunnel: answer, then speak HTTP to the target on the same stream.
+                self.outgoing += b"HTTP/1.1 200 Connection established\r\n\r\n"
+                self.http = HTTPConnection(Role.SERVER)
+                self.wakeup.set()
+                continue
             self._answer(self.server.handler(message))
 
     def _answer(self, action: Action) -> None:
@@ -215,6 +221,8 @@ def token_json(token: str = "jwt-1") -> Any:
     return {"auth_token": token, "token_expires_at": "2099-01-01T00:00:00Z"}
 
 
-def make_client(server: ScriptedServer, **kwargs: Any) -> tuple[Client, FakeBackend]:
-    backend = FakeBackend(server, {"HOPX_API_KEY": "key-1"})
+def make_client(
+    server: ScriptedServer, environ: Mapping[str, str] | None = None, **kwargs: Any
+) -> tuple[Client, FakeBackend]:
+    backend = FakeBackend(server, {"HOPX_API_KEY": "key-1", **(environ or {})})
     return Client(backend, base_url=CONTROL, **kwargs), backend

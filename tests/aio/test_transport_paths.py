@@ -21,7 +21,7 @@ from hopx_proto._errors import (
     TimeoutError,
 )
 from hopx_proto._http import Request
-from hopx_proto.aio import AsyncSandbox, Client
+from hopx_proto.aio import AsyncSandbox, Client, ConnectionPool, PoolLimits
 
 from .fake import (
     AGENT_HOST,
@@ -44,7 +44,10 @@ def routes(table: dict[str, Any]) -> Callable[[Request], Action]:
     """A handler answering ``"METHOD /path"`` keys; a list is consumed one item per request."""
 
     def handle(request: Request) -> Action:
-        key = f"{request.method} {request.path}"
+        path = request.path
+        if path.startswith("http://"):  # absolute form, as sent to a proxy
+            path = "/" + path.split("/", 3)[3]
+        key = f"{request.method} {path}"
         if key not in table:
             return Reply(404, {"error": {"code": "not_found", "message": key}})
         value = table[key]
@@ -64,8 +67,8 @@ def agent_routes(extra: dict[str, Any]) -> Callable[[Request], Action]:
     return routes(table)
 
 
-async def sandbox(server: ScriptedServer, **kw: object) -> tuple[AsyncSandbox, FakeBackend]:
-    client, backend = make_client(server, **kw)  # type: ignore[arg-type]
+async def sandbox(server: ScriptedServer, **kw: Any) -> tuple[AsyncSandbox, FakeBackend]:
+    client, backend = make_client(server, **kw)
     return AsyncSandbox("sb1", client=client), backend
 
 
@@ -316,3 +319,78 @@ async def test_agent_host_is_the_public_host() -> None:
     assert ("agent.test", 7777) in server.hosts
     assert AGENT_HOST.endswith(":7777")
     await sb.aclose()
+
+
+async def test_https_through_a_proxy_tunnel() -> None:
+    server = ScriptedServer(routes({"GET /v1/sandboxes/sb1": Reply(json=sandbox_json())}))
+    backend = FakeBackend(
+        server, {"HOPX_API_KEY": "k", "HTTPS_PROXY": "http://user:pw@proxy.test:3128"}
+    )
+    client = Client(backend, base_url="https://api.test")
+    sb = AsyncSandbox("sb1", client=client)
+    await sb.get_info()
+    assert server.hosts == [("proxy.test", 3128)]
+    connect, get = server.requests
+    assert (connect.method, connect.target) == ("CONNECT", "api.test:443")
+    assert connect.header("proxy-authorization") == "Basic dXNlcjpwdw=="
+    assert (get.target, get.header("host")) == ("/v1/sandboxes/sb1", "api.test")
+    await sb.aclose()
+
+
+async def test_plain_http_through_a_proxy_and_no_proxy() -> None:
+    server = ScriptedServer(routes({"GET /v1/sandboxes/sb1": Reply(json=sandbox_json())}))
+    client, _backend = make_client(server, {"HTTP_PROXY": "proxy.test:8080"})
+    sb = AsyncSandbox("sb1", client=client)
+    await sb.get_info()
+    assert server.hosts == [("proxy.test", 8080)]
+    assert server.requests[0].target == "http://api.test/v1/sandboxes/sb1"
+    await sb.aclose()
+
+    server = ScriptedServer(routes({"GET /v1/sandboxes/sb1": Reply(json=sandbox_json())}))
+    client, _backend = make_client(
+        server, {"HTTP_PROXY": "proxy.test:8080", "NO_PROXY": "localhost,.test"}
+    )
+    sb = AsyncSandbox("sb1", client=client)
+    await sb.get_info()
+    assert server.hosts == [("api.test", 80)]
+    assert server.requests[0].target == "/v1/sandboxes/sb1"
+    await sb.aclose()
+
+
+async def test_logs_never_show_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    server = ScriptedServer(agent_routes({"GET /env": Reply(json={"env_vars": {}})}))
+    sb, _backend = await sandbox(server)
+    with caplog.at_level("DEBUG", logger="hopx"):
+        await sb.env.get_all()
+    text = caplog.text
+    assert "/env" in text
+    assert "key-1" not in text
+    assert "jwt-1" not in text
+    assert "***" in text
+    await sb.aclose()
+
+
+async def test_pool_limits_connections_per_host() -> None:
+    server = ScriptedServer(agent_routes({"GET /env": Reply(json={"env_vars": {}})}))
+    sb, _backend = await sandbox(server, limits=PoolLimits(max_per_host=2, max_idle_per_host=2))
+    await sb.get_token()
+    async with anyio.create_task_group() as tg:
+        for _ in range(10):
+            tg.start_soon(sb.env.get_all)
+    agent_connections = [h for h in server.hosts if h == ("agent.test", 7777)]
+    assert len(agent_connections) <= 2
+    await sb.aclose()
+    assert server.open_now == 0
+
+
+def test_pool_bookkeeping_expires_idle_connections() -> None:
+    pool: ConnectionPool[str] = ConnectionPool(PoolLimits(max_idle_per_host=2, idle_expiry=10))
+    key = ("http", "h", 80)
+    assert pool.checkin(key, "a", now=0) == []
+    assert pool.checkin(key, "b", now=1) == []
+    assert pool.checkin(key, "c", now=2) == ["a"]
+    assert pool.checkout(key, now=5) == ("c", [])
+    assert pool.checkout(key, now=11.5) == (None, ["b"])
+    assert pool.close() == []
+    with pytest.raises(LocalProtocolError):
+        pool.checkout(key, now=12)
