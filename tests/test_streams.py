@@ -214,6 +214,9 @@ def test_unreadable_frames_become_unknown_messages(
     assert client.state is ExecuteState.RUNNING
     if as_dict:
         assert event.get("type") == as_dict.get("type")
+        assert str(event) == str(as_dict)
+    else:
+        assert str(event) == event.raw  # printing shows what came
 
 
 def test_frames_of_the_wrong_python_type_are_local_errors() -> None:

@@ -299,6 +299,9 @@ class UnknownMessage(StreamMessage):
     def __getitem__(self, key: str) -> Any:
         return self._object()[key]
 
+    def __str__(self) -> str:
+        return str(self.value) if isinstance(self.value, dict) else self.raw
+
     def __eq__(self, other: object) -> bool:
         if type(other) is UnknownMessage:
             return (self.raw, self.reason) == (other.raw, other.reason)
