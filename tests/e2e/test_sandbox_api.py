@@ -255,3 +255,21 @@ async def test_desktop_is_a_typed_refusal(adapter: Any, local: hopx_local.LocalS
             await sb.desktop.click(1, 2)
         with pytest.raises(DesktopNotAvailableError):
             await sb.desktop.screenshot()
+
+
+async def test_bad_token_is_refreshed_once_for_rest_and_websocket(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    from hopx_proto._policy import TokenState
+
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        sb.client.tokens[sb.sandbox_id] = TokenState("not-a-valid-token", 4_102_444_800.0)
+        assert await sb.env.get_all() == {}
+        assert sb.client.tokens[sb.sandbox_id].token != "not-a-valid-token"
+        sb.client.tokens[sb.sandbox_id] = TokenState("not-a-valid-token", 4_102_444_800.0)
+        events = [dict(m) async for m in sb.run_code_stream("print(5)")]
+        assert events[0] == {**events[0], "type": "stdout", "data": "5\n"}
+        # A token about to expire is replaced before use.
+        sb.client.tokens[sb.sandbox_id] = TokenState("not-a-valid-token", 0.0)
+        token = await sb.get_token()
+        assert token != "not-a-valid-token"
