@@ -374,11 +374,6 @@ def test_template_is_ready_only_when_active_and_enabled() -> None:
     assert not Template("1", "n", status="building").is_ready
 
 
-@pytest.mark.xfail(
-    reason="a lone surrogate escapes encode as UnicodeEncodeError instead of LocalProtocolError",
-    raises=UnicodeEncodeError,
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("op", "args"),
     [

@@ -379,6 +379,14 @@ class Operation(Generic[A, R]):
 
         ``Host`` is left to the caller, which knows where the request goes.
         """
+        try:
+            return self._encode(args, auth)
+        except UnicodeEncodeError as exc:
+            raise LocalProtocolError(
+                f"{self.name}: text cannot be sent ({exc.encoding} cannot encode it: {exc.reason})"
+            ) from None
+
+    def _encode(self, args: A, auth: str | None) -> Request:
         if not isinstance(args, self.args):
             raise LocalProtocolError(
                 f"{self.name} takes {self.args.__name__}, not {type(args).__name__}"
