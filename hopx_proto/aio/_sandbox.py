@@ -721,8 +721,8 @@ class AsyncSandbox:
         return dict(to_wire(await self._agent(agent_ops.METRICS_SNAPSHOT, agent_ops.NoArgs())))
 
     async def get_agent_metrics(self) -> dict[str, Any]:
-        """The agent's metrics (``/metrics/snapshot``)."""
-        return await self.get_metrics_snapshot()
+        """The agent's own metrics (``/metrics``)."""
+        return dict(to_wire(await self._agent(agent_ops.METRICS, agent_ops.NoArgs())))
 
     async def get_agent_info(self) -> dict[str, Any]:
         """Agent version, platform and endpoints (``/info``)."""

@@ -394,3 +394,14 @@ def test_pool_bookkeeping_expires_idle_connections() -> None:
     assert pool.close() == []
     with pytest.raises(LocalProtocolError):
         pool.checkout(key, now=12)
+
+
+async def test_ipv6_literal_hosts() -> None:
+    server = ScriptedServer(routes({"GET /v1/sandboxes/sb1": Reply(json=sandbox_json())}))
+    backend = FakeBackend(server, {"HOPX_API_KEY": "k"})
+    client = Client(backend, base_url="http://[::1]:8080")
+    sb = AsyncSandbox("sb1", client=client)
+    await sb.get_info()
+    assert server.hosts == [("::1", 8080)]
+    assert server.requests[0].header("host") == "[::1]:8080"
+    await sb.aclose()
