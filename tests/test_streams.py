@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import importlib
 import importlib.util
 import itertools
 import json
@@ -558,6 +559,39 @@ MACHINES: dict[str, tuple[type[StreamMachine], type[StreamMachine]]] = {
     "/terminal": (TerminalClient, TerminalServer),
     "/files/watch": (WatchClient, WatchServer),
 }
+
+
+def test_every_public_name_of_the_stream_modules_is_exported() -> None:
+    import hopx_proto._streams as package
+
+    for module_name in (
+        "_base",
+        "_execute",
+        "_commands",
+        "_rich",
+        "_ipython",
+        "_terminal",
+        "_watch",
+    ):
+        module = importlib.import_module(f"hopx_proto._streams.{module_name}")
+        for name in getattr(module, "__all__", ()):
+            exported = name in package.__all__
+            internal = name in {"StreamMachine", "decode_frame", "encode_message"}
+            assert exported or internal or name.isupper(), f"{module_name}.{name}"
+    for name in package.__all__:
+        assert hasattr(package, name), name
+
+
+def test_terminal_dropped_without_close_frame_after_exit_is_fine() -> None:
+    client_ws, server_ws = _open_pair()
+    terminal = TerminalClient()
+    client_ws.receive_data(server_ws.send_text('{"type":"exit","code":0}'))
+    client_ws.receive_data(b"")  # the agent drops TCP after the shell exits
+    events = _ws_events(client_ws)
+    assert isinstance(events[0], TextMessage)
+    assert terminal.receive(events[0].text) == [Exit(0)]
+    assert events[1] == CloseReceived(1006, "")
+    terminal.finish()
 
 
 def test_every_stream_has_machines_for_both_roles() -> None:

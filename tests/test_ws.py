@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import struct
+import typing
 from collections.abc import Iterator
 
 import pytest
@@ -335,6 +336,23 @@ def test_client_refuses_a_bad_101(reply: bytes) -> None:
     assert client.send_close(1002) == b""  # nothing was opened, so nothing to close
 
 
+def test_a_long_rejection_body_is_cut_and_not_waited_for() -> None:
+    client = WebSocket(Role.CLIENT)
+    client.connect(BASE, "/x")
+    client.receive_data(b"HTTP/1.1 500 Oops\r\nContent-Length: 10000000\r\n\r\n" + b"e" * 70000)
+    with pytest.raises(ServerError) as info:
+        client.next_event()
+    assert info.value.status_code == 500
+
+
+def test_oversized_upgrade_request_head() -> None:
+    server = WebSocket(Role.SERVER, max_handshake_size=1024)
+    server.receive_data(b"GET /x HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 2000)
+    with pytest.raises(RemoteProtocolError) as info:
+        server.next_event()
+    assert info.value.status_hint == 431
+
+
 def test_client_eof_before_reply() -> None:
     client = WebSocket(Role.CLIENT)
     client.connect(BASE, "/x")
@@ -354,6 +372,17 @@ def test_sending_before_the_handshake_is_refused() -> None:
         server.accept()
     with pytest.raises(LocalProtocolError):
         server.reject(400)
+
+
+def test_public_names_leak_no_wsproto_or_h11_type() -> None:
+    import hopx_proto._ws as module
+
+    for name in module.__all__:
+        value = getattr(module, name)
+        members = typing.get_args(value) or (value,)  # WSEvent is a union of our events
+        for member in members:
+            where = getattr(member, "__module__", None) or "hopx_proto"
+            assert where.startswith("hopx_proto"), name
 
 
 # ---------------------------------------------------------------------------------------------
