@@ -117,6 +117,7 @@ class AsyncSandbox:
         self._client = client
         client.acquire()
         self._released = False
+        self._killed = False
         self._agent_base: BaseURL | None = None
         self._files: AsyncFiles | None = None
         self._commands: AsyncCommands | None = None
@@ -166,7 +167,8 @@ class AsyncSandbox:
         try:
             with self._client.backend.shielded(30.0):
                 try:
-                    await self.kill()
+                    if not self._killed:
+                        await self.kill()
                 except HopxError as err:
                     log.warning("could not kill sandbox %s on exit: %s", self.sandbox_id, err)
         finally:
@@ -423,6 +425,7 @@ class AsyncSandbox:
         """Delete the sandbox, then release this object's connections."""
         try:
             await self._control(control_ops.SANDBOXES_DELETE, self._sid())
+            self._killed = True
         finally:
             self._client.tokens.pop(self.sandbox_id, None)
             await self.aclose()

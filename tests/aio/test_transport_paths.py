@@ -405,3 +405,12 @@ async def test_ipv6_literal_hosts() -> None:
     assert server.hosts == [("::1", 8080)]
     assert server.requests[0].header("host") == "[::1]:8080"
     await sb.aclose()
+
+
+async def test_context_exit_after_an_explicit_kill_sends_one_delete() -> None:
+    server = ScriptedServer(agent_routes({"DELETE /v1/sandboxes/sb1": Reply(json={})}))
+    sb, _backend = await sandbox(server)
+    async with sb:
+        await sb.kill()
+    assert server.targets().count("DELETE /v1/sandboxes/sb1") == 1
+    assert server.open_now == 0
