@@ -747,3 +747,21 @@ def test_arbitrary_bytes_give_events_or_remote_errors(noise: bytes) -> None:
         except RemoteProtocolError as exc:
             code = exc.close_code
         assert code in (None, 1002, 1007, 1009)
+
+
+@settings(max_examples=100, deadline=None)
+@given(noise=st.binary(max_size=300), eof=st.booleans())
+def test_arbitrary_handshake_bytes_give_events_or_typed_errors(noise: bytes, eof: bool) -> None:
+    server = WebSocket(Role.SERVER)
+    client = WebSocket(Role.CLIENT)
+    client.connect(BASE, "/x")
+    for ws in (server, client):
+        outcome: object = None
+        try:
+            ws.receive_data(noise)
+            if eof:
+                ws.receive_data(b"")
+            outcome = ws.next_event()
+        except HopxError as exc:  # RemoteProtocolError, or a mapped rejection on the client
+            outcome = exc
+        assert outcome is NEED_DATA or isinstance(outcome, UpgradeRequest | Accepted | HopxError)
