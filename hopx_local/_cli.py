@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return anyio.run(runner, args)
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"hopx-local: {exc}", file=sys.stderr)
         return 1
 

@@ -122,7 +122,7 @@ async def serve(
     else:
         state_path = _absolute(state_dir)
     key = api_key or os.environ.get("HOPX_API_KEY") or _stored_key(state_path)
-    mode = resolve_isolation(isolation)
+    mode = await anyio.to_thread.run_sync(resolve_isolation, isolation)
     server_limits = limits or ServerLimits()
     try:
         fleet = Fleet(

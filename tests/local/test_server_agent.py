@@ -389,3 +389,15 @@ async def test_server_error_keeps_serving(sandbox: dict[str, Any]) -> None:
     _agent_error(doc(failed), "INTERNAL_ERROR")
     assert (await agent(sandbox, "GET", "/metrics")).status == 200
     assert (await call(server.base_url, "GET", "/v1/templates", headers=api("k"))).status == 200
+
+
+async def test_unisolated_mode_says_so() -> None:
+    async with hopx_local.serve(api_key="k", isolation="none") as server:
+        assert server.isolation == "none"
+        sb = await create_sandbox(server.base_url, "k")
+        info = doc(await call(sb["public_host"], "GET", "/info"))
+        assert info["isolation"] == "none"
+        assert info["isolated"] is False
+        assert "WARNING" in info["warning"]
+        ran = doc(await agent(sb, "POST", "/execute", json_body={"code": "print(2 + 2)"}))
+        assert ran["stdout"] == "4\n"
