@@ -128,6 +128,7 @@ class RawWebSocket:
         self.stream = stream
         self.ws = ws
         self.closed: CloseReceived | None = None
+        self.accepted: Accepted | None = None
 
     @classmethod
     async def connect(cls, base_url: str, path: str, token: str | None) -> RawWebSocket:
@@ -146,6 +147,7 @@ class RawWebSocket:
                     await stream.aclose()
                     raise
                 if isinstance(event, Accepted):
+                    client.accepted = event
                     return client
                 if event is NEED_DATA:
                     ws.receive_data(await client._recv())

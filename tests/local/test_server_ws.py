@@ -70,6 +70,8 @@ async def test_execute_stream(sandbox: dict[str, Any]) -> None:
     ws = await RawWebSocket.connect(
         sandbox["public_host"], "/execute/stream", sandbox["auth_token"]
     )
+    assert ws.accepted is not None
+    assert ws.accepted.header("x-request-id")
     try:
         await ws.send_json(
             {
@@ -229,3 +231,22 @@ async def test_rich_and_ipython_streams_run_python(sandbox: dict[str, Any], path
     out = "".join(m["data"] for m in messages if m["type"] == "stdout")
     assert out == "45\n"
     assert messages[-1] == {"type": "complete", "success": True, "exit_code": 0}
+
+
+async def test_pings_are_answered(sandbox: dict[str, Any]) -> None:
+    from hopx_proto._http import NEED_DATA
+    from hopx_proto._ws import Pong
+
+    ws = await RawWebSocket.connect(sandbox["public_host"], "/terminal", sandbox["auth_token"])
+    try:
+        await ws.stream.send(ws.ws.send_ping(b"are-you-there"))
+        with anyio.fail_after(10):
+            while True:
+                event = ws.ws.next_event()
+                if isinstance(event, Pong):
+                    assert event.payload == b"are-you-there"
+                    break
+                if event is NEED_DATA:
+                    ws.ws.receive_data(await ws.stream.receive())
+    finally:
+        await ws.close()
