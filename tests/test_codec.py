@@ -1,7 +1,5 @@
 """JSON <-> attrs models: round trips, strictness, tolerance, timestamps."""
 
-# ruff: noqa: RUF009  (wire() returns an attrs field definition, not a shared default)
-
 from __future__ import annotations
 
 import datetime as dt

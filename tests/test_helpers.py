@@ -17,6 +17,7 @@ from hopx_proto._http import (
     ConnectionClosed,
     EndOfMessage,
     HTTPConnection,
+    HTTPEvent,
     Request,
     RequestHead,
     Response,
@@ -27,7 +28,13 @@ from hopx_proto._http import (
 
 def test_merge_body_chunks_joins_neighbours_and_drops_empty_pieces() -> None:
     head = ResponseHead(200, ())
-    events = [head, BodyChunk(b"a"), BodyChunk(b""), BodyChunk(b"bc"), EndOfMessage()]
+    events: list[HTTPEvent] = [
+        head,
+        BodyChunk(b"a"),
+        BodyChunk(b""),
+        BodyChunk(b"bc"),
+        EndOfMessage(),
+    ]
     assert merge_body_chunks(events) == [head, BodyChunk(b"abc"), EndOfMessage()]
     # chunks separated by another event stay apart
     events = [BodyChunk(b"a"), EndOfMessage(), BodyChunk(b"b")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from helpers import ClientServerPair, events_from_pieces, get_all_events, split_at
 from hypothesis import given, settings
@@ -15,6 +17,7 @@ from hopx_proto._http import (
     ConnectionClosed,
     EndOfMessage,
     HTTPConnection,
+    HTTPEvent,
     Request,
     RequestHead,
     Response,
@@ -438,7 +441,7 @@ def test_after_an_error_every_call_is_refused() -> None:
     client.receive_data(b"HTTP/1.1 nope\r\n\r\n")
     with pytest.raises(RemoteProtocolError) as first:
         client.next_event()
-    calls = [
+    calls: list[Callable[[], object]] = [
         client.next_event,
         client.next_message,
         lambda: client.receive_data(b"more"),
@@ -544,7 +547,9 @@ def wire_responses(draw: st.DrawFn) -> bytes:
     return out
 
 
-def _outcome(role: Role, pieces: list[bytes], eof: bool) -> tuple[object, ...]:
+def _outcome(
+    role: Role, pieces: list[bytes], eof: bool
+) -> tuple[tuple[HTTPEvent, ...], type[HopxError] | None]:
     conn = HTTPConnection(role)
     if role is Role.CLIENT:
         conn.send_request(Request("GET", "/", [HOST]))
