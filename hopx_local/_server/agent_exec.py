@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 
+from hopx_local._runtime.records import ExecOutcome, ProcessRecord
 from hopx_proto._codec import dumps
 from hopx_proto._models.agent import WEBHOOK_SIGNATURE_HEADER, sign_webhook
 
@@ -32,9 +33,9 @@ _RICH_KEYS = {
 }
 
 
-def outcome_fields(outcome: Any) -> dict[str, Any]:
+def outcome_fields(outcome: ExecOutcome) -> dict[str, Any]:
     """The common keys of an execution or command reply."""
-    timed_out = bool(getattr(outcome, "timed_out", False))
+    timed_out = outcome.timed_out
     doc: dict[str, Any] = {
         "stdout": outcome.stdout,
         "stderr": outcome.stderr,
@@ -45,23 +46,21 @@ def outcome_fields(outcome: Any) -> dict[str, Any]:
     }
     if timed_out:
         doc["timed_out"] = True
-    if getattr(outcome, "truncated", False):
+    if outcome.truncated:
         doc["truncated"] = True
     return doc
 
 
-def _rich_fields(outcome: Any) -> dict[str, Any]:
+def _rich_fields(outcome: ExecOutcome) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for item in getattr(outcome, "rich", None) or []:
-        if not isinstance(item, dict):
-            continue
+    for item in outcome.rich:
         key = _RICH_KEYS.get(str(item.get("type")))
         if key is not None and key not in found:
             found[key] = item.get("data")
     return found
 
 
-def process_fields(record: Any) -> dict[str, Any]:
+def process_fields(record: ProcessRecord) -> dict[str, Any]:
     """A tracked background process as ``ProcessInfo``."""
     doc: dict[str, Any] = {
         "process_id": record.process_id,
@@ -75,15 +74,7 @@ def process_fields(record: Any) -> dict[str, Any]:
         "exit_code": record.exit_code,
         "duration": record.duration,
     }
-    return {k: _timestamp(v) for k, v in doc.items() if v is not None}
-
-
-def _timestamp(value: Any) -> Any:
-    if isinstance(value, float) and value > 1e9:
-        from .fleet import rfc3339
-
-        return rfc3339(value)
-    return value
+    return {k: v for k, v in doc.items() if v is not None}
 
 
 async def _counted(ctx: AgentContext) -> None:
@@ -129,7 +120,7 @@ async def execute_ipython(ctx: AgentContext, args: Any) -> dict[str, Any]:
     return doc
 
 
-def _background_reply(record: Any, message: str) -> dict[str, Any]:
+def _background_reply(record: ProcessRecord, message: str) -> dict[str, Any]:
     doc = process_fields(record)
     reply = {
         "process_id": doc["process_id"],
@@ -185,9 +176,8 @@ async def commands_run(ctx: AgentContext, args: Any) -> dict[str, Any]:
         ctx.counters.active_executions -= 1
     doc = outcome_fields(outcome)
     doc["command"] = " ".join([args.command, *args.args])
-    pid = getattr(outcome, "pid", None)
-    if isinstance(pid, int):
-        doc["pid"] = pid
+    if outcome.pid is not None:
+        doc["pid"] = outcome.pid
     return doc
 
 

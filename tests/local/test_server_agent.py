@@ -401,3 +401,14 @@ async def test_unisolated_mode_says_so() -> None:
         assert "WARNING" in info["warning"]
         ran = doc(await agent(sb, "POST", "/execute", json_body={"code": "print(2 + 2)"}))
         assert ran["stdout"] == "4\n"
+
+
+async def test_rich_outputs_reach_the_execute_reply(sandbox: dict[str, Any]) -> None:
+    code = (
+        "import sitecustomize\n"
+        "sitecustomize.emit('text/html', '<b>hi</b>')\n"
+        "sitecustomize.emit('image/png', b'\\x89PNG')\n"
+    )
+    reply = doc(await agent(sandbox, "POST", "/execute", json_body={"code": code}))
+    assert reply["html"] == "<b>hi</b>"
+    assert base64.b64decode(reply["png"]) == b"\x89PNG"
