@@ -272,8 +272,8 @@ class Fleet:
             )
         except ValueError as exc:
             raise Problem(400, f"Invalid cursor: {exc}", code="invalid_cursor") from None
-        if args.region not in (None, "local"):
-            records = []
+        if args.region is not None:
+            records = [r for r in records if (r.region or "local") == args.region]
         return {
             "object": "list",
             "data": [self.describe(r) for r in records],

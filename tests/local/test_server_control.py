@@ -223,3 +223,18 @@ async def test_generated_key_survives_restart(
         assert second.api_key == key
     async with hopx_local.serve() as fresh:
         assert fresh.api_key != key
+
+
+async def test_list_filters_by_status_and_region(local: LocalServer) -> None:
+    key = api(local.api_key)
+    east = await create_sandbox(local.base_url, local.api_key, region="us-east")
+    plain = await create_sandbox(local.base_url, local.api_key)
+    await call(local.base_url, "POST", f"/v1/sandboxes/{plain['id']}/pause", headers=key)
+
+    async def ids(query: str) -> set[str]:
+        page = doc(await call(local.base_url, "GET", f"/v1/sandboxes?{query}", headers=key))
+        return {s["id"] for s in page["data"]}
+
+    assert await ids("region=us-east") == {east["id"]}
+    assert await ids("status=paused") == {plain["id"]}
+    assert await ids("status=running") == {east["id"]}
