@@ -12,6 +12,8 @@ from .languages import available_languages as available_languages
 from .limits import Limits as Limits
 from .records import ExecOutcome as ExecOutcome
 from .records import ProcessRecord as ProcessRecord
+from .registry import Registry as Registry
+from .registry import SandboxRecord as SandboxRecord
 from .sandbox import SandboxRuntime as SandboxRuntime
 from .terminal import TerminalSession as TerminalSession
 
@@ -21,6 +23,8 @@ __all__ = [
     "IsolationMode",
     "Limits",
     "ProcessRecord",
+    "Registry",
+    "SandboxRecord",
     "SandboxFault",
     "SandboxRuntime",
     "TerminalSession",

@@ -60,9 +60,8 @@ def sandbox_owner(
 
     if os.geteuid() != 0:
         return None
-    if mode is IsolationMode.NONE and not (
-        _traversable(layout.workspace) and _traversable(Path(python))
-    ):
+    reachable = (layout.workspace, Path(python), BOOT_DIR / "launch.py")
+    if mode is IsolationMode.NONE and not all(map(_traversable, reachable)):
         return None
     uid = _UID_BASE + zlib.crc32(sandbox_id.encode()) % _UID_SPAN
     return uid, uid

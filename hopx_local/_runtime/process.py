@@ -239,11 +239,11 @@ class OutputPump:
         A process that closed its output but keeps running is killed at the timeout, or
         after a short grace if the output loop already gave up on it.
         """
+        now = anyio.current_time()
+        deadline = self._deadline if self._deadline is not None else now
+        with anyio.move_on_after(max(deadline - now, _KILL_DRAIN)):
+            await self.process.wait()
         with anyio.CancelScope(shield=True):
-            now = anyio.current_time()
-            deadline = self._deadline if self._deadline is not None else now
-            with anyio.move_on_after(max(deadline - now, _KILL_DRAIN)):
-                await self.process.wait()
             if self.process.returncode is None:
                 self.timed_out = True
                 self.kill()

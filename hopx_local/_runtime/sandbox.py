@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -98,6 +99,8 @@ class SandboxRuntime(SandboxFileAPI):
         for directory in (self.layout.root, self.layout.state, self.layout.state / "exec"):
             directory.mkdir(parents=True, exist_ok=True, mode=0o755)
         (self.layout.state / "logs").mkdir(exist_ok=True, mode=0o700)
+        for stale in (self.layout.state / "exec").iterdir():
+            remove_exec_dir(stale)
         self.owner = sandbox_owner(sandbox_id, isolation, self.layout, python_executable())
         self.paths = SandboxPaths(self.layout)
         self.files = SandboxFiles(self.paths, self.owner)
@@ -136,6 +139,14 @@ class SandboxRuntime(SandboxFileAPI):
 
     # -- preparing runs ------------------------------------------------------------------
 
+    @staticmethod
+    def _check_timeout(timeout: object) -> float:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise fault("INVALID_REQUEST", "timeout must be a number of seconds")
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise fault("INVALID_REQUEST", "timeout must be a positive number of seconds")
+        return float(timeout)
+
     def _check_running(self) -> None:
         if self._paused:
             raise fault("SANDBOX_PAUSED", "the sandbox is paused; resume it first")
@@ -160,6 +171,8 @@ class SandboxRuntime(SandboxFileAPI):
         kill_after: float | None = None,
     ) -> Launch:
         self._check_running()
+        if code is not None and not isinstance(code, str):
+            raise fault("INVALID_REQUEST", "code must be a string")
         request_env = check_env(env or {})
         host_workdir, sandbox_workdir = self._workdir(workdir)
         execution_id = new_id(prefix)
@@ -183,8 +196,10 @@ class SandboxRuntime(SandboxFileAPI):
                 merged = python_hooks(merged, self.isolation, shown_workdir, rich)
             language = interpreter.language
         else:
-            if not argv or not all(isinstance(arg, str) and arg for arg in argv[:1]):
+            if not argv or not isinstance(argv[0], str) or not argv[0].strip():
                 raise fault("INVALID_REQUEST", "command must be a non-empty string")
+            if not all(isinstance(arg, str) and "\x00" not in arg for arg in argv):
+                raise fault("INVALID_REQUEST", "command arguments must be strings without NUL")
             command = list(argv)
         killer = shutil.which("timeout")
         if kill_after is not None and kill_after > 0 and killer is not None:
@@ -201,8 +216,6 @@ class SandboxRuntime(SandboxFileAPI):
 
     @contextlib.asynccontextmanager
     async def _running(self, launch: Launch, limit: float) -> AsyncIterator[OutputPump]:
-        if limit <= 0:
-            raise fault("INVALID_REQUEST", "timeout must be positive")
         out_r, out_w = open_pipe()
         err_r, err_w = open_pipe()
         try:
@@ -301,8 +314,9 @@ class SandboxRuntime(SandboxFileAPI):
     ) -> ExecOutcome:
         """Run source code to completion (or until ``timeout`` seconds)."""
         self.counters["requests_execute"] += 1
+        limit = self._check_timeout(timeout)
         launch = self._launch(code=code, language=language, argv=None, env=env, workdir=workdir)
-        return await self._collect(launch, timeout)
+        return await self._collect(launch, limit)
 
     def stream_execute(
         self,
@@ -320,8 +334,9 @@ class SandboxRuntime(SandboxFileAPI):
         the process.
         """
         self.counters["requests_execute_stream"] += 1
+        limit = self._check_timeout(timeout)
         launch = self._launch(code=code, language=language, argv=None, env=env, workdir=workdir)
-        return self._stream(launch, timeout)
+        return self._stream(launch, limit)
 
     async def run_command(
         self,
@@ -334,6 +349,7 @@ class SandboxRuntime(SandboxFileAPI):
     ) -> ExecOutcome:
         """Run a program (looked up on PATH inside the sandbox) with arguments."""
         self.counters["requests_command"] += 1
+        limit = self._check_timeout(timeout)
         launch = self._launch(
             code=None,
             language="command",
@@ -342,7 +358,7 @@ class SandboxRuntime(SandboxFileAPI):
             workdir=workdir,
             prefix="cmd",
         )
-        return await self._collect(launch, timeout)
+        return await self._collect(launch, limit)
 
     def stream_command(
         self,
@@ -355,6 +371,7 @@ class SandboxRuntime(SandboxFileAPI):
     ) -> AsyncIterator[tuple[str, str]]:
         """Like :meth:`stream_execute`, for a program with arguments."""
         self.counters["requests_command_stream"] += 1
+        limit = self._check_timeout(timeout)
         launch = self._launch(
             code=None,
             language="command",
@@ -363,7 +380,7 @@ class SandboxRuntime(SandboxFileAPI):
             workdir=workdir,
             prefix="cmd",
         )
-        return self._stream(launch, timeout)
+        return self._stream(launch, limit)
 
     # -- background processes ------------------------------------------------------------
 

@@ -310,3 +310,16 @@ async def test_figures_shown_and_left_open_become_png_outputs(tmp_path: Path) ->
     assert outcome.rich == [
         {"type": "image/png", "data": base64.b64encode(b"PNG-%d" % n).decode()} for n in (1, 2, 3)
     ]
+
+
+@pytest.mark.parametrize("seconds", [0, -1, float("nan"), True])
+async def test_bad_timeouts_are_refused_before_anything_runs(
+    tmp_path: Path, seconds: float
+) -> None:
+    async with running(tmp_path) as sandbox:
+        with pytest.raises(SandboxFault) as caught:
+            sandbox.stream_execute("print(1)", "python", timeout=seconds)
+        assert caught.value.code == "INVALID_REQUEST"
+        with pytest.raises(SandboxFault):
+            await sandbox.run_command("true", [], timeout=seconds)
+        assert list((sandbox.layout.state / "exec").iterdir()) == []
