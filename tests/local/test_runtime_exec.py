@@ -323,3 +323,18 @@ async def test_bad_timeouts_are_refused_before_anything_runs(
         with pytest.raises(SandboxFault):
             await sandbox.run_command("true", [], timeout=seconds)
         assert list((sandbox.layout.state / "exec").iterdir()) == []
+
+
+async def test_cancelling_an_execution_kills_it_promptly(tmp_path: Path) -> None:
+    async with running(tmp_path) as sandbox:
+        started = time.monotonic()
+        with anyio.move_on_after(0.5) as scope:
+            await sandbox.execute("sleep 30 & sleep 30", "bash", timeout=60)
+        elapsed = time.monotonic() - started
+        leftovers = sandbox.processes.pids()
+        metrics = sandbox.metrics()
+    assert scope.cancelled_caught
+    assert elapsed < 5
+    assert leftovers == set()
+    assert metrics["active_executions"] == 0
+    assert list((sandbox.layout.state / "exec").iterdir()) == []
