@@ -16,7 +16,7 @@ import anyio
 import anyio.abc
 import attrs
 
-from hopx_local._runtime.isolation import resolve_isolation
+from hopx_local._runtime.isolation import isolation_warning, resolve_isolation
 
 from .connection import ServerLimits, serve_connection
 from .control import ControlPlane
@@ -36,6 +36,7 @@ class LocalServer:
         api_key: the key clients send as ``X-API-Key``.
         state_dir: where the registry and the sandbox directories live.
         isolation: ``"bwrap"`` or ``"none"``: how sandboxed code is confined.
+        warning: what to tell users when sandboxes are not isolated (``None`` when they are).
         host, port: where the control plane listens.
     """
 
@@ -43,6 +44,7 @@ class LocalServer:
     api_key: str
     state_dir: pathlib.Path
     isolation: str
+    warning: str | None
     host: str
     port: int
     fleet: Fleet = attrs.field(repr=False)
@@ -150,10 +152,12 @@ async def serve(
             api_key=key,
             state_dir=state_path,
             isolation=mode.value,
+            warning=isolation_warning(mode),
             host=host,
             port=bound,
             fleet=fleet,
         )
+        failure: Exception | None = None
         try:
             async with anyio.create_task_group() as tg:
                 await fleet.open(tg)
@@ -161,9 +165,14 @@ async def serve(
                 log.info("control plane on %s (isolation: %s)", server.base_url, mode.value)
                 try:
                     yield server
+                except Exception as exc:  # noqa: BLE001  (re-raised below, unwrapped)
+                    failure = exc
                 finally:
                     await fleet.aclose()
                     tg.cancel_scope.cancel()
+            if failure is not None:
+                # The caller's own error, not wrapped in the server's task group.
+                raise failure
         finally:
             with anyio.CancelScope(shield=True):
                 await listener.aclose()

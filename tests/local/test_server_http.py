@@ -202,3 +202,13 @@ async def test_port_in_use_is_an_error(local: LocalServer) -> None:
     with pytest.raises(OSError):
         async with hopx_local.serve(port=local.port):
             pass
+
+
+async def test_errors_in_the_block_are_not_wrapped() -> None:
+    async def use_and_fail() -> None:
+        async with hopx_local.serve(api_key="k") as server:
+            assert server.warning is None or "WARNING" in server.warning
+            raise KeyError("mine")
+
+    with pytest.raises(KeyError, match="mine"):
+        await use_and_fail()
