@@ -21,6 +21,7 @@ from .procfs import kill_all
 
 __all__ = [
     "EXEC_MOUNT",
+    "OutputCapture",
     "OutputPump",
     "SandboxProcess",
     "SandboxSpawner",
@@ -252,6 +253,31 @@ class OutputPump:
         returncode = self.process.returncode
         assert returncode is not None
         return exit_status(returncode)
+
+
+class OutputCapture:
+    """Keeps the first ``cap`` bytes of a stream; drops the rest and says so (``truncated``)."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._parts: list[bytes] = []
+        self._kept = 0
+        self.truncated = False
+
+    def add(self, data: bytes) -> bytes:
+        """Keep what fits of a chunk; the part kept."""
+        room = self._cap - self._kept
+        if len(data) > room:
+            self.truncated = True
+            data = data[: max(room, 0)]
+        if data:
+            self._parts.append(data)
+            self._kept += len(data)
+        return data
+
+    def text(self) -> str:
+        """The kept bytes as text (invalid UTF-8 becomes U+FFFD)."""
+        return b"".join(self._parts).decode("utf-8", errors="replace")
 
 
 async def terminate(process: SandboxProcess) -> None:

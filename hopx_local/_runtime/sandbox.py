@@ -39,36 +39,13 @@ from .launches import (
 )
 from .limits import Limits
 from .paths import SandboxPaths, rfc3339
-from .process import OutputPump, SandboxSpawner, open_pipe, terminate
+from .process import OutputCapture, OutputPump, SandboxSpawner, open_pipe, terminate
 from .procfs import kill_all, pids_owned_by
 from .records import ExecOutcome, ProcessRecord
 from .terminal import TerminalSession, set_window_size
 from .workers import BackgroundJob, BackgroundTable, SandboxProcesses
 
 __all__ = ["SandboxRuntime"]
-
-
-class _Capture:
-    """Keeps the first ``cap`` bytes of a stream and counts the rest."""
-
-    def __init__(self, cap: int) -> None:
-        self._cap = cap
-        self._parts: list[bytes] = []
-        self._kept = 0
-        self.truncated = False
-
-    def add(self, data: bytes) -> bytes:
-        room = self._cap - self._kept
-        if len(data) > room:
-            self.truncated = True
-            data = data[: max(room, 0)]
-        if data:
-            self._parts.append(data)
-            self._kept += len(data)
-        return data
-
-    def text(self) -> str:
-        return b"".join(self._parts).decode("utf-8", errors="replace")
 
 
 class SandboxRuntime(SandboxFileAPI):
@@ -248,7 +225,7 @@ class SandboxRuntime(SandboxFileAPI):
 
     async def _collect(self, launch: Launch, limit: float) -> ExecOutcome:
         started = time.monotonic()
-        out, err = _Capture(self.output_cap), _Capture(self.output_cap)
+        out, err = OutputCapture(self.output_cap), OutputCapture(self.output_cap)
         async with (
             self._running(launch, limit) as pump,
             contextlib.aclosing(pump.chunks()) as chunks,
@@ -276,7 +253,10 @@ class SandboxRuntime(SandboxFileAPI):
 
     async def _stream(self, launch: Launch, limit: float) -> AsyncIterator[tuple[str, str]]:
         started = time.monotonic()
-        captures = {"stdout": _Capture(self.output_cap), "stderr": _Capture(self.output_cap)}
+        captures = {
+            "stdout": OutputCapture(self.output_cap),
+            "stderr": OutputCapture(self.output_cap),
+        }
         decoders = {
             kind: codecs.getincrementaldecoder("utf-8")(errors="replace") for kind in captures
         }
