@@ -28,5 +28,8 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+bench: $(STAMP)
+	$(BIN)/python bench/stream_throughput.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis
