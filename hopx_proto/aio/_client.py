@@ -156,7 +156,14 @@ class Client:
         refreshed = False
         while True:
             attempt += 1
-            request = op.encode(args, auth=credential)
+            try:
+                request = op.encode(args, auth=credential)
+            except UnicodeError as exc:
+                raise LocalProtocolError(
+                    f"{op.name}: an argument cannot be encoded: {exc}",
+                    operation=op.name,
+                    sandbox_id=sandbox_id,
+                ) from None
             if headers:
                 request = request.with_headers(*headers)
             retry_after: str | None = None

@@ -414,3 +414,12 @@ async def test_context_exit_after_an_explicit_kill_sends_one_delete() -> None:
         await sb.kill()
     assert server.targets().count("DELETE /v1/sandboxes/sb1") == 1
     assert server.open_now == 0
+
+
+async def test_unencodable_path_is_a_typed_error_before_any_request() -> None:
+    server = ScriptedServer(agent_routes({}))
+    sb, _backend = await sandbox(server)
+    with pytest.raises(LocalProtocolError, match=r"files\.read"):
+        await sb.files.read("/workspace/bad\udcff.txt")
+    assert not [r for r in server.requests if r.path.startswith("/files")]
+    await sb.aclose()
