@@ -17,9 +17,11 @@ import anyio.to_thread
 from .errors import fault
 from .paths import MOUNTS, SandboxPaths, rfc3339
 
-__all__ = ["SandboxFiles", "UploadWriter", "parse_mode"]
+__all__ = ["MAX_WHOLE_READ", "SandboxFiles", "UploadWriter", "parse_mode"]
 
 _CHUNK = 256 * 1024
+#: Whole-file reads (``/files/read``) are refused above this size; downloads stream instead.
+MAX_WHOLE_READ = 64 << 20
 _DEFAULT_FILE_MODE = 0o644
 
 
@@ -93,8 +95,16 @@ class SandboxFiles:
 
     def read_bytes(self, path: str) -> bytes:
         """The whole content of a file."""
-        host, _sandbox = self._existing_file(path)
-        return host.read_bytes()
+        host, sandbox = self._existing_file(path)
+        with host.open("rb") as handle:
+            data = handle.read(MAX_WHOLE_READ + 1)
+        if len(data) > MAX_WHOLE_READ:
+            raise fault(
+                "INVALID_REQUEST",
+                f"{sandbox} is larger than {MAX_WHOLE_READ} bytes; download it instead",
+                path=sandbox,
+            )
+        return data
 
     def read_text(self, path: str) -> str:
         """The content of a file as text (UTF-8; undecodable bytes become U+FFFD)."""

@@ -201,3 +201,15 @@ async def test_watch_reports_changes(sandbox: SandboxRuntime) -> None:
     await watch.aclose()  # type: ignore[attr-defined]
     failure = fault_of(sandbox.watch, "/workspace/absent")
     assert failure.code == "DIRECTORY_NOT_FOUND"
+
+
+def test_huge_whole_file_reads_are_refused(
+    sandbox: SandboxRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hopx_local._runtime import files
+
+    monkeypatch.setattr(files, "MAX_WHOLE_READ", 10)
+    sandbox.write("/workspace/big", b"x" * 11)
+    sandbox.write("/workspace/small", b"x" * 10)
+    assert fault_of(sandbox.read_text, "/workspace/big").code == "INVALID_REQUEST"
+    assert sandbox.read_bytes("/workspace/small") == b"x" * 10

@@ -206,3 +206,16 @@ async def test_code_can_change_files_written_through_the_api(tmp_path: Path) -> 
         content = sandbox.read_text("/workspace/data/notes.txt")
     assert outcome.stdout == "ok\n", outcome.stderr
     assert content == "one\ntwo\n"
+
+
+def test_auto_falls_back_without_bwrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hopx_local._runtime import isolation
+
+    monkeypatch.setattr(isolation, "bwrap_path", lambda: None)
+    isolation._bwrap_works.cache_clear()
+    try:
+        assert resolve_isolation("auto") is IsolationMode.NONE
+        with pytest.raises(ValueError, match="bubblewrap"):
+            resolve_isolation("bwrap")
+    finally:
+        isolation._bwrap_works.cache_clear()
