@@ -86,6 +86,7 @@ class Client:
         #: Sandbox JWTs by sandbox id, shared by every sandbox object of this client.
         self.tokens: dict[str, TokenState] = {}
         self._holders = 0
+        self._close_with_last_holder = False
         self._closed = False
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -95,9 +96,23 @@ class Client:
         self._holders += 1
 
     async def release(self) -> None:
-        """A sandbox object is done; close when it was the last one."""
+        """A sandbox object is done with the client.
+
+        A client made by the library for a class method closes with its last sandbox; one
+        the caller made stays open until the caller closes it.
+        """
         self._holders = max(0, self._holders - 1)
-        if self._holders == 0:
+        if self._holders == 0 and self._close_with_last_holder:
+            await self.aclose()
+
+    def close_with_last_holder(self) -> Client:
+        """Hand the client over to the sandboxes that will use it (internal)."""
+        self._close_with_last_holder = True
+        return self
+
+    async def release_if_unused(self) -> None:
+        """Close a handed-over client that no sandbox ended up holding."""
+        if self._holders == 0 and self._close_with_last_holder:
             await self.aclose()
 
     @property

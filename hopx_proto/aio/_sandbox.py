@@ -113,7 +113,7 @@ class AsyncSandbox:
                 base_url=base_url,
                 timeout=timeout,
                 max_retries=max_retries,
-            )
+            ).close_with_last_holder()
         self._client = client
         client.acquire()
         self._released = False
@@ -137,8 +137,14 @@ class AsyncSandbox:
         return cls._backend_factory()
 
     @classmethod
-    def _make_client(cls, api_key: str | None, base_url: str) -> Client:
-        return Client(cls._new_backend(), api_key=api_key, base_url=base_url)
+    def _make_client(
+        cls, api_key: str | None, base_url: str, client: Client | None = None
+    ) -> Client:
+        if client is not None:
+            return client
+        return Client(
+            cls._new_backend(), api_key=api_key, base_url=base_url
+        ).close_with_last_holder()
 
     def __repr__(self) -> str:
         return f"<AsyncSandbox {self.sandbox_id}>"
@@ -188,14 +194,19 @@ class AsyncSandbox:
         env_vars: dict[str, str] | None = None,
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
     ) -> _CreateCall:
-        """Create a sandbox; ``await`` it, or use it as ``async with`` (killed on exit)."""
+        """Create a sandbox; ``await`` it, or use it as ``async with`` (killed on exit).
+
+        ``client`` shares a :class:`Client` (its pool, TLS and proxy settings) instead of
+        making one.
+        """
 
         async def run() -> AsyncSandbox:
-            client = cls._make_client(api_key, base_url)
+            made = cls._make_client(api_key, base_url, client)
             try:
                 return await cls._create(
-                    client,
+                    made,
                     template,
                     template_id,
                     region,
@@ -204,8 +215,7 @@ class AsyncSandbox:
                     env_vars,
                 )
             except BaseException:
-                if client._holders == 0:
-                    await client.aclose()
+                await made.release_if_unused()
                 raise
 
         return _CreateCall(run)
@@ -262,9 +272,10 @@ class AsyncSandbox:
         *,
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
     ) -> AsyncSandbox:
         """An object for an existing sandbox (one ``GET``; a typed error if it is gone)."""
-        sandbox = cls(sandbox_id, client=cls._make_client(api_key, base_url))
+        sandbox = cls(sandbox_id, client=cls._make_client(api_key, base_url, client))
         try:
             sandbox._adopt_agent(await sandbox.get_info())
         except BaseException:
@@ -281,20 +292,20 @@ class AsyncSandbox:
         limit: int = 100,
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
     ) -> builtins.list[AsyncSandbox]:
         """One page of sandboxes (they share one client, closed with the last of them)."""
-        client = cls._make_client(api_key, base_url)
+        client = cls._make_client(api_key, base_url, client)
         try:
             page = await client.call(
                 control_ops.SANDBOXES_LIST,
                 control_ops.ListSandboxes(status=status, region=region, limit=limit),
             )
         except BaseException:
-            await client.aclose()
+            await client.release_if_unused()
             raise
         out = [cls(info.sandbox_id, client=client) for info in page.data]
-        if not out:
-            await client.aclose()
+        await client.release_if_unused()
         return out
 
     @classmethod
@@ -305,19 +316,19 @@ class AsyncSandbox:
         region: str | None = None,
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
     ) -> EventStream[AsyncSandbox]:
         """Every sandbox, fetched lazily page by page (``next_cursor``).
 
         The sandboxes share one client, closed when the iteration ends and the last of them
         is closed.
         """
-        return EventStream(cls._iter(status, region, api_key, base_url))
+        return EventStream(cls._iter(status, region, cls._make_client(api_key, base_url, client)))
 
     @classmethod
     async def _iter(
-        cls, status: str | None, region: str | None, api_key: str | None, base_url: str
+        cls, status: str | None, region: str | None, client: Client
     ) -> AsyncGenerator[AsyncSandbox, None]:
-        client = cls._make_client(api_key, base_url)
         client.acquire()
         try:
             cursor: str | None = None
@@ -338,9 +349,18 @@ class AsyncSandbox:
                 await client.release()
 
     @classmethod
-    async def _one_shot(cls, api_key: str | None, base_url: str, op: Operation[A, R], args: A) -> R:
-        async with cls._make_client(api_key, base_url) as client:
+    async def _one_shot(
+        cls,
+        api_key: str | None,
+        base_url: str,
+        client: Client | None,
+        op: Operation[A, R],
+        args: A,
+    ) -> R:
+        if client is not None:
             return await client.call(op, args)
+        async with cls._make_client(api_key, base_url) as made:
+            return await made.call(op, args)
 
     @classmethod
     async def list_templates(
@@ -350,11 +370,13 @@ class AsyncSandbox:
         language: str | None = None,
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
     ) -> builtins.list[Template]:
         """Templates, optionally filtered."""
         listing = await cls._one_shot(
             api_key,
             base_url,
+            client,
             control_ops.TEMPLATES_LIST,
             control_ops.ListTemplates(category=category, language=language),
         )
@@ -362,36 +384,54 @@ class AsyncSandbox:
 
     @classmethod
     async def get_template(
-        cls, name: str, *, api_key: str | None = None, base_url: str = DEFAULT_BASE_URL
+        cls,
+        name: str,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
     ) -> Template:
         """One template by name."""
         return await cls._one_shot(
-            api_key, base_url, control_ops.TEMPLATES_GET, control_ops.TemplateName(name=name)
+            api_key,
+            base_url,
+            client,
+            control_ops.TEMPLATES_GET,
+            control_ops.TemplateName(name=name),
         )
 
     @classmethod
     async def delete_template(
-        cls, template_id: str, *, api_key: str | None = None, base_url: str = DEFAULT_BASE_URL
+        cls,
+        template_id: str,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
     ) -> dict[str, Any]:
         """Delete a custom template; the service's reply."""
         return await cls._one_shot(
             api_key,
             base_url,
+            client,
             control_ops.TEMPLATES_DELETE,
             control_ops.TemplateId(template_id=template_id),
         )
 
     @classmethod
-    async def health_check(cls, *, base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
+    async def health_check(
+        cls, *, base_url: str = DEFAULT_BASE_URL, client: Client | None = None
+    ) -> dict[str, Any]:
         """The control plane's ``/health`` (no API key needed)."""
+        args, timeouts = control_ops.NoArgs(), Timeouts(10, 10, 10)
+        if client is not None:
+            return await client.call(control_ops.HEALTH, args, timeouts=timeouts)
         backend = cls._new_backend()
-        client = Client(
+        made = Client(
             backend, api_key=backend.environ.get("HOPX_API_KEY") or "-", base_url=base_url
         )
-        async with client:
-            return await client.call(
-                control_ops.HEALTH, control_ops.NoArgs(), timeouts=Timeouts(10, 10, 10)
-            )
+        async with made:
+            return await made.call(control_ops.HEALTH, args, timeouts=timeouts)
 
     # -- lifecycle --------------------------------------------------------------------------
 

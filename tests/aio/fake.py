@@ -225,4 +225,4 @@ def make_client(
     server: ScriptedServer, environ: Mapping[str, str] | None = None, **kwargs: Any
 ) -> tuple[Client, FakeBackend]:
     backend = FakeBackend(server, {"HOPX_API_KEY": "key-1", **(environ or {})})
-    return Client(backend, base_url=CONTROL, **kwargs), backend
+    return Client(backend, base_url=CONTROL, **kwargs).close_with_last_holder(), backend

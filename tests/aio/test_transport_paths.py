@@ -423,3 +423,27 @@ async def test_unencodable_path_is_a_typed_error_before_any_request() -> None:
         await sb.files.read("/workspace/bad\udcff.txt")
     assert not [r for r in server.requests if r.path.startswith("/files")]
     await sb.aclose()
+
+
+async def test_a_callers_client_is_shared_and_left_open() -> None:
+    listing = {"data": [sandbox_json("a"), sandbox_json("b")], "has_more": False}
+    server = ScriptedServer(
+        routes(
+            {
+                "GET /v1/sandboxes": Reply(json=listing),
+                "GET /v1/sandboxes/a": Reply(json=sandbox_json("a")),
+                "DELETE /v1/sandboxes/a": Reply(json={}),
+            }
+        )
+    )
+    backend = FakeBackend(server, {"HOPX_API_KEY": "k"})
+    async with Client(backend, base_url="http://api.test") as client:
+        sandboxes = await AsyncSandbox.list(client=client)
+        connected = await AsyncSandbox.connect("a", client=client)
+        await connected.kill()
+        for sb in sandboxes:
+            await sb.aclose()
+        assert client.transport.open_connections() == 1
+        assert server.opened == 1  # every call shared one pooled connection
+    assert client.closed
+    assert server.open_now == 0
