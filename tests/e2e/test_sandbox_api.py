@@ -273,3 +273,22 @@ async def test_bad_token_is_refreshed_once_for_rest_and_websocket(
         sb.client.tokens[sb.sandbox_id] = TokenState("not-a-valid-token", 0.0)
         token = await sb.get_token()
         assert token != "not-a-valid-token"
+
+
+async def test_cancelling_a_call_leaves_the_client_usable(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        await sb.env.get_all()
+        pooled = sb.client.transport.open_connections()
+        with anyio.move_on_after(0.3) as scope:
+            await sb.run_code("import time; time.sleep(10)")
+        assert scope.cancelled_caught
+        # The half-used connection was closed, not pooled; the others are intact.
+        assert sb.client.transport.open_connections() <= pooled
+        assert (await sb.run_code("print('after')")).stdout == "after\n"
+        with anyio.move_on_after(0.3):
+            async with sb.run_code_stream("import time; time.sleep(10)") as stream:
+                async for _message in stream:
+                    pass
+        assert await sb.env.get_all() == {}
