@@ -1,6 +1,6 @@
 """Example 1 of the AsyncSandbox reference: basic async usage.
 
-    python examples/seed_basic.py --loop asyncio|trio [--local]
+python examples/seed_basic.py --loop asyncio|trio [--local]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Example 2 of the AsyncSandbox reference: the async context manager kills the sandbox.
 
-    python examples/seed_context_manager.py --loop asyncio|trio [--local]
+python examples/seed_context_manager.py --loop asyncio|trio [--local]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Example 4 of the AsyncSandbox reference: streaming output.
 
-    python examples/seed_streaming.py --loop asyncio|trio [--local]
+python examples/seed_streaming.py --loop asyncio|trio [--local]
 """
 
 from __future__ import annotations

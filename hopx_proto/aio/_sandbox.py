@@ -11,34 +11,27 @@ file paths, typed errors, and streams that close their WebSocket when the caller
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
-import builtins
 import logging
-from collections.abc import AsyncGenerator, Callable, Generator
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
-from .._codec import to_wire
 from .._errors import (
     HopxError,
-    NotFoundError,
     RemoteProtocolError,
     SandboxExpiredError,
-    TemplateNotFoundError,
 )
-from .._models.agent import ExecutionResult
-from .._models.control import SandboxInfo, Template
+from .._models.control import SandboxInfo
 from .._ops import agent as agent_ops
 from .._ops import control as control_ops
 from .._ops._base import Operation
-from .._streams import ExecuteEvent, ExecuteStreamClient, ExecuteStreamRequest
 from .._url import BaseURL
-from ._backend import Backend
+from ._classapi import SandboxClassAPI
 from ._client import DEFAULT_BASE_URL, Client
 from ._commands import AsyncCommands
 from ._desktop import AsyncDesktop
 from ._env import AsyncCache, AsyncEnvironmentVariables
+from ._execution import ExecutionAPI
 from ._files import AsyncFiles
 from ._models import ExpiryInfo
-from ._streaming import EventStream, stream_messages
 from ._terminal import AsyncTerminal
 from ._transport import Timeouts
 from ._websocket import WebSocketSession
@@ -58,26 +51,7 @@ STARTING_STATES = frozenset({"creating", "starting", "pending"})
 READY_WAIT = 60.0
 
 
-class _CreateCall:
-    """What :meth:`AsyncSandbox.create` returns: awaitable, and usable as ``async with``."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._sandbox: AsyncSandbox | None = None
-
-    def __await__(self) -> Generator[Any, None, AsyncSandbox]:
-        return self._factory().__await__()  # type: ignore[no-any-return]
-
-    async def __aenter__(self) -> AsyncSandbox:
-        self._sandbox = await self._factory()
-        return self._sandbox
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._sandbox is not None:
-            await self._sandbox.__aexit__(*exc)
-
-
-class AsyncSandbox:
+class AsyncSandbox(SandboxClassAPI, ExecutionAPI):
     """One sandbox: lifecycle on the control plane, code, files and more on its agent.
 
     Args:
@@ -89,9 +63,6 @@ class AsyncSandbox:
             never reached the server).
         client: share an existing :class:`Client` (and its pool) instead of making one.
     """
-
-    #: Set by the adapter (hopx_trio / hopx_asyncio).
-    _backend_factory: ClassVar[Callable[[], Backend] | None] = None
 
     def __init__(
         self,
@@ -127,25 +98,6 @@ class AsyncSandbox:
         self._desktop: AsyncDesktop | None = None
         self._token_lock = client.backend.lock()
 
-    @classmethod
-    def _new_backend(cls) -> Backend:
-        if cls._backend_factory is None:
-            raise HopxError(
-                "hopx_proto.aio.AsyncSandbox needs an event loop adapter: "
-                "import AsyncSandbox from hopx_trio or hopx_asyncio"
-            )
-        return cls._backend_factory()
-
-    @classmethod
-    def _make_client(
-        cls, api_key: str | None, base_url: str, client: Client | None = None
-    ) -> Client:
-        if client is not None:
-            return client
-        return Client(
-            cls._new_backend(), api_key=api_key, base_url=base_url
-        ).close_with_last_holder()
-
     def __repr__(self) -> str:
         return f"<AsyncSandbox {self.sandbox_id}>"
 
@@ -179,259 +131,6 @@ class AsyncSandbox:
                     log.warning("could not kill sandbox %s on exit: %s", self.sandbox_id, err)
         finally:
             await self.aclose()
-
-    # -- class-level API --------------------------------------------------------------------
-
-    @classmethod
-    def create(
-        cls,
-        template: str | None = None,
-        *,
-        template_id: str | None = None,
-        region: str | None = None,
-        timeout_seconds: int | None = None,
-        internet_access: bool | None = None,
-        env_vars: dict[str, str] | None = None,
-        api_key: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        client: Client | None = None,
-    ) -> _CreateCall:
-        """Create a sandbox; ``await`` it, or use it as ``async with`` (killed on exit).
-
-        ``client`` shares a :class:`Client` (its pool, TLS and proxy settings) instead of
-        making one.
-        """
-
-        async def run() -> AsyncSandbox:
-            made = cls._make_client(api_key, base_url, client)
-            try:
-                return await cls._create(
-                    made,
-                    template,
-                    template_id,
-                    region,
-                    timeout_seconds,
-                    internet_access,
-                    env_vars,
-                )
-            except BaseException:
-                await made.release_if_unused()
-                raise
-
-        return _CreateCall(run)
-
-    @classmethod
-    async def _create(
-        cls,
-        client: Client,
-        template: str | None,
-        template_id: str | int | None,
-        region: str | None,
-        timeout_seconds: int | None,
-        internet_access: bool | None,
-        env_vars: dict[str, str] | None,
-    ) -> AsyncSandbox:
-        if template_id is not None:
-            template_id, template = str(template_id), None
-        args = control_ops.CreateSandbox(
-            template_name=template,
-            template_id=template_id,
-            region=region,
-            timeout_seconds=timeout_seconds,
-            internet_access=internet_access,
-            env_vars=env_vars,
-        )
-        try:
-            info = await client.call(control_ops.SANDBOXES_CREATE, args)
-        except NotFoundError as exc:
-            if template is None or isinstance(exc, TemplateNotFoundError):
-                raise
-            try:
-                listing = await client.call(control_ops.TEMPLATES_LIST, control_ops.ListTemplates())
-                names = [t.name for t in listing.data]
-            except HopxError:
-                names = []
-            raise TemplateNotFoundError(
-                template_name=template,
-                available_templates=names,
-                status_code=exc.status_code,
-                request_id=exc.request_id,
-                operation=exc.operation,
-            ) from exc
-        sandbox = cls(info.sandbox_id, client=client)
-        token = client.new_token_state(info)
-        if token is not None:
-            client.tokens[info.sandbox_id] = token
-        sandbox._adopt_agent(info)
-        return sandbox
-
-    @classmethod
-    async def connect(
-        cls,
-        sandbox_id: str,
-        *,
-        api_key: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        client: Client | None = None,
-    ) -> AsyncSandbox:
-        """An object for an existing sandbox (one ``GET``; a typed error if it is gone)."""
-        sandbox = cls(sandbox_id, client=cls._make_client(api_key, base_url, client))
-        try:
-            sandbox._adopt_agent(await sandbox.get_info())
-        except BaseException:
-            await sandbox.aclose()
-            raise
-        return sandbox
-
-    @classmethod
-    async def list(
-        cls,
-        *,
-        status: str | None = None,
-        region: str | None = None,
-        limit: int = 100,
-        api_key: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        client: Client | None = None,
-    ) -> builtins.list[AsyncSandbox]:
-        """One page of sandboxes (they share one client, closed with the last of them)."""
-        client = cls._make_client(api_key, base_url, client)
-        try:
-            page = await client.call(
-                control_ops.SANDBOXES_LIST,
-                control_ops.ListSandboxes(status=status, region=region, limit=limit),
-            )
-        except BaseException:
-            await client.release_if_unused()
-            raise
-        out = [cls(info.sandbox_id, client=client) for info in page.data]
-        await client.release_if_unused()
-        return out
-
-    @classmethod
-    def iter(
-        cls,
-        *,
-        status: str | None = None,
-        region: str | None = None,
-        api_key: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        client: Client | None = None,
-    ) -> EventStream[AsyncSandbox]:
-        """Every sandbox, fetched lazily page by page (``next_cursor``).
-
-        The sandboxes share one client, closed when the iteration ends and the last of them
-        is closed.
-        """
-        return EventStream(cls._iter(status, region, cls._make_client(api_key, base_url, client)))
-
-    @classmethod
-    async def _iter(
-        cls, status: str | None, region: str | None, client: Client
-    ) -> AsyncGenerator[AsyncSandbox, None]:
-        client.acquire()
-        try:
-            cursor: str | None = None
-            while True:
-                page = await client.call(
-                    control_ops.SANDBOXES_LIST,
-                    control_ops.ListSandboxes(
-                        limit=100, status=status, region=region, cursor=cursor
-                    ),
-                )
-                for info in page.data:
-                    yield cls(info.sandbox_id, client=client)
-                if not page.has_more or not page.next_cursor or page.next_cursor == cursor:
-                    return
-                cursor = page.next_cursor
-        finally:
-            with client.backend.shielded(5.0):
-                await client.release()
-
-    @classmethod
-    async def _one_shot(
-        cls,
-        api_key: str | None,
-        base_url: str,
-        client: Client | None,
-        op: Operation[A, R],
-        args: A,
-    ) -> R:
-        if client is not None:
-            return await client.call(op, args)
-        async with cls._make_client(api_key, base_url) as made:
-            return await made.call(op, args)
-
-    @classmethod
-    async def list_templates(
-        cls,
-        *,
-        category: str | None = None,
-        language: str | None = None,
-        api_key: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        client: Client | None = None,
-    ) -> builtins.list[Template]:
-        """Templates, optionally filtered."""
-        listing = await cls._one_shot(
-            api_key,
-            base_url,
-            client,
-            control_ops.TEMPLATES_LIST,
-            control_ops.ListTemplates(category=category, language=language),
-        )
-        return builtins.list(listing.data)
-
-    @classmethod
-    async def get_template(
-        cls,
-        name: str,
-        *,
-        api_key: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        client: Client | None = None,
-    ) -> Template:
-        """One template by name."""
-        return await cls._one_shot(
-            api_key,
-            base_url,
-            client,
-            control_ops.TEMPLATES_GET,
-            control_ops.TemplateName(name=name),
-        )
-
-    @classmethod
-    async def delete_template(
-        cls,
-        template_id: str,
-        *,
-        api_key: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        client: Client | None = None,
-    ) -> dict[str, Any]:
-        """Delete a custom template; the service's reply."""
-        return await cls._one_shot(
-            api_key,
-            base_url,
-            client,
-            control_ops.TEMPLATES_DELETE,
-            control_ops.TemplateId(template_id=template_id),
-        )
-
-    @classmethod
-    async def health_check(
-        cls, *, base_url: str = DEFAULT_BASE_URL, client: Client | None = None
-    ) -> dict[str, Any]:
-        """The control plane's ``/health`` (no API key needed)."""
-        args, timeouts = control_ops.NoArgs(), Timeouts(10, 10, 10)
-        if client is not None:
-            return await client.call(control_ops.HEALTH, args, timeouts=timeouts)
-        backend = cls._new_backend()
-        made = Client(
-            backend, api_key=backend.environ.get("HOPX_API_KEY") or "-", base_url=base_url
-        )
-        async with made:
-            return await made.call(control_ops.HEALTH, args, timeouts=timeouts)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -656,125 +355,6 @@ class AsyncSandbox:
                     raise
                 token = await self._refresh()
         raise AssertionError("unreachable")
-
-    # -- execution --------------------------------------------------------------------------
-
-    async def run_code(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        timeout_seconds: int = 120,
-        env: dict[str, str] | None = None,
-        working_dir: str = "/workspace",
-        preflight: bool = False,
-    ) -> ExecutionResult:
-        """Run code and wait for it; stdout, stderr, exit code and rich outputs."""
-        if preflight:
-            await self.ensure_healthy()
-        args = agent_ops.ExecuteArgs(
-            language=language, code=code, workdir=working_dir, timeout=timeout_seconds, env=env
-        )
-        return await self._agent(agent_ops.EXECUTE, args, read_timeout=timeout_seconds + 30)
-
-    def run_code_stream(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        timeout: int = 60,
-        env: dict[str, str] | None = None,
-        working_dir: str = "/workspace",
-    ) -> EventStream[ExecuteEvent]:
-        """Stream output events (readable as dicts) until ``complete``.
-
-        ``async for`` over the result; use ``async with`` around it to stop early: leaving
-        the block closes the WebSocket, which stops the remote process.
-        """
-        machine = ExecuteStreamClient()
-        first = machine.start(
-            ExecuteStreamRequest(
-                code=code, language=language, timeout=timeout, workdir=working_dir, env=env
-            )
-        )
-        return EventStream(
-            stream_messages(lambda: self._open_ws(agent_ops.EXECUTE_STREAM), machine, first)
-        )
-
-    async def run_code_background(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        timeout: int = 300,
-        env: dict[str, str] | None = None,
-        name: str | None = None,
-    ) -> dict[str, Any]:
-        """Start code in the background; the process record (``process_id`` ...)."""
-        args = agent_ops.BackgroundExecuteArgs(
-            code=code, language=language, timeout=timeout, env=env, name=name
-        )
-        reply = await self._agent(agent_ops.EXECUTE_BACKGROUND, args, read_timeout=30)
-        return dict(to_wire(reply))
-
-    async def run_code_async(
-        self,
-        code: str,
-        callback_url: str,
-        *,
-        language: str = "python",
-        timeout: int = 1800,
-        env: dict[str, str] | None = None,
-        working_dir: str = "/workspace",
-        callback_headers: dict[str, str] | None = None,
-        callback_signature_secret: str | None = None,
-    ) -> dict[str, Any]:
-        """Queue code; the agent posts the result to ``callback_url``."""
-        args = agent_ops.AsyncExecuteArgs(
-            code=code,
-            language=language,
-            timeout=timeout,
-            workdir=working_dir,
-            callback_url=callback_url,
-            env=env,
-            callback_headers=callback_headers,
-            callback_signature_secret=callback_signature_secret,
-        )
-        reply = await self._agent(agent_ops.EXECUTE_ASYNC, args, read_timeout=30)
-        return dict(to_wire(reply))
-
-    async def list_processes(self) -> builtins.list[dict[str, Any]]:
-        """Background executions (``/execute/processes``)."""
-        reply = await self._agent(agent_ops.EXECUTE_PROCESSES, agent_ops.NoArgs())
-        return [dict(to_wire(p)) for p in reply.processes]
-
-    async def kill_process(self, process_id: str) -> dict[str, Any]:
-        """Kill a background execution."""
-        return await self._agent(
-            agent_ops.EXECUTE_KILL, agent_ops.ProcessIdQuery(process_id=process_id)
-        )
-
-    async def list_system_processes(self) -> builtins.list[dict[str, Any]]:
-        """Operating-system processes inside the sandbox (``/processes``)."""
-        reply = await self._agent(agent_ops.PROCESSES_LIST, agent_ops.NoArgs())
-        return [dict(to_wire(p)) for p in reply.processes]
-
-    async def get_metrics_snapshot(self) -> dict[str, Any]:
-        """The agent's metrics (``/metrics/snapshot``)."""
-        return dict(to_wire(await self._agent(agent_ops.METRICS_SNAPSHOT, agent_ops.NoArgs())))
-
-    async def get_agent_metrics(self) -> dict[str, Any]:
-        """The agent's own metrics (``/metrics``)."""
-        return dict(to_wire(await self._agent(agent_ops.METRICS, agent_ops.NoArgs())))
-
-    async def get_agent_info(self) -> dict[str, Any]:
-        """Agent version, platform and endpoints (``/info``)."""
-        return dict(to_wire(await self._agent(agent_ops.AGENT_INFO, agent_ops.NoArgs())))
-
-    async def get_jupyter_sessions(self) -> builtins.list[dict[str, Any]]:
-        """Jupyter kernel sessions."""
-        reply = await self._agent(agent_ops.JUPYTER_SESSIONS, agent_ops.NoArgs())
-        return [dict(to_wire(s)) for s in reply.sessions]
 
     # -- resources --------------------------------------------------------------------------
 

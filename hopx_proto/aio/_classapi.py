@@ -1,0 +1,342 @@
+"""The class-level API of ``AsyncSandbox``: create, connect, list, iter, templates, health.
+
+A mixin of :class:`~hopx_proto.aio.AsyncSandbox`. Each class method uses the ``client=`` it is
+given, or makes one that closes with the last sandbox using it.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
+
+from .._errors import HopxError, NotFoundError, TemplateNotFoundError
+from .._models.control import SandboxInfo, Template
+from .._ops import control as control_ops
+from .._ops._base import Operation
+from .._url import BaseURL
+from ._backend import Backend
+from ._client import DEFAULT_BASE_URL, Client
+from ._streaming import EventStream
+from ._transport import Timeouts
+
+__all__ = ["SandboxClassAPI"]
+
+A = TypeVar("A")
+R = TypeVar("R")
+T = TypeVar("T", bound="_ContextExit")
+
+
+class _ContextExit(Protocol):
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+class _CreateCall(Generic[T]):
+    """What :meth:`AsyncSandbox.create` returns: awaitable, and usable as ``async with``."""
+
+    def __init__(self, factory: Callable[[], Awaitable[T]]) -> None:
+        self._factory = factory
+        self._sandbox: T | None = None
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._factory().__await__()
+
+    async def __aenter__(self) -> T:
+        self._sandbox = await self._factory()
+        return self._sandbox
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._sandbox is not None:
+            await self._sandbox.__aexit__(*exc)
+
+
+class SandboxClassAPI:
+    """Class methods of ``AsyncSandbox``."""
+
+    #: Set by the adapter (hopx_trio / hopx_asyncio).
+    _backend_factory: ClassVar[Callable[[], Backend] | None] = None
+
+    if TYPE_CHECKING:
+        sandbox_id: str
+
+        def __init__(self, sandbox_id: str, *, client: Client | None = None) -> None: ...
+
+        def _adopt_agent(self, info: SandboxInfo) -> BaseURL | None: ...
+
+        async def get_info(self) -> SandboxInfo: ...
+
+        async def aclose(self) -> None: ...
+
+        async def __aexit__(self, *exc: object) -> None: ...
+
+    @classmethod
+    def _new_backend(cls) -> Backend:
+        if cls._backend_factory is None:
+            raise HopxError(
+                "hopx_proto.aio.AsyncSandbox needs an event loop adapter: "
+                "import AsyncSandbox from hopx_trio or hopx_asyncio"
+            )
+        return cls._backend_factory()
+
+    @classmethod
+    def _make_client(
+        cls, api_key: str | None, base_url: str, client: Client | None = None
+    ) -> Client:
+        if client is not None:
+            return client
+        return Client(
+            cls._new_backend(), api_key=api_key, base_url=base_url
+        ).close_with_last_holder()
+
+    # -- class-level API --------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        template: str | None = None,
+        *,
+        template_id: str | None = None,
+        region: str | None = None,
+        timeout_seconds: int | None = None,
+        internet_access: bool | None = None,
+        env_vars: dict[str, str] | None = None,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
+    ) -> _CreateCall[Self]:
+        """Create a sandbox; ``await`` it, or use it as ``async with`` (killed on exit).
+
+        ``client`` shares a :class:`Client` (its pool, TLS and proxy settings) instead of
+        making one.
+        """
+
+        async def run() -> Self:
+            made = cls._make_client(api_key, base_url, client)
+            try:
+                return await cls._create(
+                    made,
+                    template,
+                    template_id,
+                    region,
+                    timeout_seconds,
+                    internet_access,
+                    env_vars,
+                )
+            except BaseException:
+                await made.release_if_unused()
+                raise
+
+        return _CreateCall(run)
+
+    @classmethod
+    async def _create(
+        cls,
+        client: Client,
+        template: str | None,
+        template_id: str | int | None,
+        region: str | None,
+        timeout_seconds: int | None,
+        internet_access: bool | None,
+        env_vars: dict[str, str] | None,
+    ) -> Self:
+        if template_id is not None:
+            template_id, template = str(template_id), None
+        args = control_ops.CreateSandbox(
+            template_name=template,
+            template_id=template_id,
+            region=region,
+            timeout_seconds=timeout_seconds,
+            internet_access=internet_access,
+            env_vars=env_vars,
+        )
+        try:
+            info = await client.call(control_ops.SANDBOXES_CREATE, args)
+        except NotFoundError as exc:
+            if template is None or isinstance(exc, TemplateNotFoundError):
+                raise
+            try:
+                listing = await client.call(control_ops.TEMPLATES_LIST, control_ops.ListTemplates())
+                names = [t.name for t in listing.data]
+            except HopxError:
+                names = []
+            raise TemplateNotFoundError(
+                template_name=template,
+                available_templates=names,
+                status_code=exc.status_code,
+                request_id=exc.request_id,
+                operation=exc.operation,
+            ) from exc
+        sandbox = cls(info.sandbox_id, client=client)
+        token = client.new_token_state(info)
+        if token is not None:
+            client.tokens[info.sandbox_id] = token
+        sandbox._adopt_agent(info)
+        return sandbox
+
+    @classmethod
+    async def connect(
+        cls,
+        sandbox_id: str,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
+    ) -> Self:
+        """An object for an existing sandbox (one ``GET``; a typed error if it is gone)."""
+        sandbox = cls(sandbox_id, client=cls._make_client(api_key, base_url, client))
+        try:
+            sandbox._adopt_agent(await sandbox.get_info())
+        except BaseException:
+            await sandbox.aclose()
+            raise
+        return sandbox
+
+    @classmethod
+    async def list(
+        cls,
+        *,
+        status: str | None = None,
+        region: str | None = None,
+        limit: int = 100,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
+    ) -> builtins.list[Self]:
+        """One page of sandboxes (they share one client, closed with the last of them)."""
+        client = cls._make_client(api_key, base_url, client)
+        try:
+            page = await client.call(
+                control_ops.SANDBOXES_LIST,
+                control_ops.ListSandboxes(status=status, region=region, limit=limit),
+            )
+        except BaseException:
+            await client.release_if_unused()
+            raise
+        out = [cls(info.sandbox_id, client=client) for info in page.data]
+        await client.release_if_unused()
+        return out
+
+    @classmethod
+    def iter(
+        cls,
+        *,
+        status: str | None = None,
+        region: str | None = None,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
+    ) -> EventStream[Self]:
+        """Every sandbox, fetched lazily page by page (``next_cursor``).
+
+        The sandboxes share one client, closed when the iteration ends and the last of them
+        is closed.
+        """
+        return EventStream(cls._iter(status, region, cls._make_client(api_key, base_url, client)))
+
+    @classmethod
+    async def _iter(
+        cls, status: str | None, region: str | None, client: Client
+    ) -> AsyncGenerator[Self, None]:
+        client.acquire()
+        try:
+            cursor: str | None = None
+            while True:
+                page = await client.call(
+                    control_ops.SANDBOXES_LIST,
+                    control_ops.ListSandboxes(
+                        limit=100, status=status, region=region, cursor=cursor
+                    ),
+                )
+                for info in page.data:
+                    yield cls(info.sandbox_id, client=client)
+                if not page.has_more or not page.next_cursor or page.next_cursor == cursor:
+                    return
+                cursor = page.next_cursor
+        finally:
+            with client.backend.shielded(5.0):
+                await client.release()
+
+    @classmethod
+    async def _one_shot(
+        cls,
+        api_key: str | None,
+        base_url: str,
+        client: Client | None,
+        op: Operation[A, R],
+        args: A,
+    ) -> R:
+        if client is not None:
+            return await client.call(op, args)
+        async with cls._make_client(api_key, base_url) as made:
+            return await made.call(op, args)
+
+    @classmethod
+    async def list_templates(
+        cls,
+        *,
+        category: str | None = None,
+        language: str | None = None,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
+    ) -> builtins.list[Template]:
+        """Templates, optionally filtered."""
+        listing = await cls._one_shot(
+            api_key,
+            base_url,
+            client,
+            control_ops.TEMPLATES_LIST,
+            control_ops.ListTemplates(category=category, language=language),
+        )
+        return builtins.list(listing.data)
+
+    @classmethod
+    async def get_template(
+        cls,
+        name: str,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
+    ) -> Template:
+        """One template by name."""
+        return await cls._one_shot(
+            api_key,
+            base_url,
+            client,
+            control_ops.TEMPLATES_GET,
+            control_ops.TemplateName(name=name),
+        )
+
+    @classmethod
+    async def delete_template(
+        cls,
+        template_id: str,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: Client | None = None,
+    ) -> dict[str, Any]:
+        """Delete a custom template; the service's reply."""
+        return await cls._one_shot(
+            api_key,
+            base_url,
+            client,
+            control_ops.TEMPLATES_DELETE,
+            control_ops.TemplateId(template_id=template_id),
+        )
+
+    @classmethod
+    async def health_check(
+        cls, *, base_url: str = DEFAULT_BASE_URL, client: Client | None = None
+    ) -> dict[str, Any]:
+        """The control plane's ``/health`` (no API key needed)."""
+        args, timeouts = control_ops.NoArgs(), Timeouts(10, 10, 10)
+        if client is not None:
+            return await client.call(control_ops.HEALTH, args, timeouts=timeouts)
+        backend = cls._new_backend()
+        made = Client(
+            backend, api_key=backend.environ.get("HOPX_API_KEY") or "-", base_url=base_url
+        )
+        async with made:
+            return await made.call(control_ops.HEALTH, args, timeouts=timeouts)
