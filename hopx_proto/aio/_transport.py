@@ -457,6 +457,12 @@ class HTTPTransport:
         self._closed = True
         await self._close_all(self._pool.close())
 
+    async def __aenter__(self) -> HTTPTransport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
 
 async def _send(stream: ByteStream, data: bytes) -> None:
     if data:
