@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 import posixpath
+import stat
 from pathlib import Path
 
 import attrs
@@ -12,7 +14,7 @@ import attrs
 from .errors import fault
 from .isolation import SandboxLayout
 
-__all__ = ["MOUNTS", "SandboxPaths", "rfc3339"]
+__all__ = ["MOUNTS", "SandboxPaths", "is_symlink_at", "open_beneath", "rfc3339"]
 
 #: Sandbox directories backed by host directories of the sandbox root.
 MOUNTS = ("/workspace", "/tmp")
@@ -99,3 +101,49 @@ class SandboxPaths:
             if host.is_relative_to(base):
                 return posixpath.join(mount, host.relative_to(base).as_posix())
         raise fault("PATH_NOT_ALLOWED", "path is outside the sandbox", path=str(host))
+
+    def split_host(self, host: Path) -> tuple[Path, list[str]]:
+        """(mount directory, components below it) of a resolved host path."""
+        for mount in MOUNTS:
+            base = self._host_of_mount(mount)
+            if host == base or host.is_relative_to(base):
+                return base, list(host.relative_to(base).parts)
+        raise fault("PATH_NOT_ALLOWED", "path is outside the sandbox", path=str(host))
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def open_beneath(base: Path, parts: list[str], *, sandbox: str) -> int:
+    """A directory fd for ``base/parts...``, refusing any symlink on the way (O_NOFOLLOW).
+
+    Paths are resolved (symlinks included) before use; if a directory was swapped for a
+    symlink since, the walk fails instead of following it: PATH_NOT_ALLOWED.
+    """
+    fd = os.open(base, _DIR_FLAGS)
+    part = ""
+    try:
+        for part in parts:
+            following = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = following
+    except FileNotFoundError:
+        os.close(fd)
+        raise fault("FILE_NOT_FOUND", f"no such file or directory: {sandbox}", path=sandbox)
+    except OSError as exc:
+        swapped = exc.errno in (errno.ELOOP, errno.ENOTDIR) and is_symlink_at(fd, part)
+        os.close(fd)
+        if swapped:
+            raise fault("PATH_NOT_ALLOWED", f"{sandbox} changed while in use", path=sandbox)
+        if exc.errno == errno.ENOTDIR:
+            raise fault("FILE_NOT_FOUND", f"no such file or directory: {sandbox}", path=sandbox)
+        raise
+    return fd
+
+
+def is_symlink_at(directory: int, name: str) -> bool:
+    """Whether ``name`` in the directory open as ``directory`` is a symlink."""
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode)
+    except OSError:
+        return False

@@ -213,3 +213,41 @@ def test_huge_whole_file_reads_are_refused(
     sandbox.write("/workspace/small", b"x" * 10)
     assert fault_of(sandbox.read_text, "/workspace/big").code == "INVALID_REQUEST"
     assert sandbox.read_bytes("/workspace/small") == b"x" * 10
+
+
+def test_mkdir_over_a_file_is_refused(sandbox: SandboxRuntime) -> None:
+    sandbox.write("/workspace/plain", b"x")
+    assert fault_of(sandbox.mkdir, "/workspace/plain").code == "FILE_ALREADY_EXISTS"
+    assert fault_of(sandbox.mkdir, "/workspace/plain/sub").code == "INVALID_PATH"
+    assert fault_of(sandbox.write, "/workspace/plain/sub", b"y").code == "INVALID_PATH"
+
+
+def test_a_directory_swapped_for_a_symlink_is_not_followed(
+    sandbox: SandboxRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolution happened first; the swap is seen by the descriptor walk and refused."""
+    from hopx_local._runtime.paths import SandboxPaths
+
+    outside = sandbox.layout.root / "outside"
+    outside.mkdir()
+    sandbox.mkdir("/workspace/dir")
+    real_resolve = SandboxPaths.resolve
+
+    def resolve_then_swap(
+        paths: SandboxPaths, path: object, *, follow_final: bool = True
+    ) -> tuple[Path, str]:
+        resolved = real_resolve(paths, path, follow_final=follow_final)
+        target = sandbox.layout.workspace / "dir"
+        if target.is_dir() and not target.is_symlink():
+            target.rmdir()
+            target.symlink_to(outside)
+        return resolved
+
+    monkeypatch.setattr(SandboxPaths, "resolve", resolve_then_swap)
+    failure = fault_of(sandbox.write, "/workspace/dir/file", b"escaped")
+    assert failure.code == "PATH_NOT_ALLOWED"
+    (outside / "file").write_text("host data")
+    (sandbox.layout.workspace / "dir").unlink()
+    (sandbox.layout.workspace / "dir").mkdir()
+    assert fault_of(sandbox.read_text, "/workspace/dir/file").code == "PATH_NOT_ALLOWED"
+    assert [path.name for path in outside.iterdir()] == ["file"]
