@@ -567,7 +567,7 @@ class SandboxRuntime(SandboxFileAPI):
         }
         return {
             "uptime_seconds": round(time.monotonic() - self._started, 3),
-            "cpu_seconds": round(sum(stat.cpu_seconds for stat in stats), 3),
+            "cpu_seconds": round(float(sum(stat.cpu_seconds for stat in stats)), 3),
             "rss_bytes": sum(stat.rss_bytes for stat in stats),
             "process_count": len(stats),
             "running_background": sum(
