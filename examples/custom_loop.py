@@ -1,7 +1,7 @@
 """Drive hopx_proto by hand: blocking sockets, ``selectors``, no async framework at all.
 
-    hopx-local run -- python examples/custom_loop.py
-    python -m hopx_local run -- python examples/custom_loop.py      (same, without the script)
+    python -m hopx_local run -- python examples/custom_loop.py
+    hopx-local run -- python examples/custom_loop.py    (the same, where the command is installed)
 
 The base URL and API key come from ``HOPX_BASE_URL`` and ``HOPX_API_KEY``. The protocol core
 never touches a socket: every machine takes bytes in and hands bytes back, so the whole I/O
@@ -17,11 +17,14 @@ layer of a client is the few functions below. Step by step:
    ``op.decode(response)`` gives the typed result or raises the mapped error.
 3. ``sandboxes.create`` answers with the agent's address (``public_host``) and a JWT; every
    agent call (``execute.run``) goes there with ``Authorization: Bearer <jwt>``.
-4. :func:`stream` opens ``/execute/stream``: a :class:`~hopx_proto.WebSocket` does the
-   handshake and framing, an :class:`~hopx_proto.ExecuteStreamClient` turns text frames into
-   ``Stdout``/``Stderr``/``Result``/``Complete`` events. The first event is ``Accepted``
-   (a refused upgrade raises the mapped error instead); then we send the request message.
-   Pings are answered by the machine: write ``ws.data_to_send()`` after each event.
+4. :func:`stream` opens ``/execute/stream``. The ``execute.stream`` operation gives the
+   upgrade's target and credential header; a :class:`~hopx_proto.WebSocket` does the
+   handshake and framing; an :class:`~hopx_proto.ExecuteStreamClient` turns text frames into
+   ``Stdout``/``Stderr``/``Result``/``Complete`` events. The first event is ``Accepted`` (a
+   refused upgrade raises the mapped error instead); then we send the request message. Once
+   ``complete`` came we send a close frame and wait for the peer's; ``finish()`` then raises
+   if the stream ended early. Pings and the peer's close are answered by the machine: write
+   ``ws.data_to_send()`` after each event.
 5. ``sandboxes.delete`` kills the sandbox, also when something above failed.
 """
 
@@ -121,8 +124,9 @@ def stream(agent: BaseURL, token: str, code: str) -> dict[str, str]:
     machine = ExecuteStreamClient()
     link = Link(agent)
     try:
-        auth = [("authorization", f"Bearer {token}")]
-        link.write(ws.connect(agent, OPERATIONS["execute.stream"].path, headers=auth))
+        op = OPERATIONS["execute.stream"]  # the upgrade's path and credential header
+        upgrade = op.encode(op.args(), auth=token)
+        link.write(ws.connect(agent, upgrade.target, headers=upgrade.headers))
         while True:
             event = ws.next_event()
             if event is NEED_DATA:
