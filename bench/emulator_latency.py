@@ -49,7 +49,6 @@ from hopx_local._runtime.isolation import (
     resolve_isolation,
 )
 from hopx_local._runtime.languages import python_executable
-from hopx_proto import aio
 
 WARMUP = 3
 PLAIN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -172,7 +171,7 @@ async def emulator_here() -> AsyncIterator[Endpoint]:
         yield Endpoint(local.base_url, local.api_key, local.isolation)
 
 
-async def print_one(sandbox: aio.AsyncSandbox) -> float:
+async def print_one(sandbox: AsyncSandbox) -> float:
     """Seconds for ``run_code("print(1)")``, checked."""
     started = time.perf_counter()
     result = await sandbox.run_code("print(1)")

@@ -21,7 +21,7 @@ from typing import TextIO
 from _local import service
 
 from hopx_asyncio import AsyncSandbox
-from hopx_proto import ErrorMessage, Result, Stderr, Stdout, aio
+from hopx_proto import ErrorMessage, Result, Stderr, Stdout
 
 STEP = re.compile(r"^step (\d+)/(\d+)\b(.*)$")
 BAR_WIDTH = 30
@@ -100,7 +100,7 @@ class LineSplitter:
         return [rest] if rest else []
 
 
-async def run_with_progress(sandbox: aio.AsyncSandbox, steps: int, pause: float) -> int:
+async def run_with_progress(sandbox: AsyncSandbox, steps: int, pause: float) -> int:
     """Stream the job, drive the bar from its ``step`` lines; the job's exit code."""
     bar = ProgressBar()
     stdout, stderr = LineSplitter(), LineSplitter()

@@ -19,7 +19,7 @@ import sys
 from _local import service
 
 from hopx_asyncio import AsyncSandbox, TerminalSession
-from hopx_proto import Exit, Output, aio
+from hopx_proto import Exit, Output
 
 #: Control sequences of a terminal (colours, cursor moves, bracketed paste, titles).
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*(\x07|\x1b\\)|\x1b[=>]|\r")
@@ -86,7 +86,7 @@ class Shell:
         return self.exit_code
 
 
-async def session(sandbox: aio.AsyncSandbox) -> int:
+async def session(sandbox: AsyncSandbox) -> int:
     async with await sandbox.terminal.connect() as terminal:
         shell = Shell(terminal)
         print("terminal open; quieting the prompt and the echo")

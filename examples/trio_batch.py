@@ -1,9 +1,10 @@
 """A batch of jobs on many sandboxes at once, under a trio nursery (hopx_trio).
 
 The job: count the primes below a limit, split into chunks; each chunk runs in a sandbox of its
-own. A :class:`trio.CapacityLimiter` keeps at most ``--parallel`` sandboxes alive at a time.
-Every sandbox is created with ``async with`` (killed when its job ends, even on failure); a
-failed job is recorded rather than cancelling its siblings. At the end the per-chunk counts are
+own. A :class:`trio.CapacityLimiter` keeps at most ``--parallel`` sandboxes alive at a time,
+and one :class:`hopx_trio.Client` (one connection pool) serves the whole batch. Every sandbox
+is created with ``async with`` (killed when its job ends, even on failure); a failed job is
+recorded rather than cancelling its siblings. At the end the per-chunk counts are
 summed and checked against the same count done locally, and the sandbox list is checked for
 leftovers.
 
@@ -20,9 +21,9 @@ import time
 
 import attrs
 import trio
-from _local import Service, service
+from _local import service
 
-from hopx_trio import AsyncSandbox, HopxError
+from hopx_trio import AsyncSandbox, Client, HopxError
 
 COUNT_PRIMES = """
 import math
@@ -86,7 +87,7 @@ def count_primes_locally(limit: int) -> int:
 
 
 async def job(
-    svc: Service,
+    client: Client,
     chunk: tuple[int, int],
     limiter: trio.CapacityLimiter,
     concurrency: Concurrency,
@@ -98,9 +99,7 @@ async def job(
         started = time.monotonic()
         sandbox_id: str | None = None
         try:
-            async with AsyncSandbox.create(
-                template="code-interpreter", api_key=svc.api_key, base_url=svc.base_url
-            ) as sandbox:
+            async with AsyncSandbox.create(template="code-interpreter", client=client) as sandbox:
                 sandbox_id = sandbox.sandbox_id
                 result = await sandbox.run_code(COUNT_PRIMES.format(lo=chunk[0], hi=chunk[1]))
                 if result.exit_code != 0:
@@ -116,9 +115,9 @@ async def job(
     print(f"  [{chunk[0]:>7}, {chunk[1]:>7})  {sandbox_id}  {state}  ({outcome.seconds:.2f} s)")
 
 
-async def leftovers(svc: Service, ours: set[str]) -> list[str]:
+async def leftovers(client: Client, ours: set[str]) -> list[str]:
     """Ids of this batch's sandboxes the service still lists."""
-    listed = await AsyncSandbox.list(api_key=svc.api_key, base_url=svc.base_url)
+    listed = await AsyncSandbox.list(client=client)
     try:
         return [sb.sandbox_id for sb in listed if sb.sandbox_id in ours]
     finally:
@@ -128,23 +127,25 @@ async def leftovers(svc: Service, ours: set[str]) -> list[str]:
 
 async def main(limit: int, chunk_count: int, parallel: int) -> int:
     async with service() as svc:
-        chunks = chunks_of(limit, chunk_count)
-        limiter = trio.CapacityLimiter(parallel)
-        concurrency = Concurrency()
-        outcomes: list[Outcome] = []
-        print(f"{len(chunks)} jobs, at most {parallel} sandboxes at a time")
-        started = time.monotonic()
-        async with trio.open_nursery() as nursery:
-            for chunk in chunks:
-                nursery.start_soon(job, svc, chunk, limiter, concurrency, outcomes)
-        elapsed = time.monotonic() - started
+        client = Client(api_key=svc.api_key, base_url=svc.base_url)
+        async with client:
+            chunks = chunks_of(limit, chunk_count)
+            limiter = trio.CapacityLimiter(parallel)
+            concurrency = Concurrency()
+            outcomes: list[Outcome] = []
+            print(f"{len(chunks)} jobs, at most {parallel} sandboxes at a time")
+            started = time.monotonic()
+            async with trio.open_nursery() as nursery:
+                for chunk in chunks:
+                    nursery.start_soon(job, client, chunk, limiter, concurrency, outcomes)
+            elapsed = time.monotonic() - started
 
-        failed = [o for o in outcomes if o.error is not None]
-        total = sum(o.primes or 0 for o in outcomes)
-        print(f"batch done in {elapsed:.2f} s; peak concurrency {concurrency.peak}/{parallel}")
-        ours = {o.sandbox_id for o in outcomes if o.sandbox_id is not None}
-        remaining = await leftovers(svc, ours)
-        print(f"sandboxes still listed after the batch: {len(remaining)}")
+            failed = [o for o in outcomes if o.error is not None]
+            total = sum(o.primes or 0 for o in outcomes)
+            print(f"batch done in {elapsed:.2f} s; peak concurrency {concurrency.peak}/{parallel}")
+            ours = {o.sandbox_id for o in outcomes if o.sandbox_id is not None}
+            remaining = await leftovers(client, ours)
+            print(f"sandboxes still listed after the batch: {len(remaining)}")
 
     expected = count_primes_locally(limit)
     print(f"primes below {limit}: {total} from the sandboxes, {expected} computed here")

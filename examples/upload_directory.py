@@ -26,7 +26,6 @@ import attrs
 from _local import service
 
 from hopx_asyncio import AsyncSandbox
-from hopx_proto import aio
 
 REMOTE_ROOT = "/workspace/upload"
 
@@ -130,7 +129,7 @@ class TreeProgress:
         sys.stdout.flush()
 
 
-async def upload_tree(sandbox: aio.AsyncSandbox, files: list[LocalFile]) -> None:
+async def upload_tree(sandbox: AsyncSandbox, files: list[LocalFile]) -> None:
     """Create the remote directories, then stream every file."""
     directories = sorted({posixpath.dirname(f.relative) for f in files} - {""})
     await sandbox.files.mkdir(REMOTE_ROOT)
@@ -146,7 +145,7 @@ async def upload_tree(sandbox: aio.AsyncSandbox, files: list[LocalFile]) -> None
         progress.done(file, time.monotonic() - started)
 
 
-async def verify(sandbox: aio.AsyncSandbox, files: list[LocalFile]) -> bool:
+async def verify(sandbox: AsyncSandbox, files: list[LocalFile]) -> bool:
     """Compare sizes and checksums computed in the sandbox with the local ones."""
     listing = await sandbox.files.list(REMOTE_ROOT)
     print(f"{REMOTE_ROOT} holds: {', '.join(sorted(entry.name for entry in listing))}")
