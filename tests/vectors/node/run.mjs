@@ -145,11 +145,34 @@ const MODELS = {
     timestamp: "datetime?",
   },
   FileExists: { exists: "bool!", path: "str?" },
+  VNCInfo: {
+    url: "str?", password: "str?", display: "int?", port: "int?", websocket_url: "str?",
+    running: "bool?",
+  },
+  ScreenshotResponse: {
+    image: "str?", format: "str?", width: "int?", height: "int?", size: "int?",
+    timestamp: "datetime?",
+  },
+  RecordingInfo: {
+    recording_id: "str?", status: "str?", start_time: "datetime?", end_time: "datetime?",
+    duration: "float?", file_path: "str?", file_size: "int?", format: "str?",
+  },
+  WindowInfo: {
+    id: "any?", title: "str?", x: "int?", y: "int?", width: "int?", height: "int?",
+    is_active: "bool?", is_minimized: "bool?", desktop: "int?", pid: "int?",
+  },
+  WindowList: { windows: "[WindowInfo]=[]", count: "int?" },
+  Display: { id: "int?", name: "str?", width: "int?", height: "int?", primary: "bool?" },
+  DisplayInfo: {
+    width: "int?", height: "int?", depth: "int?", refresh_rate: "int?", displays: "[Display]?",
+  },
+  DisplayResolutions: { resolutions: "[any]=[]" },
 };
 
 // ------------------------------------------------------------------------------------------
 // Operations. `args` lists each argument in wire order as "LOC[:KEY][@TYPE][=JSON default]":
-// LOC is path, query or body; KEY the wire name when it differs; TYPE converts the vector's
+// LOC is path, query, body (one key of the JSON body) or whole_body (the JSON body is this
+// object); KEY the wire name when it differs; TYPE converts the vector's
 // JSON value (datetime, a model name). No default means the argument is required.
 // `result`: a model name, "raw" (a JSON object; empty body or 204 reads as {}), "text",
 // "binary" or "none". `auth`: none, api_key (X-API-Key), bearer_api_key or bearer_jwt
@@ -163,6 +186,14 @@ const CMD = {
 };
 const ENV = { env_vars: "body", timestamp: "body@datetime=null" };
 const PATH_QUERY = { path: "query" };
+const OPTIONS = { options: "whole_body={}" };
+const XY = { x: "body", y: "body" };
+const FROM_TO = { from_x: "body", from_y: "body", to_x: "body", to_y: "body" };
+const RECT = { ...XY, width: "body", height: "body" };
+const KEYS = { modifiers: "body", key: "body" };
+const TEXT = { text: "body" };
+const WINDOW = { window_id: "body" };
+const REC_ID = { recording_id: "query:id" };
 
 const C = (method, path, args, result, auth) => ({
   plane: "control", method, path, args, result, auth,
@@ -264,6 +295,72 @@ const OPS = {
     overwrite: "body=null",
   }, "FileResult"),
   "files.watch": WS("/files/watch"),
+
+  "desktop.vnc.start": A("POST", "/desktop/vnc/start", {
+    display: "body=1", password: "body=null",
+  }, "VNCInfo"),
+  "desktop.vnc.stop": A("POST", "/desktop/vnc/stop", OPTIONS, "raw"),
+  "desktop.vnc.status": A("GET", "/desktop/vnc/status", {}, "VNCInfo"),
+  "desktop.mouse.click": A("POST", "/desktop/mouse/click", {
+    ...XY, button: 'body="left"', clicks: "body=1",
+  }, "raw"),
+  "desktop.mouse.move": A("POST", "/desktop/mouse/move", XY, "raw"),
+  "desktop.mouse.drag": A("POST", "/desktop/mouse/drag", {
+    ...FROM_TO, button: 'body="left"',
+  }, "raw"),
+  "desktop.mouse.scroll": A("POST", "/desktop/mouse/scroll", {
+    amount: "body", direction: 'body="down"',
+  }, "raw"),
+  "desktop.keyboard.type": A("POST", "/desktop/keyboard/type", {
+    text: "body", delay_ms: "body=10",
+  }, "raw"),
+  "desktop.keyboard.press": A("POST", "/desktop/keyboard/press", { key: "body" }, "raw"),
+  "desktop.keyboard.combination": A("POST", "/desktop/keyboard/combination", KEYS, "raw"),
+  "desktop.clipboard.set": A("POST", "/desktop/clipboard/set", TEXT, "raw"),
+  "desktop.clipboard.get": A("GET", "/desktop/clipboard/get", {}, "raw"),
+  "desktop.clipboard.history": A("GET", "/desktop/clipboard/history", {}, "raw"),
+  "desktop.screenshot.capture": A("POST", "/desktop/screenshot", OPTIONS, "ScreenshotResponse"),
+  "desktop.screenshot.get": A("GET", "/desktop/screenshot", {}, "binary"),
+  "desktop.screenshot.region": A("POST", "/desktop/screenshot/region", RECT, "binary"),
+  "desktop.recording.start": A("POST", "/desktop/recording/start", {
+    fps: "body=10", format: 'body="mp4"', quality: 'body="medium"',
+  }, "RecordingInfo"),
+  "desktop.recording.stop": A("POST", "/desktop/recording/stop", {
+    recording_id: "body",
+  }, "RecordingInfo"),
+  "desktop.recording.status": A("GET", "/desktop/recording/status", REC_ID, "RecordingInfo"),
+  "desktop.recording.download": A("GET", "/desktop/recording/download", REC_ID, "binary"),
+  "desktop.windows.list": A("GET", "/desktop/windows/list", {}, "WindowList"),
+  "desktop.windows.get": A("GET", "/desktop/windows", {}, "WindowList"),
+  "desktop.windows.focus": A("POST", "/desktop/windows/focus", WINDOW, "raw"),
+  "desktop.windows.close": A("POST", "/desktop/windows/close", WINDOW, "raw"),
+  "desktop.windows.resize": A("POST", "/desktop/windows/resize", {
+    ...WINDOW, width: "body", height: "body",
+  }, "raw"),
+  "desktop.windows.minimize": A("POST", "/desktop/windows/minimize", WINDOW, "raw"),
+  "desktop.display.current": A("GET", "/desktop/display/current", {}, "DisplayInfo"),
+  "desktop.display.get": A("GET", "/desktop/display", {}, "DisplayInfo"),
+  "desktop.display.available": A("GET", "/desktop/display/available", {}, "DisplayResolutions"),
+  "desktop.display.set": A("POST", "/desktop/display/set", {
+    width: "body", height: "body",
+  }, "DisplayInfo"),
+  "desktop.x11.ocr": A("POST", "/desktop/x11/ocr", { ...RECT, language: 'body="eng"' }, "raw"),
+  "desktop.x11.hotkey": A("POST", "/desktop/x11/hotkey", KEYS, "raw"),
+  "desktop.x11.drag_drop": A("POST", "/desktop/x11/drag-drop", FROM_TO, "raw"),
+  "desktop.x11.drag_drop_underscore": A("POST", "/desktop/x11/drag_drop", FROM_TO, "raw"),
+  "desktop.x11.find_element": A("POST", "/desktop/x11/find_element", TEXT, "raw"),
+  "desktop.x11.wait_for": A("POST", "/desktop/x11/wait_for", {
+    text: "body", timeout: "body=30",
+  }, "raw"),
+  "desktop.x11.get_bounds": A("POST", "/desktop/x11/get_bounds", TEXT, "raw"),
+  "desktop.x11.capture_window": A("GET", "/desktop/x11/capture_window", {
+    window_id: "query=null",
+  }, "binary"),
+  "desktop.debug.logs": A("GET", "/desktop/debug/logs", {}, "raw"),
+  "desktop.debug.processes": A("GET", "/desktop/debug/processes", {}, "raw"),
+  "update.apply": A("POST", "/update/apply", OPTIONS, "raw"),
+  "update.restart": A("POST", "/update/restart", OPTIONS, "raw"),
+  "update.backups": A("GET", "/update/backups", {}, "raw"),
 };
 
 // ------------------------------------------------------------------------------------------
@@ -548,7 +645,7 @@ function quote(text, keep = "") {
 }
 
 function parseArg(spec) {
-  const m = /^(path|query|body)(?::([^@=]+))?(?:@([^=]+))?(?:=(.*))?$/.exec(spec);
+  const m = /^(path|query|body|whole_body)(?::([^@=]+))?(?:@([^=]+))?(?:=(.*))?$/.exec(spec);
   if (!m) throw new Error(`bad argument spec ${spec}`);
   const hasDefault = m[4] !== undefined;
   const dflt = hasDefault ? JSON.parse(m[4]) : null;
@@ -570,7 +667,7 @@ function encode(op, args, auth) {
   if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(", ")}`);
   let target = op.path;
   const query = [];
-  const body = {};
+  let body = {};
   let hasBody = false;
   for (const [name, spec] of Object.entries(op.args)) {
     const { loc, key = name, type, hasDefault, dflt } = parseArg(spec);
@@ -583,6 +680,9 @@ function encode(op, args, auth) {
       target = target.replace(`{${key}}`, quote(value));
     } else if (loc === "query") {
       if (value !== null) query.push(`${quote(key)}=${quote(String(value), "/")}`);
+    } else if (loc === "whole_body") {
+      hasBody = true;
+      body = value;
     } else {
       hasBody = true;
       if (value !== null) body[key] = value;
