@@ -804,7 +804,7 @@ function main() {
       }
       if (problems.length) {
         failed += 1;
-        console.log(`FAIL ${label}\n     ${problems.join("\n     ")}`);
+        console.log(`FAIL ${label}: ${problems.join("; ")}`);
       } else {
         passed += 1;
         console.log(`ok   ${label}`);
