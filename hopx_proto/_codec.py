@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._errors import RemoteProtocolError
+from ._errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = ["dumps", "from_wire", "loads", "parse_datetime", "to_wire", "wire"]
 
@@ -33,6 +34,8 @@ _ALIASES = "hopx_aliases"
 _KEEP_NONE = "hopx_keep_none"
 
 Decoder = Callable[[Any, str], Any]
+
+_FRACTION = re.compile(r"\.(\d+)")
 Encoder = Callable[[Any], Any]
 
 
@@ -64,8 +67,16 @@ def loads(data: bytes | str, *, what: str = "body") -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as the service's own clients send it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Compact UTF-8 JSON, as the service's own clients send it.
+
+    Values JSON cannot carry (NaN, infinities, arbitrary objects, non-string keys, text that
+    is not valid UTF-8) raise :class:`LocalProtocolError`.
+    """
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text.encode()
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise LocalProtocolError(f"value cannot be sent as JSON: {exc}") from None
 
 
 def parse_datetime(value: str) -> _dt.datetime:
@@ -73,13 +84,10 @@ def parse_datetime(value: str) -> _dt.datetime:
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    if "." in text:
-        # Python 3.11 accepts any fraction length, but trim beyond microseconds anyway.
-        head, _, rest = text.partition(".")
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        text = head + ("." + digits[:6] if digits else "") + rest
+    match = _FRACTION.search(text)
+    if match is not None:
+        # Keep microseconds; more digits than that carry nothing a datetime can hold.
+        text = text[: match.start()] + "." + match.group(1)[:6] + text[match.end() :]
     parsed = _dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_dt.UTC)
@@ -87,11 +95,16 @@ def parse_datetime(value: str) -> _dt.datetime:
 
 
 def format_datetime(value: _dt.datetime) -> str:
+    """RFC 3339 text; UTC is written as ``Z``, another offset is kept as it is."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=_dt.UTC)
-    value = value.astimezone(_dt.UTC)
+    if value.utcoffset():
+        try:
+            value = value.astimezone(_dt.UTC)
+        except OverflowError:
+            pass  # near the ends of time: keep the original offset, the instant is the same
     text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +134,10 @@ def _dec_int(value: Any, path: str) -> int:
 
 def _dec_float(value: Any, path: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise _fail(path, "a number a float can hold", value) from None
     raise _fail(path, "a number", value)
 
 

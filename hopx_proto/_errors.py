@@ -272,8 +272,9 @@ class CodeExecutionError(AgentError):
 
     default_code = "code_execution_failed"
 
-    def __init__(self, message: str = "Code execution failed", *, language: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, message: str = "Code execution failed", *, language: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.language = language
 
@@ -283,8 +284,13 @@ class CommandExecutionError(AgentError):
 
     default_code = "command_execution_failed"
 
-    def __init__(self, message: str = "Command execution failed", *, command: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str = "Command execution failed",
+        *,
+        command: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.command = command
 
@@ -338,8 +344,14 @@ class TemplateBuildError(HopxError):
 
     default_code = "template_build_failed"
 
-    def __init__(self, message: str = "Template build failed", *, build_id: str | None = None,
-                 template_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str = "Template build failed",
+        *,
+        build_id: str | None = None,
+        template_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.build_id = build_id
         self.template_id = template_id
@@ -387,7 +399,10 @@ def _retry_after_header(headers: Headers) -> float | None:
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
     return number if 0 <= number < float("inf") else None
 
 

@@ -10,7 +10,7 @@ whole :class:`Request` or :class:`Response` when a caller prefers that, within
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TypeAlias
 
 import attrs
@@ -42,7 +42,14 @@ DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 
 
 def _to_bytes(value: str | bytes) -> bytes:
-    return value.encode("latin-1") if isinstance(value, str) else bytes(value)
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise LocalProtocolError(
+                f"header text must be latin-1 (encode other text first): {value[:40]!r}"
+            ) from None
+    return bytes(value)
 
 
 def normalize_headers(headers: Iterable[tuple[str | bytes, str | bytes]]) -> Headers:
@@ -174,6 +181,7 @@ class HTTPConnection:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         self.role = role
+        self.max_header_size = max_header_size
         self.max_body_size = max_body_size
         self._conn = h11.Connection(
             h11.CLIENT if role is Role.CLIENT else h11.SERVER,
@@ -247,8 +255,14 @@ class HTTPConnection:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _send(self, event: h11._events.Event) -> bytes:
+    def _send(self, make: Callable[[], h11._events.Event]) -> bytes:
+        """Build the h11 event and send it; h11 validates in both steps."""
         self._check_usable()
+        try:
+            event = make()
+        except h11.LocalProtocolError as exc:
+            # An invalid head: nothing was produced, the connection stays usable.
+            raise LocalProtocolError(str(exc)) from None
         try:
             data = self._conn.send(event)
         except h11.LocalProtocolError as exc:
@@ -261,18 +275,27 @@ class HTTPConnection:
             raise LocalProtocolError("only a client sends requests")
         headers = list(request.headers)
         names = {k for k, _ in headers}
+        framed = b"content-length" in names or b"transfer-encoding" in names
+        if request.body is None:
+            if not framed:
+                headers.append((b"transfer-encoding", b"chunked"))
+        elif not framed and (
+            request.body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS")
+        ):
+            headers.append((b"content-length", str(len(request.body)).encode()))
+        try:
+            method = request.method.encode("ascii")
+            target = request.target.encode("ascii")
+        except UnicodeEncodeError:
+            raise LocalProtocolError(
+                "request method and target must be ASCII (percent-encode the target)"
+            ) from None
+        out = self._send(lambda: h11.Request(method=method, target=target, headers=headers))
         if request.body is not None:
-            if b"content-length" not in names and b"transfer-encoding" not in names:
-                if request.body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
-                    headers.append((b"content-length", str(len(request.body)).encode()))
-        elif b"content-length" not in names and b"transfer-encoding" not in names:
-            headers.append((b"transfer-encoding", b"chunked"))
-        out = self._send(h11.Request(method=request.method, target=request.target,
-                                     headers=headers))
-        if request.body is not None:
-            if request.body:
-                out += self._send(h11.Data(data=request.body))
-            out += self._send(h11.EndOfMessage())
+            body = request.body
+            if body:
+                out += self._send(lambda: h11.Data(data=body))
+            out += self._send(h11.EndOfMessage)
         return out
 
     def send_response(self, response: Response) -> bytes:
@@ -282,29 +305,33 @@ class HTTPConnection:
         headers = list(response.headers)
         names = {k for k, _ in headers}
         no_body = response.status in (204, 304) or response.status < 200
-        if response.body is not None and not no_body:
-            if b"content-length" not in names and b"transfer-encoding" not in names:
-                headers.append((b"content-length", str(len(response.body)).encode()))
-        event: h11._events.Event
+        framed = b"content-length" in names or b"transfer-encoding" in names
+        if response.body is not None and not no_body and not framed:
+            headers.append((b"content-length", str(len(response.body)).encode()))
+        reason = _to_bytes(response.reason)
         if response.status < 200:
-            event = h11.InformationalResponse(status_code=response.status, headers=headers,
-                                              reason=response.reason.encode())
-            return self._send(event)
-        out = self._send(h11.Response(status_code=response.status, headers=headers,
-                                      reason=response.reason.encode()))
+            return self._send(
+                lambda: h11.InformationalResponse(
+                    status_code=response.status, headers=headers, reason=reason
+                )
+            )
+        out = self._send(
+            lambda: h11.Response(status_code=response.status, headers=headers, reason=reason)
+        )
         if response.body is not None:
-            if response.body and not no_body:
-                out += self._send(h11.Data(data=response.body))
-            out += self._send(h11.EndOfMessage())
+            body = response.body
+            if body and not no_body:
+                out += self._send(lambda: h11.Data(data=body))
+            out += self._send(h11.EndOfMessage)
         return out
 
     def send_body(self, data: bytes) -> bytes:
         """Bytes for one more piece of a streamed body."""
-        return self._send(h11.Data(data=data)) if data else b""
+        return self._send(lambda: h11.Data(data=data)) if data else b""
 
     def send_end(self) -> bytes:
         """Bytes that end a streamed body."""
-        return self._send(h11.EndOfMessage())
+        return self._send(h11.EndOfMessage)
 
     def send_failed(self) -> None:
         """Record that writing failed; the connection will not be reused."""
@@ -335,18 +362,24 @@ class HTTPConnection:
                 # Waiting for our side (keep-alive) or after a protocol switch.
                 return NEED_DATA
             if isinstance(event, h11.InformationalResponse):
+                if event.status_code == 101:  # the upgrade was accepted: report it
+                    return ResponseHead(
+                        status=101,
+                        headers=self._checked_headers(event.headers),
+                        reason=event.reason.decode("latin-1"),
+                    )
                 continue  # 100 Continue and friends carry nothing for us
             if isinstance(event, h11.Request):
                 return RequestHead(
                     method=event.method.decode("ascii"),
                     target=event.target.decode("latin-1"),
-                    headers=tuple((bytes(k), bytes(v)) for k, v in event.headers),
+                    headers=self._checked_headers(event.headers, len(event.target)),
                 )
             if isinstance(event, h11.Response):
                 self._body_seen = 0
                 return ResponseHead(
                     status=event.status_code,
-                    headers=tuple((bytes(k), bytes(v)) for k, v in event.headers),
+                    headers=self._checked_headers(event.headers, len(event.reason)),
                     reason=event.reason.decode("latin-1"),
                 )
             if isinstance(event, h11.Data):
@@ -361,6 +394,20 @@ class HTTPConnection:
             if isinstance(event, h11.ConnectionClosed):
                 return ConnectionClosed()
             raise self._fail_remote(f"unexpected event {type(event).__name__}")
+
+    def _checked_headers(self, raw: Iterable[tuple[bytes, bytes]], extra: int = 0) -> Headers:
+        """Headers as our tuple, refusing a head larger than ``max_header_size``.
+
+        h11 bounds only a head that is still incomplete; one that arrives whole in a single
+        read is measured here.
+        """
+        headers = tuple((bytes(k), bytes(v)) for k, v in raw)
+        size = extra + sum(len(k) + len(v) + 4 for k, v in headers)
+        if size > self.max_header_size:
+            raise self._fail_remote(
+                f"message head larger than the limit of {self.max_header_size} bytes", 431
+            )
+        return headers
 
     def next_message(self) -> Request | Response | ConnectionClosed | NeedData:
         """A whole request or response (body assembled), ``ConnectionClosed`` or ``NEED_DATA``.

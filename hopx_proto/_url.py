@@ -23,9 +23,18 @@ __all__ = [
 ]
 
 
+def _quote(value: str, safe: str) -> str:
+    try:
+        return quote(value, safe=safe)
+    except UnicodeEncodeError:
+        raise LocalProtocolError(
+            f"text cannot be sent in a URL (not valid UTF-8): {value[:60]!r}"
+        ) from None
+
+
 def quote_path_param(value: str) -> str:
     """Percent-encode one path segment: everything but RFC 3986 unreserved characters."""
-    return quote(value, safe="")
+    return _quote(value, "")
 
 
 def unquote_path_param(value: str) -> str:
@@ -34,7 +43,7 @@ def unquote_path_param(value: str) -> str:
 
 def encode_query(pairs: Iterable[tuple[str, str]]) -> str:
     """A query string (without ``?``) from ordered pairs; ``/`` is left readable."""
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='/')}" for k, v in pairs)
+    return "&".join(f"{_quote(k, '')}={_quote(v, '/')}" for k, v in pairs)
 
 
 def parse_query(query: str) -> list[tuple[str, str]]:
@@ -85,14 +94,18 @@ class BaseURL:
             raise LocalProtocolError(f"{what} {url!r} is not a valid URL: {exc}") from None
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
-            raise LocalProtocolError(
-                f"{what} {url!r} must start with http:// or https://"
-            )
+            raise LocalProtocolError(f"{what} {url!r} must start with http:// or https://")
         if not parts.hostname:
             raise LocalProtocolError(f"{what} {url!r} has no host")
         if port is None:
             port = 443 if scheme == "https" else 80
-        return cls(scheme, parts.hostname, port, parts.path.rstrip("/"))
+        host = parts.hostname
+        if not host.isascii():
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise LocalProtocolError(f"{what} {url!r} has a host name IDNA cannot encode")
+        return cls(scheme, host, port, parts.path.rstrip("/"))
 
     @property
     def is_tls(self) -> bool:

@@ -1,6 +1,5 @@
 """Control-plane models: sandboxes, templates, template builds, tokens."""
 
-# ruff: noqa: RUF009  (wire() returns an attrs field definition, not a shared default)
 from __future__ import annotations
 
 import datetime as _dt

@@ -5,7 +5,6 @@ keys the service's own clients read, keep everything else in ``extra``, and defa
 missing to ``None``.
 """
 
-# ruff: noqa: RUF009  (wire() returns an attrs field definition, not a shared default)
 from __future__ import annotations
 
 import base64

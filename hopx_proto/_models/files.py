@@ -1,6 +1,5 @@
 """Agent file models: directory entries, file contents, and the replies of file operations."""
 
-# ruff: noqa: RUF009  (wire() returns an attrs field definition, not a shared default)
 from __future__ import annotations
 
 import datetime as _dt

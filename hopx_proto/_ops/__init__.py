@@ -52,6 +52,4 @@ def route(
 
 def allowed_methods(plane: Plane, path: str) -> list[str]:
     """Methods that ``path`` answers to (for a 405 reply)."""
-    return sorted(
-        {op.method for op in _ROUTES[plane] if op.match(op.method, path) is not None}
-    )
+    return sorted({op.method for op in _ROUTES[plane] if op.match(op.method, path) is not None})

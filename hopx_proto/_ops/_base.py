@@ -78,8 +78,9 @@ _LOC = "hopx_loc"
 _NAME = "hopx_wire"
 
 
-def _field(loc: Loc, name: str | None, default: Any, factory: Any, validator: Any,
-           keep_none: bool = False) -> Any:
+def _field(
+    loc: Loc, name: str | None, default: Any, factory: Any, validator: Any, keep_none: bool = False
+) -> Any:
     metadata = {_LOC: loc, _NAME: name, "hopx_aliases": (), "hopx_keep_none": keep_none}
     if factory is not None:
         return attrs.field(factory=factory, metadata=metadata, validator=validator)
@@ -420,16 +421,24 @@ class Operation(Generic[A, R]):
         body = response.body or b""
         if self.plane is Plane.CONTROL:
             return error_from_control_response(
-                response.status, response.headers, body, operation=self.name,
+                response.status,
+                response.headers,
+                body,
+                operation=self.name,
                 sandbox_id=sandbox_id,
             )
         return error_from_agent_response(
-            response.status, response.headers, body, operation=self.name,
-            sandbox_id=sandbox_id, path=path,
+            response.status,
+            response.headers,
+            body,
+            operation=self.name,
+            sandbox_id=sandbox_id,
+            path=path,
         )
 
-    def decode(self, response: Response, *, sandbox_id: str | None = None,
-               path: str | None = None) -> R:
+    def decode(
+        self, response: Response, *, sandbox_id: str | None = None, path: str | None = None
+    ) -> R:
         """The result of a response, or raise the mapped error."""
         if not 200 <= response.status < 300:
             raise self.error(response, sandbox_id=sandbox_id, path=path)
@@ -482,8 +491,9 @@ class Operation(Generic[A, R]):
         except (TypeError, ValueError) as exc:
             raise RemoteProtocolError(f"invalid request: {exc}", status_hint=400) from None
 
-    def _fill_path_query(self, values: dict[str, Any], params: Mapping[str, str],
-                         query_pairs: Mapping[str, str]) -> None:
+    def _fill_path_query(
+        self, values: dict[str, Any], params: Mapping[str, str], query_pairs: Mapping[str, str]
+    ) -> None:
         for f in _arg_plan(self.args):
             if f.loc is Loc.PATH:
                 values[f.attr] = params[f.key]
@@ -492,8 +502,9 @@ class Operation(Generic[A, R]):
             elif f.loc is Loc.QUERY and f.required:
                 raise RemoteProtocolError(f"missing query parameter {f.key!r}")
 
-    def _parse_fields(self, params: Mapping[str, str], query_pairs: Mapping[str, str],
-                      doc: Any) -> A:
+    def _parse_fields(
+        self, params: Mapping[str, str], query_pairs: Mapping[str, str], doc: Any
+    ) -> A:
         plan = _arg_plan(self.args)
         values: dict[str, Any] = {}
         self._fill_path_query(values, params, query_pairs)
@@ -520,8 +531,13 @@ class Operation(Generic[A, R]):
                     raise RemoteProtocolError(f"missing required field {f.key!r}")
         return self.args(**values)
 
-    def render(self, result: Any, *, status: int | None = None,
-               headers: tuple[tuple[bytes, bytes], ...] = ()) -> Response:
+    def render(
+        self,
+        result: Any,
+        *,
+        status: int | None = None,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> Response:
         """The success response carrying ``result``."""
         payload = self.result.render(result)
         return Response(

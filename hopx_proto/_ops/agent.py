@@ -8,7 +8,6 @@ their upgrade request's target and credential come from this table, and the stre
 take over after the handshake.
 """
 
-# ruff: noqa: RUF009  (body()/query() return attrs field definitions, not shared defaults)
 from __future__ import annotations
 
 import datetime as _dt

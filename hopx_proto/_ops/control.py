@@ -5,7 +5,6 @@ the API key as ``Authorization: Bearer`` (as the official clients do), and ``GET
 which sends nothing.
 """
 
-# ruff: noqa: RUF009  (body()/query() return attrs field definitions, not shared defaults)
 from __future__ import annotations
 
 import functools

@@ -12,7 +12,6 @@ are raw bytes.
 the same shape as ``files.upload``; its reply, like every other update reply, is free-form JSON.
 """
 
-# ruff: noqa: RUF009  (body()/query() return attrs field definitions, not shared defaults)
 from __future__ import annotations
 
 import hashlib
