@@ -93,7 +93,7 @@ async def session(sandbox: AsyncSandbox) -> int:
         await shell.run("export PS1='$ ' PS2=''; stty -echo")
 
         for line in (
-            "cd /workspace && pwd",
+            'mkdir -p project && cd project && basename "$PWD"',
             "echo hello > greeting.txt && cat greeting.txt",
             "for i in 1 2 3; do echo line $i; done | tac",
             "ls /no/such/dir",

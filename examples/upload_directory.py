@@ -27,9 +27,12 @@ from _local import service
 
 from hopx_asyncio import AsyncSandbox
 
-REMOTE_ROOT = "/workspace/upload"
+WORKSPACE = "/workspace"
+REMOTE_DIR = "upload"
+REMOTE_ROOT = f"{WORKSPACE}/{REMOTE_DIR}"
 
-#: Run in the sandbox: size and SHA-256 of every file under the root, as one JSON line.
+#: Run in the sandbox from the workspace: size and SHA-256 of every file under the uploaded
+#: directory, as one JSON line.
 CHECKSUMS = """
 import hashlib, json, os
 root = {root!r}
@@ -149,7 +152,7 @@ async def verify(sandbox: AsyncSandbox, files: list[LocalFile]) -> bool:
     """Compare sizes and checksums computed in the sandbox with the local ones."""
     listing = await sandbox.files.list(REMOTE_ROOT)
     print(f"{REMOTE_ROOT} holds: {', '.join(sorted(entry.name for entry in listing))}")
-    result = await sandbox.run_code(CHECKSUMS.format(root=REMOTE_ROOT))
+    result = await sandbox.run_code(CHECKSUMS.format(root=REMOTE_DIR), working_dir=WORKSPACE)
     if result.exit_code != 0:
         print(f"checksum code failed (exit {result.exit_code}):\n{result.stderr}")
         return False

@@ -85,7 +85,7 @@ EXPECTED: dict[str, Expect] = {
     "terminal_session.py": Expect(
         patterns=(
             ENV_SERVICE,
-            r"\$ cd /workspace && pwd    # exit status 0\n    /workspace\n",
+            r"cd project && basename \"\$PWD\"    # exit status 0\n    project\n",
             r"    line 3\n    line 2\n    line 1\n",
             r"# exit status 2\n    ls: cannot access '/no/such/dir'",
             r"stty size says: 40 120",
