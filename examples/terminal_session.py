@@ -28,13 +28,22 @@ EXIT_CODE = 3
 
 
 class Shell:
-    """Runs lines in a terminal and collects their output, marker-delimited."""
+    """Runs lines in a terminal and collects their output, marker-delimited.
+
+    One output iterator serves every read; ``async with`` closes it at the end.
+    """
 
     def __init__(self, terminal: TerminalSession) -> None:
         self.terminal = terminal
         self.events = terminal.iter_output()
         self.exit_code: int | None = None
         self._serial = 0
+
+    async def __aenter__(self) -> Shell:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.events.aclose()
 
     async def read_until(self, marker: str) -> str:
         """Output up to and including ``marker`` (ANSI sequences removed)."""
@@ -87,8 +96,7 @@ class Shell:
 
 
 async def session(sandbox: AsyncSandbox) -> int:
-    async with await sandbox.terminal.connect() as terminal:
-        shell = Shell(terminal)
+    async with await sandbox.terminal.connect() as terminal, Shell(terminal) as shell:
         print("terminal open; quieting the prompt and the echo")
         await shell.run("export PS1='$ ' PS2=''; stty -echo")
 
