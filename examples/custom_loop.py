@@ -1,7 +1,7 @@
 """Drive hopx_proto by hand: blocking sockets, ``selectors``, no async framework at all.
 
-    python -m hopx_local run -- python examples/custom_loop.py
-    hopx-local run -- python examples/custom_loop.py    (the same, where the command is installed)
+    hopx-local run -- python examples/custom_loop.py
+    python -m hopx_local run -- python examples/custom_loop.py      (the same)
 
 The base URL and API key come from ``HOPX_BASE_URL`` and ``HOPX_API_KEY``. The protocol core
 never touches a socket: every machine takes bytes in and hands bytes back, so the whole I/O
