@@ -25,7 +25,10 @@ def _norm(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "{}", path)
 
 
-@pytest.mark.parametrize(("plane", "method", "path"), [tuple(x) for x in SPEC["spec"] + SPEC["extra"]])
+ALL_PATHS = [tuple(x) for x in SPEC["spec"] + SPEC["extra"]]
+
+
+@pytest.mark.parametrize(("plane", "method", "path"), ALL_PATHS)
 def test_every_spec_operation_has_a_codec(plane: str, method: str, path: str) -> None:
     table = {(p, m, _norm(x)) for p, m, x in _table()}
     assert (plane, method, _norm(path)) in table, f"no operation for {plane} {method} {path}"
@@ -37,10 +40,12 @@ def test_spec_list_matches_openapi_files() -> None:
     found = []
     for name, plane in (("openapi_public.json", "control"), ("openapi_agent.json", "agent")):
         doc = json.loads((SHARED / name).read_text())
-        for path, ops in doc["paths"].items():
-            for method in ops:
-                if method in ("get", "post", "put", "patch", "delete"):
-                    found.append([plane, method.upper(), path])
+        found += [
+            [plane, method.upper(), path]
+            for path, ops in doc["paths"].items()
+            for method in ops
+            if method in ("get", "post", "put", "patch", "delete")
+        ]
     assert sorted(found) == SPEC["spec"]
 
 

@@ -8,8 +8,14 @@ import pathlib
 
 import pytest
 
-PACKAGES = ["hopx_proto", "hopx_proto.ops", "hopx_proto.aio", "hopx_trio", "hopx_asyncio",
-            "hopx_local"]
+PACKAGES = [
+    "hopx_proto",
+    "hopx_proto.ops",
+    "hopx_proto.aio",
+    "hopx_trio",
+    "hopx_asyncio",
+    "hopx_local",
+]
 PINNED = json.loads((pathlib.Path(__file__).parent / "public_api.json").read_text())
 
 

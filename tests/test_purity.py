@@ -5,8 +5,22 @@ from __future__ import annotations
 import ast
 import pathlib
 
-BANNED = {"socket", "ssl", "asyncio", "trio", "anyio", "selectors", "threading", "time", "random",
-          "httpx", "aiohttp", "websockets", "subprocess", "os"}
+BANNED = {
+    "socket",
+    "ssl",
+    "asyncio",
+    "trio",
+    "anyio",
+    "selectors",
+    "threading",
+    "time",
+    "random",
+    "httpx",
+    "aiohttp",
+    "websockets",
+    "subprocess",
+    "os",
+}
 ROOT = pathlib.Path(__file__).parent.parent / "hopx_proto"
 
 
@@ -23,6 +37,9 @@ def test_hopx_proto_imports_nothing_impure() -> None:
                 names = [node.module.split(".")[0]]
             else:
                 continue
-            bad += [f"{path.relative_to(ROOT.parent)}:{node.lineno} imports {n}"
-                    for n in names if n in BANNED]
+            bad += [
+                f"{path.relative_to(ROOT.parent)}:{node.lineno} imports {n}"
+                for n in names
+                if n in BANNED
+            ]
     assert not bad, "\n".join(bad)
