@@ -409,6 +409,31 @@ class HTTPConnection:
             )
         return headers
 
+    def next_response(self) -> Response | NeedData:
+        """Client role: the next whole response (body assembled), or ``NEED_DATA``.
+
+        A connection closed before the response is complete raises
+        :class:`RemoteProtocolError`.
+        """
+        if self.role is not Role.CLIENT:
+            raise LocalProtocolError("only a client receives responses")
+        message = self.next_message()
+        if isinstance(message, ConnectionClosed):
+            raise self._fail_remote("connection closed before a response arrived")
+        if isinstance(message, Request):
+            raise self._fail_remote("a client received a request")
+        return message
+
+    def next_request(self) -> Request | ConnectionClosed | NeedData:
+        """Server role: the next whole request (body assembled), ``ConnectionClosed`` when the
+        client closed between requests, or ``NEED_DATA``."""
+        if self.role is not Role.SERVER:
+            raise LocalProtocolError("only a server receives requests")
+        message = self.next_message()
+        if isinstance(message, Response):
+            raise self._fail_remote("a server received a response")
+        return message
+
     def next_message(self) -> Request | Response | ConnectionClosed | NeedData:
         """A whole request or response (body assembled), ``ConnectionClosed`` or ``NEED_DATA``.
 
