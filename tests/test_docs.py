@@ -173,3 +173,21 @@ def test_getting_started_programs_run(index: int, tmp_path: pathlib.Path) -> Non
     assert done.returncode == 0, done.stderr[-2000:]
     expected = "42\n 0\n" if "serve()" in program.read_text(encoding="utf-8") else "tick 2\n"
     assert expected in done.stdout, done.stdout
+
+
+def test_roles_become_references() -> None:
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = hooks.on_page_content(
+        "see :class:<code>~hopx_local.LocalServer</code> and :meth:<code>AsyncSandbox.aclose</code>"
+        " and :data:<code>NEED_DATA</code>, not :class:<code>ssl.SSLContext</code>"
+    )
+    assert ":class:" not in page
+    assert ":meth:" not in page
+    assert '<autoref identifier="hopx_local.LocalServer" optional><code>LocalServer</code>' in page
+    assert 'identifier="hopx_proto.aio.AsyncSandbox.aclose"' in page
+    assert 'identifier="hopx_proto.NEED_DATA"' in page
+    assert 'identifier="ssl.SSLContext" optional><code>ssl.SSLContext</code>' in page
