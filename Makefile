@@ -30,6 +30,8 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/stream_throughput.py
+	$(BIN)/python bench/client_cpu.py
+	$(BIN)/python bench/emulator_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis
