@@ -191,3 +191,91 @@ def test_roles_become_references() -> None:
     assert 'identifier="hopx_proto.aio.AsyncSandbox.aclose"' in page
     assert 'identifier="hopx_proto.NEED_DATA"' in page
     assert 'identifier="ssl.SSLContext" optional><code>ssl.SSLContext</code>' in page
+
+
+#: Pages whose snippets run against the emulator, each with a fresh ``sandbox`` in scope.
+SNIPPET_PAGES = (
+    "concepts.md",
+    "emulator.md",
+    *(f"guides/{p.name}" for p in (DOCS / "guides").glob("*.md")),
+)
+NOT_RUN = "<!-- not run by the tests:"
+
+SNIPPET_RUNNER = """
+import ast, asyncio, os, pathlib, sys
+import anyio
+import hopx_local
+from hopx_asyncio import AsyncSandbox
+
+async def main(snippets):
+    failures = []
+    async with hopx_local.serve() as local:
+        os.environ.update(local.env)
+        for where, code in snippets:
+            sandbox = await AsyncSandbox.create(template="code-interpreter", timeout_seconds=300)
+            await sandbox.files.write("/workspace/model.bin", "model")
+            scope = {"sandbox": sandbox, "sandbox_id": sandbox.sandbox_id, "asyncio": asyncio,
+                     "anyio": anyio, "hopx_local": hopx_local}
+            try:
+                flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+                result = eval(compile(code, where, "exec", flags=flags), scope)
+                if asyncio.iscoroutine(result):
+                    with anyio.fail_after(60):
+                        await result
+            except BaseException as exc:
+                failures.append(f"{where}: {type(exc).__name__}: {exc}")
+            finally:
+                try:
+                    await sandbox.kill()
+                except Exception:
+                    pass
+    print("\\n".join(failures), file=sys.stderr)
+    return 1 if failures else 0
+
+snippets = [tuple(pair) for pair in __import__("json").loads(sys.argv[1])]
+sys.exit(asyncio.run(main(snippets)))
+"""
+
+
+def _runnable_snippets() -> list[tuple[str, str]]:
+    found = []
+    for name in SNIPPET_PAGES:
+        text = (DOCS / name).read_text(encoding="utf-8")
+        for block in PYTHON_BLOCK.finditer(text):
+            code = block["code"]
+            before = text[: block.start()].rstrip().rsplit("\n", 1)[-1]
+            skipped = (
+                before.startswith(NOT_RUN)
+                or "async def main" in code
+                or "trio." in code
+                or "pytest" in code
+            )
+            if not skipped:
+                line = text[: block.start()].count("\n") + 2
+                found.append((f"{name}:{line}", code))
+    return found
+
+
+def test_most_guide_snippets_are_run() -> None:
+    assert len(_runnable_snippets()) >= 15
+
+
+@pytest.mark.slow
+def test_guide_snippets_run_against_the_emulator(tmp_path: pathlib.Path) -> None:
+    import json
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_bytes(b"a,b\n1,2\n" * 40_000)
+    runner = tmp_path / "run_snippets.py"
+    runner.write_text(SNIPPET_RUNNER, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOPX_")}
+    done = subprocess.run(
+        [sys.executable, str(runner), json.dumps(_runnable_snippets())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
