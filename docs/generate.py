@@ -20,6 +20,7 @@ import pathlib
 import sys
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -111,6 +112,13 @@ def state_diagrams() -> str:
     return "\n\n".join(parts)
 
 
+def _repeatable(op: Any) -> str:
+    """A WebSocket handshake is never retried (only re-sent once after a 401)."""
+    if op.websocket:
+        return "n/a"
+    return "yes" if op.is_idempotent else "no"
+
+
 def operation_table() -> str:
     """Every operation: name, method and path, credential, success status, retry safety."""
     rows = [
@@ -125,7 +133,7 @@ def operation_table() -> str:
             rows.append(
                 f"| `{op.name}` | {request} | {CREDENTIALS[op.credential]} | "
                 f"{101 if op.websocket else op.success} | "
-                f"{'yes' if op.is_idempotent else 'no'} | {'yes' if op.in_spec else 'no'} |"
+                f"{_repeatable(op)} | {'yes' if op.in_spec else 'no'} |"
             )
     return "\n".join(rows)
 
