@@ -196,11 +196,6 @@ def test_interim_100_continue_is_skipped() -> None:
     assert b"HTTP/1.1 100 " in pair.server_wire
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="next_event drops every informational response, 101 Switching Protocols too, "
-    "so a client never learns that its upgrade was accepted",
-)
 def test_switching_protocols_is_reported_and_trailing_data_kept() -> None:
     pair = ClientServerPair()
     pair.send_request(
@@ -343,11 +338,6 @@ def test_request_head_past_max_header_size_is_refused_byte_by_byte() -> None:
     assert outcome.error is RemoteProtocolError
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="max_header_size is only checked while the head is incomplete: a head that "
-    "arrives whole in one read is accepted whatever its size",
-)
 def test_whole_head_past_max_header_size_is_refused() -> None:
     client = _client_after_request(max_header_size=100)
     client.receive_data(b"HTTP/1.1 200 OK\r\nx-a: " + b"a" * 200 + b"\r\n\r\n")
@@ -478,11 +468,6 @@ def test_sending_out_of_turn_is_a_local_protocol_error() -> None:
         client.send_end()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="invalid heads are refused by h11's event constructors outside the try block, "
-    "so h11.LocalProtocolError (not a HopxError) escapes",
-)
 @pytest.mark.parametrize(
     "request_",
     [
@@ -498,13 +483,10 @@ def test_invalid_request_head_is_a_local_protocol_error(request_: Request) -> No
     client = HTTPConnection(Role.CLIENT)
     with pytest.raises(LocalProtocolError):
         client.send_request(request_)
+    # nothing was produced, so the connection can still send a valid request
+    assert client.send_request(Request("GET", "/ok", [HOST])).startswith(b"GET /ok HTTP/1.1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="header names and values are encoded as latin-1 without a check: "
-    "a non-latin-1 value raises UnicodeEncodeError",
-)
 def test_header_value_outside_latin1_is_a_local_protocol_error() -> None:
     with pytest.raises(LocalProtocolError):
         Request("GET", "/", [HOST, ("x-name", "\u20ac")])
@@ -695,3 +677,21 @@ KeepAliveConversation.TestCase.settings = settings(
     max_examples=60, stateful_step_count=25, deadline=None
 )
 test_keep_alive_conversation = KeepAliveConversation.TestCase
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a head that arrives whole is measured from its parsed fields, not its bytes: "
+    "padding around header values keeps it under max_header_size whole, while the same "
+    "bytes fed one at a time are refused by h11's incomplete-head bound",
+)
+def test_head_size_limit_does_not_depend_on_how_bytes_are_split() -> None:
+    data = (
+        b"HTTP/1.1 200 OK\r\nx-a:" + b" " * 40 + b"v" + b" " * 40 + b"\r\ncontent-length: 0\r\n\r\n"
+    )
+    outcomes = []
+    for pieces in ([data], [data[i : i + 1] for i in range(len(data))]):
+        client = _client_after_request(max_header_size=100)
+        outcomes.append(events_from_pieces(client, pieces))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0].error is RemoteProtocolError
