@@ -164,6 +164,10 @@ class Role(enum.Enum):
     SERVER = "server"
 
 
+def _our_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+    return tuple((bytes(k), bytes(v)) for k, v in raw)
+
+
 class HTTPConnection:
     """One HTTP/1.1 connection, client or server side, with keep-alive reuse.
 
@@ -188,6 +192,8 @@ class HTTPConnection:
             max_incomplete_event_size=max_header_size,
         )
         self._body_seen = 0
+        self._received = 0  # bytes fed to h11 so far
+        self._head_start = 0  # where the next head begins, in those bytes
         self._error: Exception | None = None
         self._pending_head: RequestHead | ResponseHead | None = None
         self._pending_body: list[bytes] = []
@@ -347,6 +353,7 @@ class HTTPConnection:
             self._conn.receive_data(data)
         except RuntimeError as exc:  # data after EOF
             raise self._fail_remote(f"data received after end of stream: {exc}") from None
+        self._received += len(data)
 
     def next_event(self) -> HTTPEvent | NeedData:
         """The next event parsed from received bytes, or ``NEED_DATA``."""
@@ -361,11 +368,13 @@ class HTTPConnection:
             if event is h11.PAUSED:
                 # Waiting for our side (keep-alive) or after a protocol switch.
                 return NEED_DATA
+            if isinstance(event, h11.InformationalResponse | h11.Request | h11.Response):
+                self._check_head_size()
             if isinstance(event, h11.InformationalResponse):
                 if event.status_code == 101:  # the upgrade was accepted: report it
                     return ResponseHead(
                         status=101,
-                        headers=self._checked_headers(event.headers),
+                        headers=_our_headers(event.headers),
                         reason=event.reason.decode("latin-1"),
                     )
                 continue  # 100 Continue and friends carry nothing for us
@@ -373,13 +382,13 @@ class HTTPConnection:
                 return RequestHead(
                     method=event.method.decode("ascii"),
                     target=event.target.decode("latin-1"),
-                    headers=self._checked_headers(event.headers, len(event.target)),
+                    headers=_our_headers(event.headers),
                 )
             if isinstance(event, h11.Response):
                 self._body_seen = 0
                 return ResponseHead(
                     status=event.status_code,
-                    headers=self._checked_headers(event.headers, len(event.reason)),
+                    headers=_our_headers(event.headers),
                     reason=event.reason.decode("latin-1"),
                 )
             if isinstance(event, h11.Data):
@@ -390,24 +399,29 @@ class HTTPConnection:
                     )
                 return BodyChunk(bytes(event.data))
             if isinstance(event, h11.EndOfMessage):
+                self._head_start = self._consumed()
                 return EndOfMessage()
             if isinstance(event, h11.ConnectionClosed):
                 return ConnectionClosed()
             raise self._fail_remote(f"unexpected event {type(event).__name__}")
 
-    def _checked_headers(self, raw: Iterable[tuple[bytes, bytes]], extra: int = 0) -> Headers:
-        """Headers as our tuple, refusing a head larger than ``max_header_size``.
+    def _consumed(self) -> int:
+        """How many received bytes h11 has parsed (fed minus still buffered)."""
+        return self._received - len(self._conn.trailing_data[0])
+
+    def _check_head_size(self) -> None:
+        """Refuse a head whose bytes on the wire exceed ``max_header_size``.
 
         h11 bounds only a head that is still incomplete; one that arrives whole in a single
-        read is measured here.
+        read is measured here, in the same bytes, so any split of the input gives the same
+        answer.
         """
-        headers = tuple((bytes(k), bytes(v)) for k, v in raw)
-        size = extra + sum(len(k) + len(v) + 4 for k, v in headers)
+        end = self._consumed()
+        size, self._head_start = end - self._head_start, end
         if size > self.max_header_size:
             raise self._fail_remote(
                 f"message head larger than the limit of {self.max_header_size} bytes", 431
             )
-        return headers
 
     def next_response(self) -> Response | NeedData:
         """Client role: the next whole response (body assembled), or ``NEED_DATA``.
