@@ -382,6 +382,10 @@ class Operation(Generic[A, R]):
         """
         try:
             return self._encode(args, auth)
+        except LocalProtocolError as exc:
+            if exc.operation is None:
+                exc.operation = self.name  # say which call the refused value was for
+            raise
         except UnicodeEncodeError as exc:
             raise LocalProtocolError(
                 f"{self.name}: text cannot be sent ({exc.encoding} cannot encode it: {exc.reason})"

@@ -170,7 +170,8 @@ async def test_fork_bomb_is_contained_by_the_process_limit(tmp_path: Path) -> No
     assert words[:2] == ["stopped", "at"], counted
     assert int(words[2]) < 24
     assert words[3] == "11"  # EAGAIN
-    assert "Resource temporarily unavailable" in bomb.stderr
+    # bash reports the refused forks, unless the 3 s deadline killed it before it could.
+    assert "Resource temporarily unavailable" in bomb.stderr or bomb.timed_out, bomb
     assert elapsed < 10
     assert leftovers == set()
 
