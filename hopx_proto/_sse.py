@@ -90,6 +90,16 @@ class SSEParser:
         self._data_size = 0
         self._last_id = ""
         self._retry: int | None = None
+        self._reconnection_time: int | None = None
+
+    @property
+    def reconnection_time(self) -> int | None:
+        """The last ``retry`` value seen, in milliseconds, whether or not an event followed it.
+
+        A ``retry`` field sets the stream's reconnection time even in a block that dispatches
+        no event (a block with no ``data``).
+        """
+        return self._reconnection_time
 
     @property
     def ended(self) -> bool:
@@ -184,7 +194,7 @@ class SSEParser:
             if "\x00" not in value:
                 self._last_id = value
         elif name == "retry" and value.isascii() and value.isdigit():
-            self._retry = int(value)
+            self._retry = self._reconnection_time = int(value)
         # any other field is ignored
 
     def _dispatch(self) -> None:

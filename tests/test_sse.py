@@ -293,3 +293,13 @@ def test_poller_arguments_are_checked() -> None:
         BuildLogPoller("t", offset=-1)
     with pytest.raises(LocalProtocolError):
         BuildLogPoller("t").feed("logs")  # type: ignore[arg-type]
+
+
+def test_retry_without_data_still_sets_the_reconnection_time() -> None:
+    parser = SSEParser()
+    parser.receive_data(b"retry: 1500\n\ndata: x\n\n")
+    event = parser.next_event()
+    assert isinstance(event, SSEEvent)
+    assert event.data == "x"
+    assert event.retry is None  # the retry belonged to the block before, which had no data
+    assert parser.reconnection_time == 1500
