@@ -698,7 +698,12 @@ class WebSocket:
                 return None
             start += 2
         elif length == 127:
-            return None
+            if avail < 10:
+                return NEED_DATA
+            length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+            if length < 65536 or length >= 1 << 63:
+                return None  # not the shortest form, or the top bit set: the general path says
+            start += 8
         if length > self.max_message_size:
             return None
         if not self._client:
@@ -706,15 +711,14 @@ class WebSocket:
         end = start + length
         if end > len(buf):
             return NEED_DATA
-        payload = bytes(buf[start:end])
-        if not self._client:
-            payload = _unmask(payload, bytes(buf[start - 4 : start]))
+        payload: bytes | bytearray
+        if self._client:
+            payload = buf[start:end]  # one copy; decoded or turned into bytes below
+        else:
+            payload = _unmask(bytes(buf[start:end]), bytes(buf[start - 4 : start]))
         self._pos = end
-        if end > 65536:
-            del buf[:end]
-            self._pos = 0
         if b0 == 0x82:
-            return BinaryMessage(payload)
+            return BinaryMessage(bytes(payload))
         try:
             return TextMessage(payload.decode("utf-8"))
         except UnicodeDecodeError as exc:
@@ -726,6 +730,10 @@ class WebSocket:
         decoder = self._decoder
         if decoder.header is None and self._msg_opcode is None:
             event = self._whole_frame()
+            if event is NEED_DATA and self._pos:
+                # Drop the messages already read, once per received chunk, not per message.
+                del decoder.buffer.buffer[: self._pos]
+                self._pos = 0
             if event is not None:
                 return event
         if self._pos:

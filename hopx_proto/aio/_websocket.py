@@ -30,7 +30,7 @@ __all__ = ["WebSocketSession"]
 
 log = logging.getLogger("hopx.websocket")
 
-READ_SIZE = 64 * 1024
+READ_SIZE = 256 * 1024
 CLOSE_GRACE = 2.0
 
 
