@@ -27,7 +27,14 @@ from .._errors import (
     excerpt,
 )
 from .._http import Request, Response
-from .._url import encode_query, parse_query, quote_path_param, split_target, unquote_path_param
+from .._url import (
+    BaseURL,
+    encode_query,
+    parse_query,
+    quote_path_param,
+    split_target,
+    unquote_path_param,
+)
 
 __all__ = [
     "Auth",
@@ -375,13 +382,18 @@ class Operation(Generic[A, R]):
                 out[f.key] = to_wire(value)
         return out if has_body else None
 
-    def encode(self, args: A, *, auth: str | None = None) -> Request:
+    def encode(self, args: A, *, auth: str | None = None, base: BaseURL | None = None) -> Request:
         """The request for ``args``, with the credential header when ``auth`` is given.
 
-        ``Host`` is left to the caller, which knows where the request goes.
+        With ``base`` (the control plane's or the agent's URL) the target carries the base's
+        path prefix and the ``Host`` header is set; without it both are left to the caller.
         """
         try:
-            return self._encode(args, auth)
+            request = self._encode(args, auth)
+            if base is not None:
+                request = attrs.evolve(request, target=base.prefix + request.target)
+                request = request.with_headers(("host", base.host_header))
+            return request
         except LocalProtocolError as exc:
             if exc.operation is None:
                 exc.operation = self.name  # say which call the refused value was for
