@@ -9,12 +9,12 @@ layer of a client is the few functions below. Step by step:
 
 1. A :class:`Link` is one TCP connection. It writes with ``sendall`` and reads only after the
    selector says the socket is readable, so every read has a deadline (``TIMEOUT``).
-2. :func:`call` runs one operation of the table. ``op.encode(args, auth=...)`` builds the
-   :class:`~hopx_proto.Request` (method, target, credential header, JSON body); the caller
-   adds what only it knows: the base URL's path prefix and the ``Host`` header. An
-   :class:`~hopx_proto.HTTPConnection` turns it into bytes and assembles the reply
-   (``next_message()`` returns ``NEED_DATA`` until a whole response was fed to it), and
-   ``op.decode(response)`` gives the typed result or raises the mapped error.
+2. :func:`call` runs one operation of the table. ``op.encode(args, auth=..., base=...)``
+   builds the :class:`~hopx_proto.Request` (method, target under the base URL, ``Host``,
+   credential header, JSON body). An :class:`~hopx_proto.HTTPConnection` turns it into
+   bytes and assembles the reply (``next_response()`` returns ``NEED_DATA`` until a whole
+   response was fed to it), and ``op.decode(response)`` gives the typed result or raises
+   the mapped error.
 3. ``sandboxes.create`` answers with the agent's address (``public_host``) and a JWT; every
    agent call (``execute.run``) goes there with ``Authorization: Bearer <jwt>``.
 4. :func:`stream` opens ``/execute/stream``. The ``execute.stream`` operation gives the
@@ -47,9 +47,6 @@ from hopx_proto import (
     ExecuteStreamClient,
     ExecuteStreamRequest,
     HTTPConnection,
-    RemoteProtocolError,
-    Request,
-    Response,
     Result,
     Role,
     Stderr,
@@ -96,20 +93,15 @@ class Link:
 def call(base: BaseURL, name: str, auth: str, **args: Any) -> Any:
     """Run operation ``name`` with ``args`` over a fresh connection; its decoded result."""
     op = OPERATIONS[name]
-    encoded = op.encode(op.args(**args), auth=auth)
-    request = Request(
-        encoded.method, base.prefix + encoded.target, encoded.headers, encoded.body
-    ).with_headers(("host", base.host_header), ("connection", "close"))
+    request = op.encode(op.args(**args), auth=auth, base=base)
     http = HTTPConnection(Role.CLIENT)
     link = Link(base)
     try:
-        link.write(http.send_request(request))
-        while (reply := http.next_message()) is NEED_DATA:
+        link.write(http.send_request(request.with_headers(("connection", "close"))))
+        while (reply := http.next_response()) is NEED_DATA:
             http.receive_data(link.read())
     finally:
         link.close()
-    if not isinstance(reply, Response):
-        raise RemoteProtocolError(f"{name}: the connection closed before a reply")
     return op.decode(reply)
 
 
