@@ -16,7 +16,7 @@ epoch, wall clock) and ``jitter`` (a number in ``[0, 1)``).
 from __future__ import annotations
 
 import datetime as _dt
-import email.utils
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,13 +73,64 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
         pass
     else:
         return seconds if 0 <= seconds < float("inf") else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    when = parse_http_date(text, now=now)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.UTC)
     return max(0.0, when.timestamp() - now)
+
+
+# RFC 9110 section 5.6.7: the preferred IMF-fixdate and the two obsolete forms a recipient
+# must still read. Names are matched exactly as the grammar spells them (case-sensitive).
+_DAY_NAMES = "Mon|Tue|Wed|Thu|Fri|Sat|Sun"
+_LONG_DAY_NAMES = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH = "(?P<month>" + "|".join(_MONTHS) + ")"
+_TIME = r"(?P<hour>\d\d):(?P<minute>\d\d):(?P<second>\d\d)"
+_IMF_FIXDATE = re.compile(
+    rf"(?:{_DAY_NAMES}), (?P<day>\d\d) {_MONTH} (?P<year>\d{{4}}) {_TIME} GMT", re.ASCII
+)
+_RFC850_DATE = re.compile(
+    rf"(?:{_LONG_DAY_NAMES}), (?P<day>\d\d)-{_MONTH}-(?P<year>\d\d) {_TIME} GMT", re.ASCII
+)
+_ASCTIME_DATE = re.compile(
+    rf"(?:{_DAY_NAMES}) {_MONTH} (?P<day>[ \d]\d) {_TIME} (?P<year>\d{{4}})", re.ASCII
+)
+
+
+def parse_http_date(text: str, *, now: float) -> _dt.datetime | None:
+    """An HTTP-date (IMF-fixdate, RFC 850 or asctime form) as an aware UTC datetime.
+
+    ``None`` for anything else, including impossible dates. A two-digit RFC 850 year that
+    would lie more than 50 years after ``now`` is read as the latest such year in the past
+    (and one 50 or more years before it as the next one).
+    """
+    match = (
+        _IMF_FIXDATE.fullmatch(text)
+        or _RFC850_DATE.fullmatch(text)
+        or _ASCTIME_DATE.fullmatch(text)
+    )
+    if match is None:
+        return None
+    year = int(match["year"])
+    try:
+        if len(match["year"]) == 2:
+            this_year = _dt.datetime.fromtimestamp(now, _dt.UTC).year
+            year += this_year // 100 * 100
+            if year > this_year + 50:
+                year -= 100
+            elif year <= this_year - 50:
+                year += 100
+        return _dt.datetime(
+            year,
+            _MONTHS.index(match["month"]) + 1,
+            int(match["day"]),
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"]),
+            tzinfo=_dt.UTC,
+        )
+    except (ValueError, OverflowError, OSError):  # 31 Feb, hour 24, an unusable ``now`` ...
+        return None
 
 
 def _positive(name: str) -> Any:

@@ -19,7 +19,14 @@ from hopx_proto._errors import (
     TimeoutError,
     ValidationError,
 )
-from hopx_proto._policy import GiveUp, Retry, RetryPolicy, TokenState, parse_retry_after
+from hopx_proto._policy import (
+    GiveUp,
+    Retry,
+    RetryPolicy,
+    TokenState,
+    parse_http_date,
+    parse_retry_after,
+)
 
 NOW = 1_800_000_000.0
 jitters = st.floats(min_value=0.0, max_value=1.0, exclude_max=True)
@@ -176,3 +183,70 @@ def test_needs_refresh_ahead_of_expiry(left: int, margin: int) -> None:
 def test_refresh_once_after_unauthorized() -> None:
     assert TokenState.refresh_after_unauthorized(already_refreshed=False)
     assert not TokenState.refresh_after_unauthorized(already_refreshed=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP dates (RFC 9110 section 5.6.7)
+
+_1994 = _dt.datetime(1994, 11, 6, 8, 49, 37, tzinfo=_dt.UTC)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sun, 06 Nov 1994 08:49:37 GMT",  # IMF-fixdate
+        "Sunday, 06-Nov-94 08:49:37 GMT",  # obsolete RFC 850 form
+        "Sun Nov  6 08:49:37 1994",  # obsolete asctime form
+        "Sun Nov 06 08:49:37 1994",
+    ],
+)
+def test_the_three_http_date_forms(text: str) -> None:
+    assert parse_http_date(text, now=NOW) == _1994
+    assert parse_retry_after(text, now=_1994.timestamp() - 5) == 5.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 06 Nov 1994 08:49:37 +0000",
+        "sun, 06 nov 1994 08:49:37 gmt",
+        "Sun, 6 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 94 08:49:37 GMT",
+        "Sun, 31 Feb 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 06 Nov 1994 08:49:60 GMT",
+        "Sun, 06 Nov 0000 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT junk",
+        "Sunday, 06-Nov-1994 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT".replace("1", "\u0661"),  # Arabic-Indic digit
+        "yesterday",
+    ],
+)
+def test_other_date_text_is_unreadable(text: str) -> None:
+    assert parse_http_date(text, now=NOW) is None
+    assert parse_retry_after(text, now=NOW) is None
+
+
+def test_two_digit_years_stay_within_fifty_years_of_now() -> None:
+    now_2026 = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC).timestamp()
+    years = {
+        yy: parse_http_date(f"Monday, 01-Jan-{yy:02d} 00:00:00 GMT", now=now_2026)
+        for yy in (0, 26, 76, 77, 99)
+    }
+    assert {yy: when.year for yy, when in years.items() if when is not None} == {
+        0: 2000,
+        26: 2026,
+        76: 2076,
+        77: 1977,
+        99: 1999,
+    }
+
+
+@given(st.integers(0, 253402300799 - 1))
+def test_imf_fixdates_read_back_to_the_second(second: int) -> None:
+    text = email.utils.formatdate(second, usegmt=True)
+    when = parse_http_date(text, now=NOW)
+    assert when is not None
+    assert when.timestamp() == second
