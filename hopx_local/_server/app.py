@@ -20,7 +20,7 @@ from hopx_local._runtime.isolation import isolation_warning, resolve_isolation
 
 from .connection import ServerLimits, serve_connection
 from .control import ControlPlane
-from .fleet import Fleet, FleetConfig
+from .fleet import Fleet, FleetConfig, http_origin
 
 __all__ = ["LocalServer", "default_state_dir", "new_api_key", "serve"]
 
@@ -32,7 +32,8 @@ class LocalServer:
     """A running emulator.
 
     Attributes:
-        base_url: the control plane's URL (``http://127.0.0.1:<port>``).
+        base_url: the control plane's URL (``http://127.0.0.1:<port>``, or
+            ``http://[::1]:<port>`` on the IPv6 loopback).
         api_key: the key clients send as ``X-API-Key``.
         state_dir: where the registry and the sandbox directories live.
         isolation: ``"bwrap"`` or ``"none"``: how sandboxed code is confined.
@@ -89,8 +90,11 @@ def _absolute(path: str | os.PathLike[str]) -> pathlib.Path:
     return pathlib.Path(os.path.abspath(os.path.expanduser(path)))
 
 
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+def _bare_host(host: str) -> str:
+    """The address to bind: ``[::1]`` (as written in URLs) becomes ``::1``."""
+    if host.startswith("[") and host.endswith("]"):
+        return host[1:-1]
+    return host
 
 
 @contextlib.asynccontextmanager
@@ -117,6 +121,7 @@ async def serve(
         raise ValueError(f"isolation must be 'auto', 'bwrap' or 'none', not {isolation!r}")
     if max_sandboxes is not None and max_sandboxes < 1:
         raise ValueError("max_sandboxes must be at least 1")
+    host = _bare_host(host)
     temp_dir: str | None = None
     if state_dir is None:
         temp_dir = tempfile.mkdtemp(prefix="hopx-local-")
@@ -148,7 +153,7 @@ async def serve(
             serve_connection, app=control, limits=server_limits, plane="control"
         )
         server = LocalServer(
-            base_url=f"http://{_url_host(host)}:{bound}",
+            base_url=http_origin(host, bound),
             api_key=key,
             state_dir=state_path,
             isolation=mode.value,

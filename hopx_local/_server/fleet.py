@@ -2,9 +2,10 @@
 
 The control plane asks the fleet to create, describe, pause, stop, start and destroy
 sandboxes. Each running sandbox has an agent on its own loopback port, so its ``public_host``
-is ``http://127.0.0.1:<port>``. Records live in the SQLite registry next to the sandbox
-directories, so a restarted server lists every sandbox with its files; sandboxes whose
-processes died with the old server are reported ``stopped`` and can be started again.
+is ``http://127.0.0.1:<port>`` (``http://[::1]:<port>`` on the IPv6 loopback). Records live in
+the SQLite registry next to the sandbox directories, so a restarted server lists every sandbox
+with its files; sandboxes whose processes died with the old server are reported ``stopped``
+and can be started again.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .connection import ServerLimits, serve_connection
 from .envelope import Problem
 from .templates import BuiltinTemplate, builtin_templates, find_template
 
-__all__ = ["Fleet", "FleetConfig", "LiveSandbox"]
+__all__ = ["Fleet", "FleetConfig", "LiveSandbox", "http_origin"]
 
 log = logging.getLogger("hopx.local")
 
@@ -84,6 +85,12 @@ def rfc3339(epoch: float) -> str:
 def _new_sandbox_id() -> str:
     suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
     return f"{int(_now())}{suffix}"
+
+
+def http_origin(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 address in brackets (``http://[::1]:port``)."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 def load_secret(path: pathlib.Path) -> bytes:
@@ -213,7 +220,7 @@ class Fleet:
     def public_host(self, record: SandboxRecord) -> str:
         live = self._live.get(record.id)
         port = live.port if live is not None else record.agent_port
-        return f"http://{self.config.host}:{port}" if port else ""
+        return http_origin(self.config.host, port) if port else ""
 
     def describe(self, record: SandboxRecord) -> dict[str, Any]:
         """A sandbox as the control plane shows it."""
