@@ -1,27 +1,45 @@
-"""The anyio implementation of :class:`hopx_proto.aio.Backend` (asyncio, or trio via anyio)."""
+"""The anyio implementation of :class:`hopx_proto.aio.Backend` (asyncio, or trio via anyio).
+
+anyio and ssl are imported by the methods that use them, on the first connection, deadline or
+lock, so that importing the package stays cheap; from then on the import is a dictionary look-up.
+"""
 
 from __future__ import annotations
 
 import os
-import secrets
-import ssl
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
-
-import anyio
-import anyio.abc
-import anyio.streams.tls
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hopx_proto._errors import NetworkError
 from hopx_proto.aio._backend import ByteStream, Deadline
+
+if TYPE_CHECKING:
+    import ssl
+
+    import anyio
+    import anyio.abc
 
 __all__ = ["AnyioBackend", "AnyioByteStream"]
 
 T = TypeVar("T")
 
-_NETWORK_ERRORS = (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.ClosedResourceError)
 _default_tls: ssl.SSLContext | None = None
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the connection is unusable."""
+    import ssl
+
+    import anyio
+
+    return (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.ClosedResourceError)
+
+
+def _end_of_stream() -> type[BaseException]:
+    import anyio
+
+    return anyio.EndOfStream
 
 
 class AnyioByteStream:
@@ -33,21 +51,21 @@ class AnyioByteStream:
     async def send_all(self, data: bytes) -> None:
         try:
             await self.stream.send(data)
-        except _NETWORK_ERRORS as exc:
+        except _network_errors() as exc:
             raise NetworkError(f"connection lost while sending: {exc!r}") from exc
 
     async def receive_some(self, max_bytes: int) -> bytes:
         try:
             return await self.stream.receive(max_bytes)
-        except anyio.EndOfStream:
+        except _end_of_stream():
             return b""
-        except _NETWORK_ERRORS as exc:
+        except _network_errors() as exc:
             raise NetworkError(f"connection lost while receiving: {exc!r}") from exc
 
     async def aclose(self) -> None:
         try:
             await self.stream.aclose()
-        except _NETWORK_ERRORS:
+        except _network_errors():
             pass
 
 
@@ -62,6 +80,8 @@ class AnyioBackend:
     async def connect_tcp(
         self, host: str, port: int, *, tls: object | None, server_hostname: str | None
     ) -> ByteStream:
+        import anyio
+
         try:
             sock = await anyio.connect_tcp(host, port)
         except OSError as exc:
@@ -76,6 +96,11 @@ class AnyioBackend:
     async def start_tls(
         self, stream: ByteStream, *, tls: object, server_hostname: str
     ) -> ByteStream:
+        import ssl
+
+        import anyio
+        import anyio.streams.tls
+
         if not isinstance(stream, AnyioByteStream) or not isinstance(tls, ssl.SSLContext):
             raise NetworkError(
                 "TLS needs an anyio stream and an ssl.SSLContext", request_sent=False
@@ -84,7 +109,7 @@ class AnyioBackend:
             wrapped = await anyio.streams.tls.TLSStream.wrap(
                 stream.stream, hostname=server_hostname, ssl_context=tls, standard_compatible=False
             )
-        except _NETWORK_ERRORS as exc:
+        except _network_errors() as exc:
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
             raise NetworkError(
@@ -94,36 +119,54 @@ class AnyioBackend:
 
     def default_tls(self) -> object:
         global _default_tls
+        import ssl
+
         if _default_tls is None:
             _default_tls = ssl.create_default_context()
         return _default_tls
 
     async def sleep(self, seconds: float) -> None:
+        import anyio
+
         await anyio.sleep(seconds)
 
     def move_on_after(self, seconds: float | None) -> Deadline:
+        import anyio
+
         return anyio.move_on_after(seconds)
 
     def shielded(self, seconds: float) -> Deadline:
+        import anyio
+
         return anyio.move_on_after(seconds, shield=True)
 
     def lock(self) -> anyio.Lock:
+        import anyio
+
         return anyio.Lock()
 
     def semaphore(self, value: int) -> anyio.Semaphore:
+        import anyio
+
         return anyio.Semaphore(value)
 
     def event(self) -> anyio.Event:
+        import anyio
+
         return anyio.Event()
 
     def monotonic(self) -> float:
+        import anyio
+
         return anyio.current_time()
 
     def wall_clock(self) -> float:
         return time.time()
 
     def random_bytes(self, count: int) -> bytes:
-        return secrets.token_bytes(count)
+        return os.urandom(count)  # what secrets.token_bytes returns
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        import anyio.to_thread
+
         return await anyio.to_thread.run_sync(fn, *args)

@@ -1,25 +1,38 @@
-"""The trio implementation of :class:`hopx_proto.aio.Backend`."""
+"""The trio implementation of :class:`hopx_proto.aio.Backend`.
+
+trio and ssl are imported by the methods that use them (a trio program has trio loaded
+already), so importing the package stays cheap.
+"""
 
 from __future__ import annotations
 
 import os
-import secrets
-import ssl
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
-
-import trio
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hopx_proto._errors import NetworkError
 from hopx_proto.aio._backend import ByteStream, Deadline
+
+if TYPE_CHECKING:
+    import ssl
+
+    import trio
 
 __all__ = ["TrioBackend", "TrioByteStream"]
 
 T = TypeVar("T")
 
-_NETWORK_ERRORS = (OSError, ssl.SSLError, trio.BrokenResourceError, trio.ClosedResourceError)
 _default_tls: ssl.SSLContext | None = None
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the connection is unusable."""
+    import ssl
+
+    import trio
+
+    return (OSError, ssl.SSLError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 class TrioByteStream:
@@ -31,19 +44,19 @@ class TrioByteStream:
     async def send_all(self, data: bytes) -> None:
         try:
             await self.stream.send_all(data)
-        except _NETWORK_ERRORS as exc:
+        except _network_errors() as exc:
             raise NetworkError(f"connection lost while sending: {exc!r}") from exc
 
     async def receive_some(self, max_bytes: int) -> bytes:
         try:
             return bytes(await self.stream.receive_some(max_bytes))
-        except _NETWORK_ERRORS as exc:
+        except _network_errors() as exc:
             raise NetworkError(f"connection lost while receiving: {exc!r}") from exc
 
     async def aclose(self) -> None:
         try:
             await self.stream.aclose()
-        except _NETWORK_ERRORS:
+        except _network_errors():
             pass
 
 
@@ -58,6 +71,8 @@ class TrioBackend:
     async def connect_tcp(
         self, host: str, port: int, *, tls: object | None, server_hostname: str | None
     ) -> ByteStream:
+        import trio
+
         try:
             sock = await trio.open_tcp_stream(host, port)
         except OSError as exc:
@@ -72,6 +87,10 @@ class TrioBackend:
     async def start_tls(
         self, stream: ByteStream, *, tls: object, server_hostname: str
     ) -> ByteStream:
+        import ssl
+
+        import trio
+
         if not isinstance(stream, TrioByteStream) or not isinstance(tls, ssl.SSLContext):
             raise NetworkError("TLS needs a trio stream and an ssl.SSLContext", request_sent=False)
         wrapped = trio.SSLStream(
@@ -79,7 +98,7 @@ class TrioBackend:
         )
         try:
             await wrapped.do_handshake()
-        except _NETWORK_ERRORS as exc:
+        except _network_errors() as exc:
             with trio.CancelScope(shield=True):
                 await stream.aclose()
             raise NetworkError(
@@ -90,38 +109,56 @@ class TrioBackend:
 
     def default_tls(self) -> object:
         global _default_tls
+        import ssl
+
         if _default_tls is None:
             _default_tls = ssl.create_default_context()
         return _default_tls
 
     async def sleep(self, seconds: float) -> None:
+        import trio
+
         await trio.sleep(seconds)
 
     def move_on_after(self, seconds: float | None) -> Deadline:
+        import trio
+
         return trio.CancelScope() if seconds is None else trio.move_on_after(seconds)
 
     def shielded(self, seconds: float) -> Deadline:
+        import trio
+
         scope = trio.move_on_after(seconds)
         scope.shield = True
         return scope
 
     def lock(self) -> trio.Lock:
+        import trio
+
         return trio.Lock()
 
     def semaphore(self, value: int) -> trio.Semaphore:
+        import trio
+
         return trio.Semaphore(value)
 
     def event(self) -> trio.Event:
+        import trio
+
         return trio.Event()
 
     def monotonic(self) -> float:
+        import trio
+
         return trio.current_time()
 
     def wall_clock(self) -> float:
         return time.time()
 
     def random_bytes(self, count: int) -> bytes:
-        return secrets.token_bytes(count)
+        return os.urandom(count)  # what secrets.token_bytes returns
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        import trio
+
         return await trio.to_thread.run_sync(fn, *args)

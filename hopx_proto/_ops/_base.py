@@ -289,6 +289,10 @@ def _query_value(tp: Any, text: str, key: str) -> Any:
 _PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+#: Path templates compiled on first use (servers match paths; clients never need them).
+_path_regexes: dict[str, re.Pattern[str]] = {}
+
+
 def _compile_path(template: str) -> re.Pattern[str]:
     pattern = ""
     pos = 0
@@ -332,10 +336,6 @@ class Operation(Generic[A, R]):
     summary: str = ""
     encode_body: Callable[[A], tuple[bytes, bytes]] | None = None
     parse_body: Callable[[Request, dict[str, Any]], A] | None = None
-    _regex: re.Pattern[str] = attrs.field(init=False, repr=False, eq=False)
-
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_regex", _compile_path(self.path))
 
     @property
     def is_idempotent(self) -> bool:
@@ -476,7 +476,10 @@ class Operation(Generic[A, R]):
         """The path parameters if ``method path`` is this operation, else ``None``."""
         if method != self.method:
             return None
-        m = self._regex.match(path)
+        regex = _path_regexes.get(self.path)
+        if regex is None:
+            regex = _path_regexes[self.path] = _compile_path(self.path)
+        m = regex.match(path)
         if m is None:
             return None
         try:
