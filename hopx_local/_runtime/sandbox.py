@@ -273,11 +273,13 @@ class SandboxRuntime(SandboxFileAPI):
                 if tail:
                     yield kind, tail
             exit_code = await pump.finish()
+            rich = read_rich_outputs(launch.exec_dir) if launch.exec_dir else []
         summary = {
             "exit_code": exit_code,
             "execution_time": round(time.monotonic() - started, 6),
             "timed_out": pump.timed_out,
             "truncated": any(capture.truncated for capture in captures.values()),
+            "rich": rich,
         }
         yield "exit", json.dumps(summary)
 
@@ -309,7 +311,8 @@ class SandboxRuntime(SandboxFileAPI):
     ) -> AsyncIterator[tuple[str, str]]:
         """Run source code, yielding ("stdout"|"stderr", text) as it comes, then ("exit", JSON).
 
-        The JSON holds ``exit_code``, ``execution_time``, ``timed_out`` and ``truncated``.
+        The JSON holds ``exit_code``, ``execution_time``, ``timed_out``, ``truncated`` and
+        ``rich`` (the display outputs a Python run recorded, as in :meth:`execute`).
         Bad requests raise here, before anything starts; closing the iterator early kills
         the process.
         """

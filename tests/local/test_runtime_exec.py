@@ -197,6 +197,7 @@ async def test_stream_yields_chunks_in_order_as_they_happen(tmp_path: Path) -> N
     summary = json.loads(seen[-1][1])
     assert summary["exit_code"] == 0
     assert summary["timed_out"] is False
+    assert summary["rich"] == []
 
 
 async def test_closing_a_stream_kills_the_process(tmp_path: Path) -> None:
@@ -247,6 +248,30 @@ async def test_ipython_display_becomes_rich_output(tmp_path: Path) -> None:
         {"type": "image/png", "data": base64.b64encode(b"\x89PNG fake").decode()},
     ]
     assert outcome.stdout == "42\n"
+
+
+@pytest.mark.skipif(not _sandbox_python_has("IPython"), reason="IPython is not installed")
+async def test_streamed_run_reports_its_rich_outputs_at_exit(tmp_path: Path) -> None:
+    code = (
+        "from IPython.display import HTML, display\n"
+        "print('before')\n"
+        "display(HTML('<i>shown</i>'))\n"
+        "display({'application/json': {'k': [1, 2]}}, raw=True)\n"
+    )
+    async with (
+        running(tmp_path) as sandbox,
+        contextlib.aclosing(sandbox.stream_execute(code, "python", timeout=60)) as run,
+    ):
+        seen = [item async for item in run]
+    assert seen[0] == ("stdout", "before\n")
+    kind, text = seen[-1]
+    assert kind == "exit"
+    summary = json.loads(text)
+    assert summary["exit_code"] == 0, seen
+    assert summary["rich"] == [
+        {"type": "text/html", "data": "<i>shown</i>"},
+        {"type": "application/json", "data": {"k": [1, 2]}},
+    ]
 
 
 async def test_python_without_display_has_no_rich_output(tmp_path: Path) -> None:

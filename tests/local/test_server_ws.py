@@ -3,6 +3,8 @@ the command stream, the terminal round trip, file watching, and disconnects."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +13,9 @@ import pytest
 from test_server_support import RawWebSocket, bearer, call, create_sandbox, doc
 
 import hopx_local
+from hopx_local._runtime.languages import python_executable
 from hopx_proto._errors import AuthenticationError, HopxError
+from hopx_proto._streams import ExecuteStreamRequest, RichOutput, RichStreamClient
 
 pytestmark = pytest.mark.anyio
 
@@ -231,6 +235,68 @@ async def test_rich_and_ipython_streams_run_python(sandbox: dict[str, Any], path
     out = "".join(m["data"] for m in messages if m["type"] == "stdout")
     assert out == "45\n"
     assert messages[-1] == {"type": "complete", "success": True, "exit_code": 0}
+
+
+def _sandbox_python_has(module: str) -> bool:
+    check = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    probe = [python_executable(), "-c", check]
+    return subprocess.run(probe, capture_output=True, timeout=60, check=False).returncode == 0
+
+
+_DISPLAY_CODE = (
+    "from IPython.display import HTML, display\n"
+    "print('before')\n"
+    "display(HTML('<b>bold</b>'))\n"
+    "display({'application/json': {'n': 1}}, raw=True)\n"
+)
+
+
+@pytest.mark.skipif(not _sandbox_python_has("IPython"), reason="IPython is not installed")
+async def test_rich_stream_sends_display_messages_before_the_result(
+    sandbox: dict[str, Any],
+) -> None:
+    client = RichStreamClient()
+    start = client.start(ExecuteStreamRequest(code=_DISPLAY_CODE, timeout=60))
+    ws = await RawWebSocket.connect(sandbox["public_host"], "/stream", sandbox["auth_token"])
+    try:
+        await ws.send_json(json.loads(start))
+        messages = await ws.messages_until_close()
+    finally:
+        await ws.close()
+    kinds = [m["type"] for m in messages]
+    assert kinds[-2:] == ["result", "complete"], messages
+    displays = [m for m in messages if m["type"] == "display"]
+    assert [(m["mime"], m["data"]) for m in displays] == [
+        ("text/html", "<b>bold</b>"),
+        ("application/json", {"n": 1}),
+    ]
+    assert all(m["timestamp"].endswith("Z") for m in displays)
+    assert kinds.index("display") > kinds.index("stdout")
+    assert kinds.index("display") < kinds.index("result")
+    events: list[Any] = []
+    for message in messages:
+        events.extend(client.receive(json.dumps(message)))
+    client.finish()
+    rich = [e for e in events if isinstance(e, RichOutput)]
+    assert [(e.mime, e.data) for e in rich] == [(m["mime"], m["data"]) for m in displays]
+
+
+@pytest.mark.skipif(not _sandbox_python_has("IPython"), reason="IPython is not installed")
+async def test_execute_stream_has_no_display_messages(sandbox: dict[str, Any]) -> None:
+    ws = await RawWebSocket.connect(
+        sandbox["public_host"], "/execute/stream", sandbox["auth_token"]
+    )
+    try:
+        await ws.send_json(
+            {"type": "execute", "language": "python", "code": _DISPLAY_CODE, "timeout": 60}
+        )
+        messages = await ws.messages_until_close()
+    finally:
+        await ws.close()
+    assert [m["type"] for m in messages if m["type"] not in ("stdout", "stderr")] == [
+        "result",
+        "complete",
+    ], messages
 
 
 async def test_pings_are_answered(sandbox: dict[str, Any]) -> None:
