@@ -16,6 +16,7 @@ epoch, wall clock) and ``jitter`` (a number in ``[0, 1)``).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -86,15 +87,23 @@ _LONG_DAY_NAMES = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH = "(?P<month>" + "|".join(_MONTHS) + ")"
 _TIME = r"(?P<hour>\d\d):(?P<minute>\d\d):(?P<second>\d\d)"
-_IMF_FIXDATE = re.compile(
-    rf"(?:{_DAY_NAMES}), (?P<day>\d\d) {_MONTH} (?P<year>\d{{4}}) {_TIME} GMT", re.ASCII
-)
-_RFC850_DATE = re.compile(
-    rf"(?:{_LONG_DAY_NAMES}), (?P<day>\d\d)-{_MONTH}-(?P<year>\d\d) {_TIME} GMT", re.ASCII
-)
-_ASCTIME_DATE = re.compile(
-    rf"(?:{_DAY_NAMES}) {_MONTH} (?P<day>[ \d]\d) {_TIME} (?P<year>\d{{4}})", re.ASCII
-)
+
+
+@functools.cache
+def _http_date_patterns() -> tuple[re.Pattern[str], ...]:
+    """IMF-fixdate, RFC 850 and asctime patterns, compiled on the first date read."""
+    return (
+        re.compile(
+            rf"(?:{_DAY_NAMES}), (?P<day>\d\d) {_MONTH} (?P<year>\d{{4}}) {_TIME} GMT", re.ASCII
+        ),
+        re.compile(
+            rf"(?:{_LONG_DAY_NAMES}), (?P<day>\d\d)-{_MONTH}-(?P<year>\d\d) {_TIME} GMT",
+            re.ASCII,
+        ),
+        re.compile(
+            rf"(?:{_DAY_NAMES}) {_MONTH} (?P<day>[ \d]\d) {_TIME} (?P<year>\d{{4}})", re.ASCII
+        ),
+    )
 
 
 def parse_http_date(text: str, *, now: float) -> _dt.datetime | None:
@@ -104,12 +113,11 @@ def parse_http_date(text: str, *, now: float) -> _dt.datetime | None:
     would lie more than 50 years after ``now`` is read as the latest such year in the past
     (and one 50 or more years before it as the next one).
     """
-    match = (
-        _IMF_FIXDATE.fullmatch(text)
-        or _RFC850_DATE.fullmatch(text)
-        or _ASCTIME_DATE.fullmatch(text)
-    )
-    if match is None:
+    for pattern in _http_date_patterns():
+        match = pattern.fullmatch(text)
+        if match is not None:
+            break
+    else:
         return None
     year = int(match["year"])
     try:

@@ -29,21 +29,10 @@ import codecs
 import enum
 import http
 from collections.abc import Iterable
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
 import h11
-from wsproto.frame_protocol import (
-    LOCAL_ONLY_CLOSE_REASONS,
-    MAX_CLOSE_REASON,
-    MIN_CLOSE_REASON,
-    CloseReason,
-    FrameDecoder,
-    FrameProtocol,
-    Opcode,
-    ParseFailed,
-)
-from wsproto.utilities import generate_accept_token, generate_nonce
 
 from ._errors import (
     HopxError,
@@ -54,6 +43,12 @@ from ._errors import (
 )
 from ._http import NEED_DATA, Headers, NeedData, Request, RequestHead, Role, normalize_headers
 from ._url import BaseURL
+
+if TYPE_CHECKING:
+    from wsproto.frame_protocol import Opcode
+
+# wsproto (frame parsing and writing) is imported by the functions that use it, when the first
+# WebSocket is made: importing the package does not pay for it.
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -74,11 +69,12 @@ DEFAULT_MAX_HANDSHAKE_SIZE = 64 * 1024
 #: How much of a rejection body is kept for the error (the rest is not waited for).
 MAX_REJECTION_BODY = 64 * 1024
 
-PROTOCOL_ERROR = int(CloseReason.PROTOCOL_ERROR)  # 1002
-INVALID_PAYLOAD = int(CloseReason.INVALID_FRAME_PAYLOAD_DATA)  # 1007
-MESSAGE_TOO_BIG = int(CloseReason.MESSAGE_TOO_BIG)  # 1009
-ABNORMAL_CLOSURE = int(CloseReason.ABNORMAL_CLOSURE)  # 1006
-NO_STATUS = int(CloseReason.NO_STATUS_RCVD)  # 1005
+# Close codes of RFC 6455 section 7.4.1.
+PROTOCOL_ERROR = 1002
+INVALID_PAYLOAD = 1007
+MESSAGE_TOO_BIG = 1009
+ABNORMAL_CLOSURE = 1006
+NO_STATUS = 1005
 
 # Headers the machine writes itself; a caller may not set them.
 _HANDSHAKE_HEADERS = frozenset(
@@ -206,6 +202,13 @@ def _valid_key(value: str | None) -> bool:
 
 def _check_close_code(code: int) -> None:
     """A close code we may put on the wire (RFC 6455 7.4)."""
+    from wsproto.frame_protocol import (
+        LOCAL_ONLY_CLOSE_REASONS,
+        MAX_CLOSE_REASON,
+        MIN_CLOSE_REASON,
+        CloseReason,
+    )
+
     if isinstance(code, bool) or not isinstance(code, int):
         raise LocalProtocolError(f"close code must be an integer, got {code!r}")
     known = code in CloseReason.__members__.values()
@@ -220,6 +223,14 @@ def _check_close_code(code: int) -> None:
 
 def _parse_close_payload(payload: bytes) -> tuple[int, str]:
     """``(code, reason)`` of a received close frame, or ParseFailed (RFC 6455 5.5.1, 7.4)."""
+    from wsproto.frame_protocol import (
+        LOCAL_ONLY_CLOSE_REASONS,
+        MAX_CLOSE_REASON,
+        MIN_CLOSE_REASON,
+        CloseReason,
+        ParseFailed,
+    )
+
     if not payload:
         return NO_STATUS, ""
     if len(payload) == 1:
@@ -339,6 +350,8 @@ class WebSocket:
         self._trailing = b""
         self._responded = False
         # frames
+        from wsproto.frame_protocol import FrameDecoder, FrameProtocol
+
         self._writer = FrameProtocol(self._client, [])
         self._decoder = FrameDecoder(self._client, [])
         self._close_sent = False
@@ -407,6 +420,8 @@ class WebSocket:
         if not isinstance(path, str) or not path.startswith("/"):
             raise LocalProtocolError(f"path must start with '/', got {path!r}")
         if key is None:
+            from wsproto.utilities import generate_nonce
+
             key = generate_nonce()
         elif not _valid_key(key.decode("latin-1")):
             raise LocalProtocolError("key must be the base64 form of 16 bytes")
@@ -485,6 +500,8 @@ class WebSocket:
             raise self._fail_remote("101 reply without 'Upgrade: websocket'", None)
         if "upgrade" not in _tokens(_header_value(headers, b"connection")):
             raise self._fail_remote("101 reply without 'Connection: Upgrade'", None)
+        from wsproto.utilities import generate_accept_token
+
         accept = _header_value(headers, b"sec-websocket-accept")
         if accept is None or accept.strip().encode() != generate_accept_token(self._key):
             raise self._fail_remote("101 reply with a wrong Sec-WebSocket-Accept", None)
@@ -579,6 +596,8 @@ class WebSocket:
         reserved = sorted({k.decode("latin-1") for k, _ in extra if k in _HANDSHAKE_HEADERS})
         if reserved:
             raise LocalProtocolError(f"headers set by the WebSocket handshake: {reserved}")
+        from wsproto.utilities import generate_accept_token
+
         reply = (
             (b"upgrade", b"websocket"),
             (b"connection", b"Upgrade"),
@@ -661,6 +680,8 @@ class WebSocket:
             return self._server_handshake_event()
         if state is WebSocketState.CLOSED:
             return NEED_DATA
+        from wsproto.frame_protocol import ParseFailed
+
         try:
             event = self._next_frame_event()
         except ParseFailed as exc:
@@ -722,11 +743,15 @@ class WebSocket:
         try:
             return TextMessage(payload.decode("utf-8"))
         except UnicodeDecodeError as exc:
+            from wsproto.frame_protocol import CloseReason, ParseFailed
+
             raise ParseFailed(
                 f"text message is not UTF-8: {exc}", CloseReason.INVALID_FRAME_PAYLOAD_DATA
             ) from None
 
     def _next_frame_event(self) -> WSEvent | NeedData:
+        from wsproto.frame_protocol import CloseReason, Opcode, ParseFailed
+
         decoder = self._decoder
         if decoder.header is None and self._msg_opcode is None:
             event = self._whole_frame()
@@ -799,6 +824,8 @@ class WebSocket:
 
     def _check_size(self, more: int) -> None:
         if self._msg_size + more > self.max_message_size:
+            from wsproto.frame_protocol import CloseReason, ParseFailed
+
             raise ParseFailed(
                 f"message larger than the limit of {self.max_message_size} bytes",
                 CloseReason.MESSAGE_TOO_BIG,
@@ -807,6 +834,8 @@ class WebSocket:
     def _add_piece(
         self, payload: bytes | str | tuple[int, str], frame_done: bool, message_done: bool
     ) -> TextMessage | BinaryMessage | None:
+        from wsproto.frame_protocol import CloseReason, Opcode, ParseFailed
+
         assert isinstance(payload, bytes)
         self._check_size(len(payload))
         self._msg_size += len(payload)

@@ -19,8 +19,6 @@ execution. The service does not say how that body is signed; :func:`sign_webhook
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import hmac
 from collections.abc import Iterable
 from typing import Any
 
@@ -525,6 +523,9 @@ def sign_webhook(secret: bytes | str, body: bytes) -> str:
     """
     if not isinstance(body, bytes | bytearray):
         raise LocalProtocolError("a webhook body must be bytes")
+    import hashlib  # here, not at the top: only webhook receivers need it
+    import hmac
+
     digest = hmac.new(_secret_bytes(secret), bytes(body), hashlib.sha256).hexdigest()
     return _SIGNATURE_PREFIX + digest
 
@@ -545,6 +546,8 @@ def verify_webhook(secret: bytes | str, body: bytes, signature: str | bytes | No
     if not text.lower().startswith(_SIGNATURE_PREFIX):
         return False
     expected = sign_webhook(secret, body)
+    import hmac
+
     return hmac.compare_digest(expected, _SIGNATURE_PREFIX + text[len(_SIGNATURE_PREFIX) :].lower())
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from typing import Any, Literal, TypeVar, cast
 
@@ -200,6 +199,8 @@ class FileUpload:
 
 
 def _derived_boundary(args: FileUpload) -> str:
+    import hashlib  # here, not at the top: only uploads need it
+
     seed = hashlib.sha256()
     for piece in (args.path.encode(), args.filename.encode(), args.data):
         seed.update(len(piece).to_bytes(8, "big"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,8 @@ from ._localfile import CHUNK, AtomicWriter, LocalReader
 from ._streaming import EventStream, stream_messages
 
 if TYPE_CHECKING:
+    import pathlib
+
     from ._sandbox import AsyncSandbox
 
 __all__ = ["AsyncFiles", "ProgressCallback"]
@@ -103,6 +104,8 @@ class AsyncFiles:
     ) -> None:
         """Stream a local file to ``remote_path`` (multipart, sized, in chunks)."""
         backend = self._sandbox.client.backend
+        import pathlib
+
         local = pathlib.Path(local_path)
         probe = LocalReader(backend, local)
         size = await probe.open()

@@ -7,11 +7,13 @@ half-written file never appears under the destination name.
 
 from __future__ import annotations
 
-import pathlib
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .._errors import FileOperationError
 from ._backend import Backend
+
+if TYPE_CHECKING:
+    import pathlib
 
 __all__ = ["AtomicWriter", "LocalReader"]
 
@@ -23,6 +25,8 @@ class LocalReader:
 
     def __init__(self, backend: Backend, path: str | pathlib.Path) -> None:
         self._backend = backend
+        import pathlib  # here: the first local file needs it, importing the package does not
+
         self.path = pathlib.Path(path)
         self._file: IO[bytes] | None = None
 
@@ -58,6 +62,8 @@ class AtomicWriter:
 
     def __init__(self, backend: Backend, path: str | pathlib.Path) -> None:
         self._backend = backend
+        import pathlib  # here: the first local file needs it, importing the package does not
+
         self.path = pathlib.Path(path)
         suffix = backend.random_bytes(6).hex()
         self.temp = self.path.with_name(f".{self.path.name}.{suffix}.part")
