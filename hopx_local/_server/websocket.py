@@ -74,21 +74,20 @@ async def serve_websocket(ctx: AgentContext, op: Operation[Any, Any]) -> None:
     stream, _trailing = exchange.take_over()
     exchange.status = 101
     await exchange.send_raw(ws.accept([("x-request-id", exchange.request_id)]))
-    channel = WSChannel(stream, ws, write_timeout=exchange.limits.write_timeout)
-    ctx.counters.active_streams += 1
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(channel.pump)
-            try:
-                await session(ctx, channel)
-            finally:
-                await channel.close()
-                with anyio.move_on_after(CLOSE_WAIT):
-                    await channel.peer_gone.wait()
-                tg.cancel_scope.cancel()
-    finally:
-        channel.release()
-        ctx.counters.active_streams -= 1
+    with WSChannel(stream, ws, write_timeout=exchange.limits.write_timeout) as channel:
+        ctx.counters.active_streams += 1
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(channel.pump)
+                try:
+                    await session(ctx, channel)
+                finally:
+                    await channel.close()
+                    with anyio.move_on_after(CLOSE_WAIT):
+                        await channel.peer_gone.wait()
+                    tg.cancel_scope.cancel()
+        finally:
+            ctx.counters.active_streams -= 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,11 @@ _IO_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, any
 
 
 class WSChannel:
-    """An open server-side WebSocket."""
+    """An open server-side WebSocket.
+
+    Use it as a context manager: leaving the block releases the message queue, whichever
+    way the session ended.
+    """
 
     def __init__(
         self, stream: anyio.abc.ByteStream, ws: WebSocket, *, write_timeout: float
@@ -44,6 +48,12 @@ class WSChannel:
         #: Set once the peer is gone (close frame, EOF or a protocol error).
         self.peer_gone = anyio.Event()
         self._close_sent = False
+
+    def __enter__(self) -> WSChannel:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
 
     async def _write(self, data: bytes) -> None:
         if not data:

@@ -21,11 +21,6 @@ from hopx_proto._errors import (
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.slow,
-    # The emulator's server-side WebSocket channel leaves its inbox stream to the collector.
-    pytest.mark.filterwarnings(
-        "ignore:Exception ignored in.*MemoryObjectReceiveStream:"
-        "pytest.PytestUnraisableExceptionWarning"
-    ),
 ]
 
 ODD_PATH = "/workspace/dir a/b&c=d?e#f+g.txt"

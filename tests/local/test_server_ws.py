@@ -3,6 +3,7 @@ the command stream, the terminal round trip, file watching, and disconnects."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 from collections.abc import AsyncIterator
@@ -164,6 +165,36 @@ async def test_disconnect_kills_the_process(sandbox: dict[str, Any]) -> None:
             await anyio.sleep(0.5)
             if await beats() == before:
                 break
+
+
+async def test_sessions_leave_no_open_queues() -> None:
+    """Every way a session can end releases its message queue (an unclosed one would warn,
+    and warnings are errors here)."""
+    async with hopx_local.serve(api_key="k") as server:
+        sb = await create_sandbox(server.base_url, "k")
+        host, token = sb["public_host"], sb["auth_token"]
+        run = {"type": "execute", "language": "python", "timeout": 30}
+        finished = await RawWebSocket.connect(host, "/execute/stream", token)
+        await finished.send_json({**run, "code": "print(1)"})
+        assert (await finished.messages_until_close())[-1]["type"] == "complete"
+        await finished.close()
+        dropped = await RawWebSocket.connect(host, "/execute/stream", token)
+        await dropped.send_json({**run, "code": "import time\nprint(1)\ntime.sleep(30)"})
+        assert await dropped.receive_json() is not None
+        await dropped.stream.aclose()  # no close frame
+        refused = await RawWebSocket.connect(host, "/commands/stream", token)
+        await refused.send_json({"type": "nonsense"})
+        assert (await refused.messages_until_close())[0]["type"] == "error"
+        await refused.close()
+        silent = await RawWebSocket.connect(host, "/execute/stream", token)
+        await silent.stream.aclose()
+        shell = await RawWebSocket.connect(host, "/terminal", token)
+        await shell.stream.aclose()
+        left_open = await RawWebSocket.connect(host, "/files/watch", token)
+        await left_open.send_json({"type": "watch", "path": "/workspace"})
+        await anyio.sleep(0.5)
+    await left_open.stream.aclose()
+    gc.collect()
 
 
 async def test_terminal_round_trip(sandbox: dict[str, Any]) -> None:
