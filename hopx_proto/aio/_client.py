@@ -7,9 +7,8 @@ client itself, when the caller made it).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -21,9 +20,18 @@ from ._backend import Backend
 from ._pool import PoolLimits
 from ._transport import BodySink, HTTPTransport, ProxyConfig, Timeouts
 
+if TYPE_CHECKING:
+    import logging
+
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
-log = logging.getLogger("hopx.client")
+
+def _log() -> logging.Logger:
+    """This module's logger (logging is loaded by the first message, not by the import)."""
+    import logging
+
+    return logging.getLogger("hopx.client")
+
 
 DEFAULT_BASE_URL = "https://api.hopx.dev"
 USER_AGENT = "hopx-sansio/0.1"
@@ -199,7 +207,7 @@ class Client:
                 ):
                     refreshed = True
                     attempt -= 1
-                    log.info("%s: 401 from the agent; refreshing the token once", op.name)
+                    _log().info("%s: 401 from the agent; refreshing the token once", op.name)
                     credential = await refresh()
                     continue
                 retry_after = response.header("retry-after")
@@ -218,9 +226,9 @@ class Client:
                     retry_after_header=retry_after,
                 )
                 if isinstance(decision, GiveUp):
-                    log.debug("%s: not retrying (%s)", op.name, decision.reason)
+                    _log().debug("%s: not retrying (%s)", op.name, decision.reason)
                     raise
-                log.info(
+                _log().info(
                     "%s: attempt %d failed (%s); retrying in %.2f s (%s)",
                     op.name,
                     attempt,

@@ -11,8 +11,7 @@ file paths, typed errors, and streams that close their WebSocket when the caller
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
-import logging
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import (
     HopxError,
@@ -36,9 +35,18 @@ from ._terminal import AsyncTerminal
 from ._transport import Timeouts
 from ._websocket import WebSocketSession
 
+if TYPE_CHECKING:
+    import logging
+
 __all__ = ["AsyncSandbox"]
 
-log = logging.getLogger("hopx.sandbox")
+
+def _log() -> logging.Logger:
+    """This module's logger (logging is loaded by the first message, not by the import)."""
+    import logging
+
+    return logging.getLogger("hopx.sandbox")
+
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -128,7 +136,7 @@ class AsyncSandbox(SandboxClassAPI, ExecutionAPI):
                     if not self._killed:
                         await self.kill()
                 except HopxError as err:
-                    log.warning("could not kill sandbox %s on exit: %s", self.sandbox_id, err)
+                    _log().warning("could not kill sandbox %s on exit: %s", self.sandbox_id, err)
         finally:
             await self.aclose()
 

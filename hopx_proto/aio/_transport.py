@@ -11,9 +11,8 @@ half-way is closed (in a shielded scope) and never reused.
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -40,9 +39,20 @@ from .._url import BaseURL
 from ._backend import Backend, ByteStream
 from ._pool import ConnectionPool, PoolKey, PoolLimits
 
+if TYPE_CHECKING:
+    import logging
+
 __all__ = ["HTTPTransport", "ProxyConfig", "Timeouts", "redact_headers"]
 
-log = logging.getLogger("hopx.transport")
+_DEBUG = 10  # logging.DEBUG
+
+
+def _log() -> logging.Logger:
+    """This module's logger (logging is loaded by the first message, not by the import)."""
+    import logging
+
+    return logging.getLogger("hopx.transport")
+
 
 READ_SIZE = 64 * 1024
 CLOSE_GRACE = 5.0
@@ -352,8 +362,8 @@ class HTTPTransport:
         if b"user-agent" not in names:
             out = out.with_headers((b"user-agent", self.user_agent.encode()))
         out = attrs.evolve(out, target=target)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
+        if _log().isEnabledFor(_DEBUG):
+            _log().debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
         if max_body_size is not None:
             conn.http.max_body_size = max_body_size
         # Every failure while sending means the server never got a whole request.
@@ -374,7 +384,7 @@ class HTTPTransport:
                 else:
                     chunks.append(event.data)
             elif isinstance(event, EndOfMessage) and head is not None:
-                log.debug("<- %s %s: %d", request.method, target, head.status)
+                _log().debug("<- %s %s: %d", request.method, target, head.status)
                 return Response(head.status, head.headers, b"".join(chunks), head.reason)
             elif isinstance(event, ConnectionClosed):
                 raise NetworkError(
@@ -450,7 +460,7 @@ class HTTPTransport:
                 try:
                     await conn.stream.aclose()
                 except HopxError:
-                    log.debug("error while closing a connection", exc_info=True)
+                    _log().debug("error while closing a connection", exc_info=True)
 
     async def aclose(self) -> None:
         """Close every idle connection and refuse new requests."""

@@ -9,8 +9,8 @@ stops the remote process).
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .._errors import HopxError, NetworkError, RemoteProtocolError, TimeoutError
 from .._http import NEED_DATA, Role
@@ -26,9 +26,18 @@ from .._ws import (
 )
 from ._backend import Backend, ByteStream
 
+if TYPE_CHECKING:
+    import logging
+
 __all__ = ["WebSocketSession"]
 
-log = logging.getLogger("hopx.websocket")
+
+def _log() -> logging.Logger:
+    """This module's logger (logging is loaded by the first message, not by the import)."""
+    import logging
+
+    return logging.getLogger("hopx.websocket")
+
 
 READ_SIZE = 256 * 1024
 CLOSE_GRACE = 2.0
@@ -172,7 +181,7 @@ class WebSocketSession:
                             if not data:
                                 break
             except HopxError:
-                log.debug("error while closing WebSocket %s", self.path, exc_info=True)
+                _log().debug("error while closing WebSocket %s", self.path, exc_info=True)
         await self._close_stream()
 
     async def _close_stream(self) -> None:
@@ -184,7 +193,7 @@ class WebSocketSession:
             try:
                 await self._stream.aclose()
             except HopxError:
-                log.debug("error while closing the stream of %s", self.path, exc_info=True)
+                _log().debug("error while closing the stream of %s", self.path, exc_info=True)
 
     async def __aenter__(self) -> WebSocketSession:
         return self
