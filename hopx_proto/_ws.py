@@ -27,7 +27,6 @@ import base64
 import binascii
 import codecs
 import enum
-import http
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -272,6 +271,8 @@ def _header_value(headers: Headers, name: bytes) -> str | None:
 
 
 def _serialize_response(status: int, headers: Headers, body: bytes = b"") -> bytes:
+    import http  # here: only a server answers a handshake
+
     reason = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
     lines = [f"HTTP/1.1 {status} {reason}".encode("latin-1")]
     lines += [k + b": " + v for k, v in headers]
