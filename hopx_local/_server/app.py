@@ -21,6 +21,7 @@ from hopx_local._runtime.isolation import isolation_warning, resolve_isolation
 from .connection import ServerLimits, serve_connection
 from .control import ControlPlane
 from .fleet import Fleet, FleetConfig, http_origin
+from .listener import serve_listener
 
 __all__ = ["LocalServer", "default_state_dir", "new_api_key", "serve"]
 
@@ -166,7 +167,7 @@ async def serve(
         try:
             async with anyio.create_task_group() as tg:
                 await fleet.open(tg)
-                tg.start_soon(listener.serve, handler)
+                tg.start_soon(functools.partial(serve_listener, listener, handler, plane="control"))
                 log.info("control plane on %s (isolation: %s)", server.base_url, mode.value)
                 try:
                     yield server

@@ -31,6 +31,8 @@ from hopx_proto._http import (
     Role,
 )
 
+from .request_line import RequestLineCheck
+
 __all__ = ["Application", "Exchange", "ServerLimits", "serve_connection"]
 
 log = logging.getLogger("hopx.local")
@@ -58,13 +60,25 @@ _REASONS = {
 
 @attrs.frozen
 class ServerLimits:
-    """Sizes and timeouts every connection is held to."""
+    """Sizes and timeouts every connection is held to.
+
+    Attributes:
+        max_header_size: the largest request head (431 beyond it).
+        max_body_size: the largest request body (413 beyond it, at once when the
+            ``Content-Length`` says so).
+        idle_timeout: how long a connection may wait, silent, for its next request.
+        head_timeout: how long a request head may take from its first byte to its last
+            (408 after it), however slowly its bytes trickle in.
+        read_timeout: how long each read of a request body may wait.
+        write_timeout: how long each write of a response may wait.
+    """
 
     max_header_size: int = 64 * 1024
     max_body_size: int = 64 * 1024 * 1024
     idle_timeout: float = 75.0
     read_timeout: float = 60.0
     write_timeout: float = 60.0
+    head_timeout: float = 30.0
 
 
 class Application(Protocol):
@@ -79,6 +93,10 @@ class Application(Protocol):
 
 class _Disconnected(Exception):
     """The peer went away or stopped sending within the timeout."""
+
+
+class _SlowHead(Exception):
+    """A request head started but did not arrive whole within ``head_timeout``."""
 
 
 class Exchange:
@@ -137,8 +155,22 @@ class Exchange:
     async def _next(self, wait: float) -> HTTPEvent:
         return await next_http_event(self._stream, self._conn, wait)
 
+    def _check_declared_length(self) -> None:
+        declared = self.header("content-length")
+        if (
+            declared is not None
+            and declared.strip().isdigit()
+            and int(declared) > self.limits.max_body_size
+        ):
+            raise RemoteProtocolError(
+                f"request body of {declared.strip()} bytes is larger than the limit of "
+                f"{self.limits.max_body_size} bytes",
+                status_hint=413,
+            )
+
     async def body_chunks(self) -> AsyncGenerator[bytes, None]:
         """The request body, piece by piece, as it arrives."""
+        self._check_declared_length()
         while not self.body_done:
             event = await self._next(self.limits.read_timeout)
             if isinstance(event, BodyChunk):
@@ -150,17 +182,7 @@ class Exchange:
 
     async def read_body(self) -> bytes:
         """The whole request body (within the body size limit)."""
-        declared = self.header("content-length")
-        if (
-            declared is not None
-            and declared.strip().isdigit()
-            and int(declared) > self.limits.max_body_size
-        ):
-            raise RemoteProtocolError(
-                f"request body of {declared} bytes is larger than the limit of "
-                f"{self.limits.max_body_size} bytes",
-                status_hint=413,
-            )
+        self._check_declared_length()
         parts: list[bytes] = []
         while not self.body_done:
             event = await self._next(self.limits.read_timeout)
@@ -268,18 +290,23 @@ def raw_response(response: Response) -> bytes:
 
 
 async def _send_failure(
-    stream: anyio.abc.ByteStream, app: Application, exc: RemoteProtocolError, limits: ServerLimits
+    stream: anyio.abc.ByteStream,
+    app: Application,
+    exc: RemoteProtocolError,
+    limits: ServerLimits,
+    plane: str,
 ) -> None:
+    """Answer a request that never became one (bad bytes, a head too slow) and log it."""
     request_id = uuid.uuid4().hex
     status = exc.status_hint if 400 <= exc.status_hint < 600 else 400
     response = app.error_response(status, exc.message, request_id=request_id)
     response = response.with_headers((b"x-request-id", request_id.encode()))
+    log.info("%s - - %d (%s)", plane, status, exc.message)
     try:
         with anyio.fail_after(limits.write_timeout):
             await stream.send(raw_response(response))
     except (OSError, TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError):
         return
-    log.info("- - %d (bad request: %s)", status, exc.message)
 
 
 async def _run_exchange(app: Application, exchange: Exchange, plane: str) -> None:
@@ -327,15 +354,68 @@ def _head_size(head: RequestHead) -> int:
     return len(head.method) + len(head.target) + sum(len(k) + len(v) + 4 for k, v in head.headers)
 
 
-async def _refuse_head(app: Application, exchange: Exchange, plane: str) -> None:
+async def _next_request_head(
+    stream: anyio.abc.ByteStream, conn: HTTPConnection, limits: ServerLimits
+) -> HTTPEvent:
+    """The next request head (or the end of the connection).
+
+    The first byte may take ``idle_timeout``; from then on the whole head must arrive within
+    ``head_timeout`` (so a client trickling bytes cannot hold the connection forever). Bytes
+    that cannot start a request line are refused without waiting for the rest.
+    """
+    buffered = conn.trailing_data  # pipelined bytes already in
+    deadline = anyio.current_time() + limits.head_timeout if buffered else None
+    line = RequestLineCheck()
+    line.feed(buffered)
+    while True:
+        event = conn.next_event()
+        if event is not NEED_DATA:
+            return event
+        if not line.ok:
+            raise RemoteProtocolError("the bytes received do not start an HTTP request")
+        if deadline is None:
+            wait = limits.idle_timeout
+        else:
+            wait = deadline - anyio.current_time()
+            if wait <= 0:
+                raise _SlowHead()
+        try:
+            with anyio.fail_after(wait):
+                data = await stream.receive(_READ_SIZE)
+        except anyio.EndOfStream:
+            data = b""
+        except TimeoutError:
+            if deadline is None:
+                raise _Disconnected() from None
+            raise _SlowHead() from None
+        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            raise _Disconnected() from None
+        if data and deadline is None:
+            deadline = anyio.current_time() + limits.head_timeout
+        line.feed(data)
+        conn.receive_data(data)
+
+
+def _head_problem(head: RequestHead, limits: ServerLimits) -> tuple[int, str] | None:
+    """Why a parsed head is refused before the application sees it: (status, message)."""
+    if _head_size(head) > limits.max_header_size:
+        return 431, f"request head larger than the limit of {limits.max_header_size} bytes"
+    if head.header("transfer-encoding") is not None and head.header("content-length") is not None:
+        # Two framings for one body: a way to smuggle requests past proxies.
+        return 400, "a request may not carry both Transfer-Encoding and Content-Length"
+    return None
+
+
+async def _refuse(
+    app: Application, exchange: Exchange, plane: str, status: int, message: str
+) -> None:
     exchange.must_close = True
-    message = f"request head larger than the limit of {exchange.limits.max_header_size} bytes"
-    response = app.error_response(431, message, request_id=exchange.request_id)
+    response = app.error_response(status, message, request_id=exchange.request_id)
+    log.info("%s %s %s %d (%s)", plane, exchange.method, exchange.path, status, message)
     try:
         await exchange.respond(response)
     except (_Disconnected, ProtocolError):
         return
-    log.info("%s %s %s 431 (head too large)", plane, exchange.method, exchange.path)
 
 
 async def serve_connection(
@@ -347,19 +427,24 @@ async def serve_connection(
     )
     try:
         while True:
-            timeout = limits.idle_timeout if conn.is_idle else limits.read_timeout
             try:
-                event = await next_http_event(stream, conn, timeout)
+                event = await _next_request_head(stream, conn, limits)
             except _Disconnected:
                 return
+            except _SlowHead:
+                message = f"request head not received within {limits.head_timeout:g} seconds"
+                failure = RemoteProtocolError(message, status_hint=408)
+                await _send_failure(stream, app, failure, limits, plane)
+                return
             except RemoteProtocolError as exc:
-                await _send_failure(stream, app, exc, limits)
+                await _send_failure(stream, app, exc, limits, plane)
                 return
             if isinstance(event, ConnectionClosed) or not isinstance(event, RequestHead):
                 return
             exchange = Exchange(stream, conn, event, limits)
-            if _head_size(event) > limits.max_header_size:
-                await _refuse_head(app, exchange, plane)
+            problem = _head_problem(event, limits)
+            if problem is not None:
+                await _refuse(app, exchange, plane, *problem)
                 return
             await _run_exchange(app, exchange, plane)
             if exchange.taken_over or exchange.must_close or not exchange.started:

@@ -35,6 +35,7 @@ from hopx_local._runtime.sandbox import SandboxRuntime
 
 from .connection import ServerLimits, serve_connection
 from .envelope import Problem
+from .listener import serve_listener
 from .templates import BuiltinTemplate, builtin_templates, find_template
 
 __all__ = ["Fleet", "FleetConfig", "LiveSandbox", "http_origin"]
@@ -189,14 +190,15 @@ class Fleet:
         port = int(listener.listeners[0].extra(anyio.abc.SocketAttribute.local_port))
         live = LiveSandbox(record.id, runtime, port, anyio.CancelScope(), anyio.Event(), _now())
         agent = AgentPlane(self, live)
+        plane = f"agent:{record.id}"
         handler = functools.partial(
-            serve_connection, app=agent, limits=self.config.limits, plane=f"agent:{record.id}"
+            serve_connection, app=agent, limits=self.config.limits, plane=plane
         )
 
         async def serve() -> None:
             try:
                 with live.scope:
-                    await listener.serve(handler)
+                    await serve_listener(listener, handler, plane=plane)
             finally:
                 with anyio.CancelScope(shield=True):
                     await listener.aclose()
