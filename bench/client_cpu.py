@@ -136,16 +136,24 @@ def child(package: str, loop: str, requests: int, megabytes: int) -> None:
     print(json.dumps(result))
 
 
-def import_time(package: str, runs: int) -> float:
-    """Median wall time of ``import package`` in a fresh interpreter, minus a bare start."""
+def import_times(packages: list[str], runs: int) -> dict[str, float]:
+    """Median wall time of ``import package`` in a fresh interpreter, minus a bare start.
+
+    The runs are interleaved (one of each package, and a bare start, per round), so that a
+    change in the machine's load during the measurement weighs on every package alike.
+    """
 
     def once(code: str) -> float:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True)
         return time.perf_counter() - start
 
-    bare = statistics.median(once("pass") for _ in range(runs))
-    return statistics.median(once(f"import {package}") for _ in range(runs)) - bare
+    samples: dict[str, list[float]] = {name: [] for name in [*packages, ""]}
+    for _ in range(runs):
+        for name in samples:
+            samples[name].append(once(f"import {name}" if name else "pass"))
+    bare = statistics.median(samples[""])
+    return {name: statistics.median(samples[name]) - bare for name in packages}
 
 
 def main() -> None:
@@ -170,9 +178,10 @@ def main() -> None:
             if out.returncode != 0:
                 print(f"{label}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
                 continue
-            result = json.loads(out.stdout.strip().splitlines()[-1])
-            result["import"] = import_time(package, args.imports)
-            rows.append((label, result))
+            rows.append((label, json.loads(out.stdout.strip().splitlines()[-1])))
+    imports = import_times([CLIENTS[label][0] for label, _ in rows], args.imports)
+    for label, result in rows:
+        result["import"] = imports[CLIENTS[label][0]]
 
     header = (
         f"{'client':<20} {'CPU ms/request':>15} {'wall ms/request':>16} "
@@ -187,6 +196,17 @@ def main() -> None:
             f"{label:<20} {r['cpu_per_request'] * 1e3:>15.3f} {r['wall_per_request'] * 1e3:>16.3f} "
             f"{r['cpu_per_mb'] * 1e3:>17.1f} {r['import'] * 1e3:>10.1f}"
         )
+    official = dict(rows).get("hopx_ai (official)")
+    if official is not None:
+        print("-" * len(header))
+        for label, r in rows:
+            if r is not official:
+                keys = ("cpu_per_request", "wall_per_request", "cpu_per_mb", "import")
+                ratios = [r[key] / official[key] for key in keys]
+                print(
+                    f"{label + ' / official':<20} {ratios[0]:>15.2f} {ratios[1]:>16.2f} "
+                    f"{ratios[2]:>17.2f} {ratios[3]:>10.2f}"
+                )
 
 
 if __name__ == "__main__":
