@@ -263,7 +263,7 @@ async def test_streamed_run_reports_its_rich_outputs_at_exit(tmp_path: Path) -> 
         contextlib.aclosing(sandbox.stream_execute(code, "python", timeout=60)) as run,
     ):
         seen = [item async for item in run]
-    assert seen[0] == ("stdout", "before\n")
+    assert "".join(text for kind, text in seen if kind == "stdout") == "before\n"
     kind, text = seen[-1]
     assert kind == "exit"
     summary = json.loads(text)
