@@ -9,12 +9,13 @@ and exits with CMD's status. SIGINT and SIGTERM shut down cleanly.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import pathlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import anyio
 
@@ -74,40 +75,49 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _until_signal(scope: anyio.CancelScope) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            logging.getLogger("hopx.local").info(
-                "%s received, shutting down", signal.Signals(signum).name
-            )
+def _signals() -> contextlib.AbstractContextManager[AsyncIterator[signal.Signals]]:
+    """A receiver of SIGINT and SIGTERM, opened before anything starts so that no signal
+    arriving during start-up kills the process uncleanly."""
+    return anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+
+
+async def _until_signal(
+    signals: AsyncIterator[signal.Signals], scope: anyio.CancelScope | None
+) -> None:
+    async for signum in signals:
+        logging.getLogger("hopx.local").info(
+            "%s received, shutting down", signal.Signals(signum).name
+        )
+        if scope is not None:
             scope.cancel()
-            return
+        return
 
 
 def _describe(local: LocalServer) -> str:
-    return (
+    text = (
         f"hopx-local listening on {local.base_url}\n"
         f"  HOPX_BASE_URL={local.base_url}\n"
         f"  HOPX_API_KEY={local.api_key}\n"
         f"  state: {local.state_dir} (isolation: {local.isolation})"
     )
+    if local.warning:
+        text += f"\n  {local.warning}"
+    return text
 
 
 async def _serve(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or default_state_dir()
-    async with serve(
-        host=args.host,
-        port=args.port,
-        state_dir=state_dir,
-        api_key=args.api_key,
-        isolation=args.isolation,
-        max_sandboxes=args.max_sandboxes,
-    ) as local:
-        print(_describe(local), flush=True)
-        with anyio.CancelScope() as scope:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_until_signal, scope)
-                await anyio.sleep_forever()
+    with _signals() as signals:
+        async with serve(
+            host=args.host,
+            port=args.port,
+            state_dir=state_dir,
+            api_key=args.api_key,
+            isolation=args.isolation,
+            max_sandboxes=args.max_sandboxes,
+        ) as local:
+            print(_describe(local), flush=True)
+            await _until_signal(signals, None)
     return 0
 
 
@@ -118,6 +128,13 @@ async def _run(args: argparse.Namespace) -> int:
     if not cmd:
         print("hopx-local run: give the command after --", file=sys.stderr)
         return 2
+    with _signals() as signals:
+        return await _run_command(args, cmd, signals)
+
+
+async def _run_command(
+    args: argparse.Namespace, cmd: list[str], signals: AsyncIterator[signal.Signals]
+) -> int:
     async with serve(
         host=args.host,
         port=args.port,
@@ -136,7 +153,7 @@ async def _run(args: argparse.Namespace) -> int:
         async with process:
             with anyio.CancelScope() as scope:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(_until_signal, scope)
+                    tg.start_soon(_until_signal, signals, scope)
                     code = await process.wait()
                     tg.cancel_scope.cancel()
             if code is None:

@@ -110,6 +110,8 @@ async def info(ctx: AgentContext, _args: Any) -> dict[str, Any]:
     warning = isolation_warning(mode)
     if warning:
         doc["warning"] = warning
+    # Everything this sandbox does not enforce or contain (isolation, limits), in words.
+    doc["warnings"] = list(ctx.runtime.warnings)
     return doc
 
 

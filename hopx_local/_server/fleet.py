@@ -27,7 +27,7 @@ import anyio.abc
 import attrs
 
 from hopx_local._jwt import issue_token, new_secret
-from hopx_local._runtime.isolation import IsolationMode
+from hopx_local._runtime.isolation import IsolationMode, isolation_warning
 from hopx_local._runtime.languages import available_languages
 from hopx_local._runtime.limits import Limits
 from hopx_local._runtime.registry import Registry, SandboxRecord
@@ -36,7 +36,12 @@ from hopx_local._runtime.sandbox import SandboxRuntime
 from .connection import ServerLimits, serve_connection
 from .envelope import Problem
 from .listener import serve_listener
-from .templates import BuiltinTemplate, builtin_templates, find_template
+from .templates import (
+    BuiltinTemplate,
+    builtin_templates,
+    find_template,
+    missing_template_message,
+)
 
 __all__ = ["Fleet", "FleetConfig", "LiveSandbox", "http_origin"]
 
@@ -124,6 +129,8 @@ class Fleet:
         self._live: dict[str, LiveSandbox] = {}
         self._lock = anyio.Lock()
         self._tg: anyio.abc.TaskGroup | None = None
+        # Told once per server: the isolation warning is shown at start-up already.
+        self._warned = {note for note in (isolation_warning(config.isolation),) if note}
         self.started = _now()
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -137,10 +144,12 @@ class Fleet:
         tg.start_soon(self._reap_forever)
 
     async def aclose(self) -> None:
-        """Kill every process and close every agent listener; records stay."""
+        """Kill every process and close every agent listener; records stay, ``stopped``."""
         with anyio.CancelScope(shield=True):
             for sandbox_id in list(self._live):
                 await self._halt(sandbox_id)
+                if self.registry.get(sandbox_id) is not None:
+                    self.registry.update(sandbox_id, status="stopped")
 
     def close(self) -> None:
         """Release the registry (after :meth:`aclose` and once no task uses the fleet)."""
@@ -186,6 +195,10 @@ class Fleet:
             limits=self.config.process_limits,
             output_cap=self.config.output_cap,
         )
+        for note in runtime.warnings:
+            if note not in self._warned:
+                self._warned.add(note)
+                log.warning("sandbox %s: %s", record.id, note)
         listener = await anyio.create_tcp_listener(local_host=self.config.host, local_port=0)
         port = int(listener.listeners[0].extra(anyio.abc.SocketAttribute.local_port))
         live = LiveSandbox(record.id, runtime, port, anyio.CancelScope(), anyio.Event(), _now())
@@ -298,7 +311,7 @@ class Fleet:
             names = [t.name for t in self.templates]
             raise Problem(
                 404,
-                f"Template {key!r} not found",
+                missing_template_message(self.templates, str(key)),
                 code="template_not_found",
                 details={"template": key, "available_templates": names},
             )
@@ -437,7 +450,7 @@ class Fleet:
         if template is None:
             raise Problem(
                 404,
-                f"Template {args.name!r} not found",
+                missing_template_message(self.templates, str(args.name)),
                 code="template_not_found",
                 details={"available_templates": [t.name for t in self.templates]},
             )

@@ -7,9 +7,12 @@ from typing import Any
 
 import attrs
 
-__all__ = ["BuiltinTemplate", "builtin_templates", "find_template"]
+__all__ = ["BuiltinTemplate", "builtin_templates", "find_template", "missing_template_message"]
 
 _CREATED_AT = "2025-01-01T00:00:00Z"
+
+#: Templates offered only when their toolchain is installed -> what they need.
+OPTIONAL_TEMPLATES = {"nodejs": "Node.js (node)", "go": "Go (go)"}
 
 
 @attrs.frozen
@@ -114,3 +117,15 @@ def find_template(templates: list[BuiltinTemplate], key: str) -> BuiltinTemplate
         if key in (template.name, template.id):
             return template
     return None
+
+
+def missing_template_message(templates: list[BuiltinTemplate], key: str) -> str:
+    """Why there is no template ``key`` here, and which templates there are."""
+    names = ", ".join(t.name for t in templates)
+    needs = OPTIONAL_TEMPLATES.get(key)
+    if needs is not None:
+        return (
+            f"Template {key!r} needs {needs}, which is not installed on this machine; "
+            f"available templates: {names}"
+        )
+    return f"Template {key!r} not found; available templates: {names}"

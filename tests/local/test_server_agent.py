@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -412,3 +413,22 @@ async def test_rich_outputs_reach_the_execute_reply(sandbox: dict[str, Any]) -> 
     reply = doc(await agent(sandbox, "POST", "/execute", json_body={"code": code}))
     assert reply["html"] == "<b>hi</b>"
     assert base64.b64decode(reply["png"]) == b"\x89PNG"
+
+
+async def test_info_lists_the_sandbox_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="hopx.local")
+    async with hopx_local.serve(api_key="k", isolation="none") as server:
+        assert server.warning is not None
+        sb = await create_sandbox(server.base_url, "k")
+        info = doc(await call(sb["public_host"], "GET", "/info"))
+        assert info["isolated"] is False
+        assert info["warning"] == server.warning
+        assert server.warning in info["warnings"]
+        live = server.fleet.live(sb["id"])
+        assert live is not None
+        assert info["warnings"] == live.runtime.warnings
+        await create_sandbox(server.base_url, "k")
+    # Notes beyond the isolation warning are logged once per server, not once per sandbox.
+    for note in info["warnings"]:
+        logged = [r for r in caplog.records if note in r.getMessage()]
+        assert len(logged) == (0 if note == server.warning else 1), note

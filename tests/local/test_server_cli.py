@@ -85,6 +85,28 @@ def test_serve_prints_url_and_key_and_stops_on_sigterm(tmp_path: pathlib.Path) -
                 stream.close()
 
 
+def test_serve_without_isolation_says_so_at_start(tmp_path: pathlib.Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "hopx_local", "serve", "--port", "0", "--api-key", "k2"]
+    command += ["--state-dir", str(tmp_path), "--isolation", "none"]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(5)]
+        assert "(isolation: none)" in lines[3]
+        assert lines[4].startswith("  WARNING: sandboxes run as plain host processes")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 pytest_plugins = ["hopx_local.pytest_plugin"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import pathlib
+import shutil
 from collections.abc import AsyncIterator
 
 import anyio
@@ -62,6 +63,44 @@ async def test_template_by_id_and_unknown_template(local: LocalServer) -> None:
     )
     assert unknown.status == 404
     assert doc(unknown)["error"]["code"] == "template_not_found"
+    message = doc(unknown)["error"]["message"]
+    assert message.startswith("Template 'nope' not found; available templates: ")
+    assert "code-interpreter, base" in message
+
+
+@pytest.mark.skipif(shutil.which("go") is not None, reason="Go is installed here")
+async def test_go_template_is_refused_honestly_without_go(local: LocalServer) -> None:
+    for method, target, body in (
+        ("POST", "/v1/sandboxes", {"template_name": "go"}),
+        ("GET", "/v1/templates/go", None),
+    ):
+        response = await call(
+            local.base_url, method, target, headers=api(local.api_key), json_body=body
+        )
+        assert response.status == 404
+        error = doc(response)["error"]
+        assert error["code"] == "template_not_found"
+        assert "Go (go), which is not installed on this machine" in error["message"]
+        assert "code-interpreter" in error["message"]
+        assert "go" not in error["details"]["available_templates"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+async def test_nodejs_template_runs_javascript(local: LocalServer) -> None:
+    sandbox = await create_sandbox(local.base_url, local.api_key, template_name="nodejs")
+    assert sandbox["template_name"] == "nodejs"
+    for language, code in (
+        ("javascript", "console.log('Hello from', 'nodejs')"),
+        ("python", "print('Hello from', 'nodejs')"),
+    ):
+        run = await call(
+            sandbox["public_host"],
+            "POST",
+            "/execute",
+            headers=bearer(sandbox["auth_token"]),
+            json_body={"code": code, "language": language, "timeout": 30},
+        )
+        assert doc(run)["stdout"] == "Hello from nodejs\n", run.body
 
 
 async def test_templates_list_and_get(local: LocalServer) -> None:
