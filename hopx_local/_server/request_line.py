@@ -38,7 +38,8 @@ def request_line_prefix_ok(data: bytes) -> bool:
     """Whether ``data`` (the first bytes of a request) can still start a valid request line."""
     newline = data.find(b"\n")
     complete = newline >= 0
-    line = data[:newline].removesuffix(b"\r") if complete else data
+    # A CR at the very end may be the first half of the line's CRLF.
+    line = (data[:newline] if complete else data).removesuffix(b"\r")
     method, space, rest = line.partition(b" ")
     if len(method) > METHOD_MAX or any(byte not in _TOKEN_BYTES for byte in method):
         return False

@@ -157,6 +157,33 @@ async def test_a_trickled_head_gets_408_while_others_are_served(
     assert len(_lines(caplog, " 408 ")) == 1
 
 
+def test_every_prefix_of_a_valid_head_is_accepted() -> None:
+    from hopx_local._server.request_line import request_line_prefix_ok
+
+    for head in (
+        b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n",
+        b"OPTIONS * HTTP/1.0\r\n\r\n",
+        b"get /a?b=c%20d HTTP/1.1\nhost: x\n\n",
+    ):
+        for end in range(len(head) + 1):
+            assert request_line_prefix_ok(head[:end]), head[:end]
+    for bad in (b" GET", b"\r\nGET", b"GET  /", b"GET /x HTTP/1.1x", b"GET /x\r\n", b"A" * 40):
+        assert not request_line_prefix_ok(bad), bad
+
+
+async def test_a_head_split_at_every_byte_is_served(local: LocalServer) -> None:
+    request = b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    stream = await _open(local.base_url)
+    try:
+        for byte in request:
+            await stream.send(bytes([byte]))
+            await anyio.sleep(0.005)
+        reply = await _read_to_eof(stream, PROMPT)
+    finally:
+        await stream.aclose()
+    assert _status(reply) == 200, reply[:200]
+
+
 def test_the_default_head_timeout_is_bounded() -> None:
     limits = ServerLimits()
     assert 0 < limits.head_timeout <= limits.read_timeout
