@@ -47,11 +47,17 @@ __all__ = ["HTTPTransport", "ProxyConfig", "Timeouts", "redact_headers"]
 _DEBUG = 10  # logging.DEBUG
 
 
+_logger: logging.Logger | None = None
+
+
 def _log() -> logging.Logger:
     """This module's logger (logging is loaded by the first message, not by the import)."""
-    import logging
+    global _logger
+    if _logger is None:
+        import logging
 
-    return logging.getLogger("hopx.transport")
+        _logger = logging.getLogger("hopx.transport")
+    return _logger
 
 
 READ_SIZE = 64 * 1024
