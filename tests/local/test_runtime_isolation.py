@@ -162,20 +162,22 @@ async def test_fork_bomb_is_contained_by_the_process_limit(tmp_path: Path) -> No
             timeout=20,
         )
         started = time.monotonic()
-        bomb = await sandbox.execute(":(){ :|:& };:; wait", "bash", timeout=3)
+        # The classic bomb. Its top-level shell may return at once (the forks go on in
+        # orphaned subshells) or be refused forks itself, so what it prints is up to the
+        # scheduler; what must hold is that the call returns in time, that nothing of the bomb
+        # survives it, and that the sandbox still runs code afterwards.
+        await sandbox.execute(":(){ :|:& };:; wait", "bash", timeout=3)
         elapsed = time.monotonic() - started
         assert sandbox.owner is not None
         leftovers = pids_owned_by(sandbox.owner[0])
+        after = await sandbox.execute("print('still fine')", "python", timeout=20)
     words = counted.stdout.split()
     assert words[:2] == ["stopped", "at"], counted
     assert int(words[2]) < 24
     assert words[3] == "11"  # EAGAIN
-    # The shell waits for its jobs (without `wait` it could exit, and take the whole bomb with
-    # it, before any fork was refused); bash reports the refused forks, unless the 3 s
-    # deadline killed it first.
-    assert "Resource temporarily unavailable" in bomb.stderr or bomb.timed_out, bomb
     assert elapsed < 10
     assert leftovers == set()
+    assert after.stdout == "still fine\n", after
 
 
 @needs_bwrap
