@@ -1,5 +1,9 @@
 """The anyio implementation of :class:`hopx_proto.aio.Backend` (asyncio, or trio via anyio).
 
+Deadlines, locks and threads come from anyio. Connections on an asyncio loop are asyncio's own
+transports (:mod:`hopx_asyncio._stream`), which read ahead without the per-read bookkeeping of
+anyio's streams; under another anyio backend they are anyio streams.
+
 anyio and ssl are imported by the methods that use them, on the first connection, deadline or
 lock, so that importing the package stays cheap; from then on the import is a dictionary look-up.
 """
@@ -42,6 +46,17 @@ def _end_of_stream() -> type[BaseException]:
     return anyio.EndOfStream
 
 
+def _on_asyncio() -> bool:
+    """Is this an asyncio event loop (rather than trio run through anyio)?"""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class AnyioByteStream:
     """An anyio byte stream with EOF as ``b""`` and errors mapped to :class:`NetworkError`."""
 
@@ -80,6 +95,17 @@ class AnyioBackend:
     async def connect_tcp(
         self, host: str, port: int, *, tls: object | None, server_hostname: str | None
     ) -> ByteStream:
+        if _on_asyncio():
+            from hopx_asyncio._stream import open_stream
+
+            tls_context = None
+            if tls is not None:
+                import ssl
+
+                if not isinstance(tls, ssl.SSLContext):
+                    raise NetworkError("TLS needs an ssl.SSLContext", request_sent=False)
+                tls_context = tls
+            return await open_stream(host, port, tls=tls_context, server_hostname=server_hostname)
         import anyio
 
         try:
@@ -97,6 +123,14 @@ class AnyioBackend:
         self, stream: ByteStream, *, tls: object, server_hostname: str
     ) -> ByteStream:
         import ssl
+
+        from hopx_asyncio._stream import AsyncioByteStream
+
+        if isinstance(stream, AsyncioByteStream):
+            if not isinstance(tls, ssl.SSLContext):
+                await stream.aclose()
+                raise NetworkError("TLS needs an ssl.SSLContext", request_sent=False)
+            return await stream.start_tls(tls, server_hostname)
 
         import anyio
         import anyio.streams.tls
