@@ -733,16 +733,18 @@ class WebSocket:
         end = start + length
         if end > len(buf):
             return NEED_DATA
-        payload: bytes | bytearray
-        if self._client:
-            payload = buf[start:end]  # one copy; decoded or turned into bytes below
-        else:
-            payload = _unmask(bytes(buf[start:end]), bytes(buf[start - 4 : start]))
         self._pos = end
-        if b0 == 0x82:
-            return BinaryMessage(bytes(payload))
         try:
-            return TextMessage(payload.decode("utf-8"))
+            if self._client:
+                # Straight from the buffer: one copy into the str (or bytes), no slice first.
+                with memoryview(buf) as view, view[start:end] as payload:
+                    if b0 == 0x82:
+                        return BinaryMessage(bytes(payload))
+                    return TextMessage(str(payload, "utf-8"))
+            unmasked = _unmask(bytes(buf[start:end]), bytes(buf[start - 4 : start]))
+            if b0 == 0x82:
+                return BinaryMessage(unmasked)
+            return TextMessage(unmasked.decode("utf-8"))
         except UnicodeDecodeError as exc:
             from wsproto.frame_protocol import CloseReason, ParseFailed
 
