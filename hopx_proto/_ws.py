@@ -362,7 +362,10 @@ class WebSocket:
         self._msg_text: list[str] = []
         self._msg_utf8: codecs.IncrementalDecoder | None = None
         self._msg_size = 0
-        self._pos = 0  # read position of the fast path in the frame decoder's buffer
+        # The fast path reads a received chunk in place while nothing is buffered (``_chunk``)
+        # or else the frame decoder's buffer; ``_pos`` is its read position in either.
+        self._chunk: bytes | None = None
+        self._pos = 0
 
     # -- state ------------------------------------------------------------------------------
 
@@ -669,7 +672,29 @@ class WebSocket:
         if self._state is WebSocketState.CLOSED or self._close_received:
             return  # nothing may follow a close frame; ignore it
         if data:
-            self._decoder.receive_bytes(data)
+            if self._chunk is not None:
+                self._spill()
+            decoder = self._decoder
+            if (
+                type(data) is bytes
+                and not decoder.buffer.buffer
+                and decoder.header is None
+                and self._msg_opcode is None
+            ):
+                self._chunk = data  # read in place: no copy into the buffer, no resizing it
+                self._pos = 0
+            else:
+                decoder.receive_bytes(data)
+
+    def _spill(self) -> None:
+        """Move what is unread of the in-place chunk (a partial frame, or a frame for the
+        general path) into the frame decoder's buffer."""
+        chunk, pos = self._chunk, self._pos
+        assert chunk is not None
+        self._chunk = None
+        self._pos = 0
+        if pos < len(chunk):
+            self._decoder.receive_bytes(chunk[pos:])
 
     def next_event(self) -> WSEvent | NeedData:
         """The next event from received bytes, or ``NEED_DATA``."""
@@ -696,12 +721,13 @@ class WebSocket:
     def _whole_frame(self) -> TextMessage | BinaryMessage | NeedData | None:
         """Fast path for the common frame: a whole text or binary message in one frame.
 
-        Reads straight from the frame decoder's buffer at ``self._pos`` when nothing else is
-        in progress; waits (``NEED_DATA``) until such a frame is complete. Returns ``None`` for
-        anything else (control frames, fragments, odd or invalid headers, frames over the
-        size limit), which the general path then handles, errors included.
+        Reads straight from the received chunk, or the frame decoder's buffer, at
+        ``self._pos`` when nothing else is in progress; waits (``NEED_DATA``) until such a
+        frame is complete. Returns ``None`` for anything else (control frames, fragments,
+        odd or invalid headers, frames over the size limit), which the general path then
+        handles, errors included.
         """
-        buf = self._decoder.buffer.buffer
+        buf: bytes | bytearray = self._decoder.buffer.buffer if self._chunk is None else self._chunk
         pos = self._pos
         avail = len(buf) - pos
         if avail < 2:
@@ -758,7 +784,12 @@ class WebSocket:
         decoder = self._decoder
         if decoder.header is None and self._msg_opcode is None:
             event = self._whole_frame()
-            if event is NEED_DATA and self._pos:
+            if self._chunk is not None:
+                if event is NEED_DATA or event is None:
+                    self._spill()
+                if event is not None:
+                    return event
+            elif event is NEED_DATA and self._pos:
                 # Drop the messages already read, once per received chunk, not per message.
                 del decoder.buffer.buffer[: self._pos]
                 self._pos = 0

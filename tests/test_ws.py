@@ -734,6 +734,35 @@ def test_chunking_and_fragmentation_do_not_change_messages(
         assert got == expected
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.text(max_size=300), min_size=1, max_size=6),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=8),
+    drains=st.lists(st.booleans(), min_size=1, max_size=12),
+    kinds=st.lists(st.sampled_from(["bytes", "bytearray", "memoryview"]), min_size=1),
+)
+def test_feeding_several_pieces_before_reading_changes_nothing(
+    texts: list[str], cuts: list[int], drains: list[bool], kinds: list[str]
+) -> None:
+    # Pieces of any buffer type, read after each piece or only after several: whatever the
+    # receiver keeps of a piece between calls, it must not lose or reorder a byte.
+    data = b"".join(frame(0x1, t.encode()) for t in texts) + frame(0x9, b"hi")
+    client = open_client()
+    got: list[WSEvent] = []
+    for i, piece in enumerate(_chunks(data, cuts)):
+        kind = kinds[i % len(kinds)]
+        fed: bytes | bytearray | memoryview = piece
+        if kind == "bytearray":
+            fed = bytearray(piece)
+        elif kind == "memoryview":
+            fed = memoryview(piece)
+        client.receive_data(fed)  # type: ignore[arg-type]
+        if drains[i % len(drains)]:
+            got += events(client)
+    got += events(client)
+    assert got == [TextMessage(t) for t in texts] + [Ping(b"hi")]
+
+
 @settings(max_examples=100, deadline=None)
 @given(noise=st.binary(max_size=200))
 def test_arbitrary_bytes_give_events_or_remote_errors(noise: bytes) -> None:
