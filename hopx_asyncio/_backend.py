@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hopx_proto._errors import NetworkError
-from hopx_proto.aio._backend import ByteStream, Deadline
+from hopx_proto._errors import NetworkError, TimeoutError
+from hopx_proto.aio._backend import ByteStream, Deadline, EventLike, LockLike
 
 if TYPE_CHECKING:
     import ssl
@@ -63,19 +63,28 @@ class AnyioByteStream:
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self.stream = stream
 
-    async def send_all(self, data: bytes) -> None:
+    async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        import anyio
+
         try:
-            await self.stream.send(data)
+            with anyio.move_on_after(timeout):
+                await self.stream.send(data)
+                return
         except _network_errors() as exc:
             raise NetworkError(f"connection lost while sending: {exc!r}") from exc
+        raise TimeoutError(f"sending took longer than {timeout:g} s", request_sent=False)
 
-    async def receive_some(self, max_bytes: int) -> bytes:
+    async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        import anyio
+
         try:
-            return await self.stream.receive(max_bytes)
+            with anyio.move_on_after(timeout):
+                return await self.stream.receive(max_bytes)
         except _end_of_stream():
             return b""
         except _network_errors() as exc:
             raise NetworkError(f"connection lost while receiving: {exc!r}") from exc
+        raise TimeoutError(f"nothing received within {timeout:g} s")
 
     async def aclose(self) -> None:
         try:
@@ -174,17 +183,32 @@ class AnyioBackend:
 
         return anyio.move_on_after(seconds, shield=True)
 
-    def lock(self) -> anyio.Lock:
+    # On asyncio, asyncio's own primitives: an uncontended acquire returns at once, where
+    # anyio's yields to the event loop first (one loop turn per request through the pool).
+
+    def lock(self) -> LockLike:
+        if _on_asyncio():
+            import asyncio
+
+            return asyncio.Lock()
         import anyio
 
         return anyio.Lock()
 
-    def semaphore(self, value: int) -> anyio.Semaphore:
+    def semaphore(self, value: int) -> LockLike:
+        if _on_asyncio():
+            import asyncio
+
+            return asyncio.Semaphore(value)
         import anyio
 
         return anyio.Semaphore(value)
 
-    def event(self) -> anyio.Event:
+    def event(self) -> EventLike:
+        if _on_asyncio():
+            import asyncio
+
+            return asyncio.Event()
         import anyio
 
         return anyio.Event()

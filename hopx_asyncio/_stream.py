@@ -14,7 +14,7 @@ import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from hopx_proto._errors import NetworkError
+from hopx_proto._errors import NetworkError, TimeoutError
 
 if TYPE_CHECKING:
     import ssl
@@ -84,13 +84,22 @@ class _Protocol(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def wait(self, name: str) -> None:
-        waiter = self.loop.create_future()
+    async def wait(self, name: str, deadline: float | None) -> None:
+        """Until woken, or :class:`TimeoutError` at ``deadline`` (loop time)."""
+        waiter: asyncio.Future[None] = self.loop.create_future()
         setattr(self, name, waiter)
+        timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
         try:
             await waiter
         finally:
             setattr(self, name, None)
+            if timer is not None:
+                timer.cancel()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("the deadline passed"))
 
 
 class AsyncioByteStream:
@@ -108,27 +117,39 @@ class AsyncioByteStream:
         exc.__cause__ = error
         return exc
 
-    async def send_all(self, data: bytes) -> None:
+    async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
         protocol = self.protocol
         if self.transport.is_closing() or protocol.lost.done():
             raise self._lost("sending")
         self.transport.write(data)
-        while protocol.write_paused:
-            if protocol.lost.done():
-                raise self._lost("sending")
-            await protocol.wait("drain_waiter")
+        if protocol.write_paused:
+            deadline = None if timeout is None else protocol.loop.time() + timeout
+            while protocol.write_paused:
+                if protocol.lost.done():
+                    raise self._lost("sending")
+                try:
+                    await protocol.wait("drain_waiter", deadline)
+                except TimeoutError:
+                    raise TimeoutError(
+                        f"sending took longer than {timeout:g} s", request_sent=False
+                    ) from None
         if protocol.error is not None:
             raise self._lost("sending")
 
-    async def receive_some(self, max_bytes: int) -> bytes:
+    async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         protocol = self.protocol
         chunks = protocol.chunks
-        while not chunks:
-            if protocol.error is not None:
-                raise self._lost("receiving")
-            if protocol.eof:
-                return b""
-            await protocol.wait("read_waiter")
+        if not chunks:
+            deadline = None if timeout is None else protocol.loop.time() + timeout
+            while not chunks:
+                if protocol.error is not None:
+                    raise self._lost("receiving")
+                if protocol.eof:
+                    return b""
+                try:
+                    await protocol.wait("read_waiter", deadline)
+                except TimeoutError:
+                    raise TimeoutError(f"nothing received within {timeout:g} s") from None
         chunk = chunks.popleft()
         if len(chunk) > max_bytes:
             chunks.appendleft(chunk[max_bytes:])

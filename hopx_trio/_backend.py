@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hopx_proto._errors import NetworkError
+from hopx_proto._errors import NetworkError, TimeoutError
 from hopx_proto.aio._backend import ByteStream, Deadline
 
 if TYPE_CHECKING:
@@ -41,17 +41,31 @@ class TrioByteStream:
     def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
 
-    async def send_all(self, data: bytes) -> None:
+    async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        import trio
+
         try:
-            await self.stream.send_all(data)
+            if timeout is None:
+                await self.stream.send_all(data)
+                return
+            with trio.move_on_after(timeout):
+                await self.stream.send_all(data)
+                return
         except _network_errors() as exc:
             raise NetworkError(f"connection lost while sending: {exc!r}") from exc
+        raise TimeoutError(f"sending took longer than {timeout:g} s", request_sent=False)
 
-    async def receive_some(self, max_bytes: int) -> bytes:
+    async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        import trio
+
         try:
-            return bytes(await self.stream.receive_some(max_bytes))
+            if timeout is None:
+                return bytes(await self.stream.receive_some(max_bytes))
+            with trio.move_on_after(timeout):
+                return bytes(await self.stream.receive_some(max_bytes))
         except _network_errors() as exc:
             raise NetworkError(f"connection lost while receiving: {exc!r}") from exc
+        raise TimeoutError(f"nothing received within {timeout:g} s")
 
     async def aclose(self) -> None:
         try:

@@ -18,13 +18,19 @@ T = TypeVar("T")
 
 
 class ByteStream(Protocol):
-    """A connected, bidirectional byte stream (TCP, possibly with TLS on top)."""
+    """A connected, bidirectional byte stream (TCP, possibly with TLS on top).
 
-    async def send_all(self, data: bytes) -> None:
+    ``timeout`` bounds one call: past it, the call raises :class:`hopx_proto.TimeoutError`
+    and the stream is left for the caller to close. A stream bounds its own waits (a timer
+    on the one future it waits for, say) rather than cancelling the task, which is cheaper
+    than a cancel scope around every read and never touches an enclosing scope.
+    """
+
+    async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Write all of ``data``; raise :class:`hopx_proto.NetworkError` on failure."""
         ...
 
-    async def receive_some(self, max_bytes: int) -> bytes:
+    async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         """Read up to ``max_bytes``; ``b""`` once the peer closed its side."""
         ...
 

@@ -407,22 +407,20 @@ class HTTPTransport:
     ) -> None:
         if not data:
             return
-        with self.backend.move_on_after(timeout) as scope:
-            try:
-                await conn.stream.send_all(data)
-            except NetworkError as exc:
-                conn.http.send_failed()
-                raise NetworkError(
-                    f"sending {request.method} {request.path} failed: {exc.message}",
-                    request_sent=False,
-                ) from exc
-            return
-        assert scope.cancelled_caught
-        conn.http.send_failed()
-        raise TimeoutError(
-            f"sending {request.method} {request.path} timed out after {timeout:g} s",
-            request_sent=False,
-        )
+        try:
+            await conn.stream.send_all(data, timeout)
+        except TimeoutError as exc:
+            conn.http.send_failed()
+            raise TimeoutError(
+                f"sending {request.method} {request.path} timed out after {timeout:g} s",
+                request_sent=False,
+            ) from exc
+        except NetworkError as exc:
+            conn.http.send_failed()
+            raise NetworkError(
+                f"sending {request.method} {request.path} failed: {exc.message}",
+                request_sent=False,
+            ) from exc
 
     async def _next_event(
         self,
@@ -445,15 +443,14 @@ class HTTPTransport:
                 raise
             if event is not NEED_DATA:
                 return event
-            data = b""
-            with self.backend.move_on_after(timeout) as scope:
-                data = await _receive(conn.stream)
-            if scope.cancelled_caught:
+            try:
+                data = await conn.stream.receive_some(READ_SIZE, timeout)
+            except TimeoutError as exc:
                 raise TimeoutError(
                     f"no reply to {request.method} {request.path} within {timeout:g} s"
                     if not started
                     else f"the reply to {request.method} {request.path} stalled for {timeout:g} s",
-                )
+                ) from exc
             if not data:
                 conn.eof = True
             conn.http.receive_data(data)

@@ -18,7 +18,7 @@ import anyio
 import anyio.lowlevel
 import attrs
 
-from hopx_proto._errors import NetworkError
+from hopx_proto._errors import NetworkError, TimeoutError
 from hopx_proto._http import NEED_DATA, HTTPConnection, Request, RequestHead, Response, Role
 from hopx_proto.aio import Client
 from hopx_proto.aio._backend import ByteStream, Deadline
@@ -76,7 +76,8 @@ class FakeStream:
         self.head: RequestHead | None = None
         self.body = bytearray()
 
-    async def send_all(self, data: bytes) -> None:
+    async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        # The scripted server takes every byte at once: a send never waits for its timeout.
         if self.closed or self.closed_by_server:
             raise NetworkError("broken pipe")
         self.http.receive_data(data)
@@ -109,7 +110,12 @@ class FakeStream:
             self.closed_by_server = True
         self.wakeup.set()
 
-    async def receive_some(self, max_bytes: int) -> bytes:
+    async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        with anyio.move_on_after(timeout):
+            return await self._receive_some(max_bytes)
+        raise TimeoutError(f"nothing received within {timeout:g} s")
+
+    async def _receive_some(self, max_bytes: int) -> bytes:
         while True:
             if self.closed:
                 raise NetworkError("receive on a closed stream")

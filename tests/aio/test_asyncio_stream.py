@@ -16,7 +16,7 @@ import trustme
 from hopx_asyncio import _stream
 from hopx_asyncio._backend import AnyioBackend
 from hopx_asyncio._stream import HIGH_WATER, AsyncioByteStream, open_stream
-from hopx_proto._errors import NetworkError
+from hopx_proto._errors import NetworkError, TimeoutError
 
 pytestmark = pytest.mark.anyio
 
@@ -235,5 +235,43 @@ async def test_tls_direct_and_through_start_tls(authority: trustme.CA) -> None:
             "127.0.0.1", port_of(server), tls=client_context, server_hostname="other.test"
         )
     assert info.value.request_sent is False
+    server.close()
+    await server.wait_closed()
+
+
+async def test_reads_and_writes_are_bounded_by_their_own_timeout() -> None:
+    release = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()  # reads nothing and says nothing until released
+        writer.write(b"late")
+        await writer.drain()
+        writer.close()
+
+    server = await serve(handler)
+    stream = await open_stream("127.0.0.1", port_of(server), tls=None, server_hostname=None)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError, match=r"nothing received within 0\.2 s"):
+        await stream.receive_some(100, timeout=0.2)
+    assert 0.2 <= loop.time() - started < 2
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+    # The peer reads nothing: the kernel's buffers fill, the transport pauses writing, and
+    # the send gives up at its deadline.
+    started = loop.time()
+    error: TimeoutError | None = None
+    for _ in range(10_000):  # at most 655 MB; the buffers fill long before
+        try:
+            await stream.send_all(b"x" * 65536, timeout=0.3)
+        except TimeoutError as exc:
+            error = exc
+            break
+    assert error is not None
+    assert "sending took longer than 0.3 s" in str(error)
+    assert error.request_sent is False
+    assert loop.time() - started < 5
+    release.set()
+    await stream.aclose()
     server.close()
     await server.wait_closed()
