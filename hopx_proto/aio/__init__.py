@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._models.control import ExpiryInfo as ExpiryInfo
 from ._backend import Backend as Backend
 from ._backend import ByteStream as ByteStream
 from ._client import DEFAULT_BASE_URL as DEFAULT_BASE_URL
@@ -11,10 +12,10 @@ from ._desktop import AsyncDesktop as AsyncDesktop
 from ._env import AsyncCache as AsyncCache
 from ._env import AsyncEnvironmentVariables as AsyncEnvironmentVariables
 from ._files import AsyncFiles as AsyncFiles
-from ._models import ExpiryInfo as ExpiryInfo
 from ._pool import ConnectionPool as ConnectionPool
 from ._pool import PoolLimits as PoolLimits
 from ._sandbox import AsyncSandbox as AsyncSandbox
+from ._streaming import EventStream as EventStream
 from ._terminal import AsyncTerminal as AsyncTerminal
 from ._terminal import TerminalSession as TerminalSession
 from ._transport import HTTPTransport as HTTPTransport
@@ -35,6 +36,7 @@ __all__ = [
     "ByteStream",
     "Client",
     "ConnectionPool",
+    "EventStream",
     "ExpiryInfo",
     "HTTPTransport",
     "PoolLimits",

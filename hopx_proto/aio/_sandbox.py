@@ -11,6 +11,7 @@ file paths, typed errors, and streams that close their WebSocket when the caller
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
+import datetime as _dt
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import (
@@ -18,7 +19,7 @@ from .._errors import (
     RemoteProtocolError,
     SandboxExpiredError,
 )
-from .._models.control import SandboxInfo
+from .._models.control import ExpiryInfo, SandboxInfo
 from .._ops import agent as agent_ops
 from .._ops import control as control_ops
 from .._ops._base import Operation
@@ -30,7 +31,6 @@ from ._desktop import AsyncDesktop
 from ._env import AsyncCache, AsyncEnvironmentVariables
 from ._execution import ExecutionAPI
 from ._files import AsyncFiles
-from ._models import ExpiryInfo
 from ._terminal import AsyncTerminal
 from ._transport import Timeouts
 from ._websocket import WebSocketSession
@@ -241,11 +241,8 @@ class AsyncSandbox(SandboxClassAPI, ExecutionAPI):
     async def get_expiry_info(self, expiring_soon_threshold: int = 300) -> ExpiryInfo:
         """Expiry facts from one ``get_info`` call."""
         info = await self.get_info()
-        return ExpiryInfo.compute(
-            info.expires_at,
-            now=self._client.backend.wall_clock(),
-            threshold=expiring_soon_threshold,
-        )
+        now = _dt.datetime.fromtimestamp(self._client.backend.wall_clock(), _dt.UTC)
+        return ExpiryInfo.at(info.expires_at, now, threshold_seconds=expiring_soon_threshold)
 
     async def is_healthy(self) -> bool:
         """Whether the agent answers ``/health`` as healthy (any error gives False)."""

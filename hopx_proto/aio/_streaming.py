@@ -8,7 +8,7 @@ then says whether the stream ended too soon).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from ._websocket import WebSocketSession
 
@@ -71,7 +71,7 @@ class EventStream(Generic[E]):
         """Stop reading and close the connection."""
         await self._events.aclose()
 
-    async def __aenter__(self) -> EventStream[E]:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -33,8 +33,14 @@ class TerminalSession:
         await self._session.send_text(self._machine.input(data))
 
     async def resize(self, cols: int, rows: int) -> None:
-        """Change the terminal size."""
-        await self._session.send_text(self._machine.resize(cols, rows))
+        """Change the terminal size to ``cols`` x ``rows`` character cells.
+
+        Each must be an integer from 1 to 65535 (a PTY window size); anything else raises
+        :class:`~hopx_proto.LocalProtocolError` before a byte is sent, and the session stays
+        usable.
+        """
+        message = self._machine.resize(cols, rows)  # checks the size first
+        await self._session.send_text(message)
 
     def iter_output(self) -> EventStream[TerminalServerEvent]:
         """Output events, then ``exit`` when the shell ends (readable as dicts).
@@ -80,7 +86,7 @@ class AsyncTerminal:
         await ws.send_input(data)
 
     async def resize(self, ws: TerminalSession, cols: int, rows: int) -> None:
-        """Resize ``ws``."""
+        """Resize ``ws`` (each size from 1 to 65535, else :class:`LocalProtocolError`)."""
         await ws.resize(cols, rows)
 
     def iter_output(self, ws: TerminalSession) -> EventStream[TerminalServerEvent]:

@@ -10,7 +10,7 @@ stops the remote process).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from .._errors import HopxError, NetworkError, RemoteProtocolError, TimeoutError
 from .._http import NEED_DATA, Role
@@ -195,7 +195,7 @@ class WebSocketSession:
             except HopxError:
                 _log().debug("error while closing the stream of %s", self.path, exc_info=True)
 
-    async def __aenter__(self) -> WebSocketSession:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
