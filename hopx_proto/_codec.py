@@ -63,7 +63,7 @@ def loads(data: bytes | str, *, what: str = "body") -> Any:
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise RemoteProtocolError(f"{what} is not valid JSON: {exc}") from None
+        raise RemoteProtocolError(f"{what} is not valid JSON: {exc}", kind="invalid_json") from None
 
 
 def dumps(value: Any) -> bytes:
@@ -115,7 +115,9 @@ def _fail(path: str, expected: str, got: Any) -> RemoteProtocolError:
     shown = repr(got)
     if len(shown) > 60:
         shown = shown[:60] + "..."
-    return RemoteProtocolError(f"{path or 'value'}: expected {expected}, got {shown}")
+    return RemoteProtocolError(
+        f"{path or 'value'}: expected {expected}, got {shown}", kind="invalid_value"
+    )
 
 
 def _dec_str(value: Any, path: str) -> str:
@@ -287,7 +289,9 @@ def _model_decoder(cls: type) -> Decoder:
             else:
                 if plan.required:
                     where = f"{path}." if path else ""
-                    raise RemoteProtocolError(f"{where}{plan.keys[0]}: required field is missing")
+                    raise RemoteProtocolError(
+                        f"{where}{plan.keys[0]}: required field is missing", kind="missing_field"
+                    )
         if has_extra:
             kwargs["extra"] = {k: v for k, v in value.items() if k not in known}
         return cls(**kwargs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "APIError",
@@ -120,8 +120,26 @@ class LocalProtocolError(ProtocolError, ValueError):
     """We were asked to send something invalid; nothing was produced."""
 
 
+#: What was wrong with what the peer sent, for a server that answers with an error code:
+#: the body is not JSON; a required field or parameter is absent; a field is not one the
+#: operation takes; a value has the wrong type or is refused; the body's framing is broken.
+RemoteErrorKind: TypeAlias = Literal[
+    "invalid_json", "missing_field", "unknown_field", "invalid_value", "malformed_body"
+]
+
+
 class RemoteProtocolError(ProtocolError):
-    """The peer sent something invalid: bad framing, bad JSON, a missing or mistyped field."""
+    """The peer sent something invalid: bad framing, bad JSON, a missing or mistyped field.
+
+    ``kind`` says which, where the parser knows (see :data:`RemoteErrorKind`); ``None`` when
+    it does not. It is never part of the message.
+    """
+
+    def __init__(
+        self, message: str = "", *, kind: RemoteErrorKind | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.kind: RemoteErrorKind | None = kind
 
 
 class StreamEndedError(RemoteProtocolError):

@@ -72,6 +72,11 @@ _ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 5987 attr-char minus ALPHA / DIGIT
 # Header parameters (Content-Disposition, Content-Type)
 
 
+def _malformed(message: str) -> RemoteProtocolError:
+    """The error for a body whose multipart framing or part headers are broken."""
+    return RemoteProtocolError(message, kind="malformed_body")
+
+
 def _is_simple(value: str) -> bool:
     return bool(_SIMPLE_VALUE_RE.fullmatch(value)) and not any(c in value for c in '"\\%')
 
@@ -103,7 +108,7 @@ def _read_quoted(text: str, pos: int) -> tuple[str, int]:
         else:
             out.append(c)
             i += 1
-    raise RemoteProtocolError(f"unterminated quoted string in header value {text[:120]!r}")
+    raise _malformed(f"unterminated quoted string in header value {text[:120]!r}")
 
 
 def _decode_2231(charset: str, raw: bytes) -> str:
@@ -111,14 +116,14 @@ def _decode_2231(charset: str, raw: bytes) -> str:
         codecs.lookup(charset)
         return raw.decode(charset)
     except (LookupError, ValueError):  # unknown charset, or bytes not in it (UnicodeError)
-        raise RemoteProtocolError(f"header parameter is not valid {charset[:40]!r} text") from None
+        raise _malformed(f"header parameter is not valid {charset[:40]!r} text") from None
 
 
 def _split_ext(value: str) -> tuple[str, bytes]:
     """``charset'language'percent-encoded`` -> (charset, raw bytes)."""
     parts = value.split("'", 2)
     if len(parts) != 3:
-        raise RemoteProtocolError(f"malformed extended header parameter {value[:80]!r}")
+        raise _malformed(f"malformed extended header parameter {value[:80]!r}")
     return parts[0] or "us-ascii", unquote_to_bytes(parts[2])
 
 
@@ -127,7 +132,7 @@ def _join_extended(segments: dict[str, list[tuple[int, bool, str]]]) -> dict[str
     for key, pieces in segments.items():
         pieces.sort(key=lambda p: p[0])
         if [p[0] for p in pieces] != list(range(len(pieces))):
-            raise RemoteProtocolError(f"header parameter {key!r} has missing continuations")
+            raise _malformed(f"header parameter {key!r} has missing continuations")
         charset = "us-ascii"
         raw = bytearray()
         for index, encoded, value in pieces:
@@ -166,10 +171,10 @@ def parse_header_params(value: str) -> tuple[str, dict[str, str]]:
             break
         eq = text.find("=", pos)
         if eq < 0:
-            raise RemoteProtocolError(f"header parameter without a value in {text[:120]!r}")
+            raise _malformed(f"header parameter without a value in {text[:120]!r}")
         key = text[pos:eq].strip().lower()
         if not key or not _TOKEN_RE.fullmatch(key):
-            raise RemoteProtocolError(f"malformed header parameter name {key[:40]!r}")
+            raise _malformed(f"malformed header parameter name {key[:40]!r}")
         pos = eq + 1
         while pos < len(text) and text[pos] in " \t":
             pos += 1
@@ -179,7 +184,7 @@ def parse_header_params(value: str) -> tuple[str, dict[str, str]]:
             while pos < len(text) and text[pos] in " \t":
                 pos += 1
             if pos < len(text) and text[pos] != ";":
-                raise RemoteProtocolError(f"text after a quoted parameter in {text[:120]!r}")
+                raise _malformed(f"text after a quoted parameter in {text[:120]!r}")
         else:
             end = text.find(";", pos)
             end = len(text) if end < 0 else end
@@ -395,13 +400,13 @@ def boundary_of(content_type: str | bytes) -> str:
     """The boundary of a multipart ``Content-Type`` value; :class:`RemoteProtocolError` if none."""
     text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
     if not isinstance(text, str):
-        raise RemoteProtocolError("multipart content type must be text")
+        raise _malformed("multipart content type must be text")
     kind, params = parse_header_params(text)
     if not kind.startswith("multipart/"):
-        raise RemoteProtocolError(f"expected a multipart content type, got {kind!r}")
+        raise _malformed(f"expected a multipart content type, got {kind!r}")
     boundary = params.get("boundary")
     if not boundary or not _LENIENT_BOUNDARY_RE.fullmatch(boundary) or boundary.endswith(" "):
-        raise RemoteProtocolError(f"multipart content type has no usable boundary: {text!r}")
+        raise _malformed(f"multipart content type has no usable boundary: {text!r}")
     return boundary
 
 
@@ -419,15 +424,15 @@ def _parse_part_headers(block: bytes) -> tuple[tuple[str, str], ...]:
             continue
         if line[:1] in (b" ", b"\t"):
             if not headers:
-                raise RemoteProtocolError("part header block starts with a continuation line")
+                raise _malformed("part header block starts with a continuation line")
             last_name, last_value = headers[-1]
             headers[-1] = (last_name, last_value + " " + _decode_header_text(line.strip()))
             continue
         name, sep, value = line.partition(b":")
         if not sep or not _HEADER_NAME_RE.fullmatch(name):
-            raise RemoteProtocolError(f"malformed part header line {line[:80]!r}")
+            raise _malformed(f"malformed part header line {line[:80]!r}")
         if b"\n" in value or b"\r" in value:
-            raise RemoteProtocolError("bare CR or LF in a part header")
+            raise _malformed("bare CR or LF in a part header")
         headers.append((name.decode("ascii").lower(), _decode_header_text(value.strip())))
     return tuple(headers)
 
@@ -489,7 +494,7 @@ class MultipartDecoder:
             raise
         if event is NEED_DATA and self._eof:
             self._state = _FAILED
-            raise RemoteProtocolError("multipart body ended before its closing delimiter")
+            raise _malformed("multipart body ended before its closing delimiter")
         return event
 
     def _step(self) -> MultipartEvent:
@@ -538,10 +543,10 @@ class MultipartDecoder:
         if end < 0:
             pending = buf[:-1] if buf.endswith(b"\r") else buf
             if len(buf) > _MAX_PADDING or pending.strip(b" \t"):
-                raise RemoteProtocolError("multipart delimiter is not followed by CRLF")
+                raise _malformed("multipart delimiter is not followed by CRLF")
             return None
         if buf[:end].strip(b" \t"):
-            raise RemoteProtocolError("multipart delimiter is followed by other text")
+            raise _malformed("multipart delimiter is followed by other text")
         del buf[: end + 2]
         return False
 
@@ -553,21 +558,21 @@ class MultipartDecoder:
             end = buf.find(CRLF + CRLF)
             if end < 0:
                 if len(buf) > self._max_header:
-                    raise RemoteProtocolError(f"part headers exceed {self._max_header} bytes")
+                    raise _malformed(f"part headers exceed {self._max_header} bytes")
                 return NEED_DATA
             block, consumed = bytes(buf[:end]), end + 4
         if len(block) > self._max_header:
-            raise RemoteProtocolError(f"part headers exceed {self._max_header} bytes")
+            raise _malformed(f"part headers exceed {self._max_header} bytes")
         headers = _parse_part_headers(block)
         self._parts += 1
         if self._parts > self._max_parts:
-            raise RemoteProtocolError(f"multipart body has more than {self._max_parts} parts")
+            raise _malformed(f"multipart body has more than {self._max_parts} parts")
         disposition = next((v for k, v in headers if k == "content-disposition"), None)
         if disposition is None:
-            raise RemoteProtocolError("multipart part has no Content-Disposition header")
+            raise _malformed("multipart part has no Content-Disposition header")
         kind, params = parse_header_params(disposition)
         if kind != "form-data" or "name" not in params:
-            raise RemoteProtocolError(f"part disposition is not form-data with a name: {kind!r}")
+            raise _malformed(f"part disposition is not form-data with a name: {kind!r}")
         content_type = next((v for k, v in headers if k == "content-type"), None)
         del buf[:consumed]
         self._state = _BODY

@@ -272,17 +272,23 @@ def _query_value(tp: Any, text: str, key: str) -> Any:
             return True
         if text.lower() in ("false", "0"):
             return False
-        raise RemoteProtocolError(f"query parameter {key!r} must be true or false")
+        raise RemoteProtocolError(
+            f"query parameter {key!r} must be true or false", kind="invalid_value"
+        )
     if target is int:
         try:
             return int(text)
         except ValueError:
-            raise RemoteProtocolError(f"query parameter {key!r} must be an integer") from None
+            raise RemoteProtocolError(
+                f"query parameter {key!r} must be an integer", kind="invalid_value"
+            ) from None
     if target is float:
         try:
             return float(text)
         except ValueError:
-            raise RemoteProtocolError(f"query parameter {key!r} must be a number") from None
+            raise RemoteProtocolError(
+                f"query parameter {key!r} must be a number", kind="invalid_value"
+            ) from None
     return text
 
 
@@ -468,6 +474,7 @@ class Operation(Generic[A, R]):
                 status_code=response.status,
                 sandbox_id=sandbox_id,
                 request_id=response.header("x-request-id"),
+                kind=exc.kind,
             ) from None
 
     # -- server side ------------------------------------------------------------------------
@@ -488,7 +495,12 @@ class Operation(Generic[A, R]):
             return None
 
     def parse(self, request: Request) -> A:
-        """The arguments of a request; :class:`RemoteProtocolError` (status hint 4xx) if bad."""
+        """The arguments of a request; :class:`RemoteProtocolError` (status hint 4xx) if bad.
+
+        The error's ``kind`` tells a server which error code to answer with: ``invalid_json``,
+        ``missing_field``, ``unknown_field``, ``invalid_value``, or ``malformed_body`` for a
+        broken multipart body (``None`` from a body hook that does not say).
+        """
         path, raw_query = split_target(request.target)
         params = self.match(request.method, path)
         if params is None:
@@ -506,9 +518,13 @@ class Operation(Generic[A, R]):
                 return self.parse_body(request, values)
             return self._parse_fields(params, query_pairs, doc)
         except LocalProtocolError as exc:  # a validator refused a value
-            raise RemoteProtocolError(str(exc.message), status_hint=400) from None
+            raise RemoteProtocolError(
+                str(exc.message), status_hint=400, kind="invalid_value"
+            ) from None
         except (TypeError, ValueError) as exc:
-            raise RemoteProtocolError(f"invalid request: {exc}", status_hint=400) from None
+            raise RemoteProtocolError(
+                f"invalid request: {exc}", status_hint=400, kind="invalid_value"
+            ) from None
 
     def _fill_path_query(
         self, values: dict[str, Any], params: Mapping[str, str], query_pairs: Mapping[str, str]
@@ -519,7 +535,9 @@ class Operation(Generic[A, R]):
             elif f.loc is Loc.QUERY and f.key in query_pairs:
                 values[f.attr] = _query_value(f.tp, query_pairs[f.key], f.key)
             elif f.loc is Loc.QUERY and f.required:
-                raise RemoteProtocolError(f"missing query parameter {f.key!r}")
+                raise RemoteProtocolError(
+                    f"missing query parameter {f.key!r}", kind="missing_field"
+                )
 
     def _parse_fields(
         self, params: Mapping[str, str], query_pairs: Mapping[str, str], doc: Any
@@ -533,21 +551,29 @@ class Operation(Generic[A, R]):
             if doc is None:
                 doc = {}
             if not isinstance(doc, dict):
-                raise RemoteProtocolError("request body must be a JSON object")
+                raise RemoteProtocolError(
+                    "request body must be a JSON object", kind="invalid_value"
+                )
             values[whole[0].attr] = doc
         elif body_fields:
             if doc is None:
                 doc = {}
             if not isinstance(doc, dict):
-                raise RemoteProtocolError("request body must be a JSON object")
+                raise RemoteProtocolError(
+                    "request body must be a JSON object", kind="invalid_value"
+                )
             extra = [k for k in doc if k not in {f.key for f in body_fields}]
             if extra:
-                raise RemoteProtocolError(f"unknown field(s) in request body: {', '.join(extra)}")
+                raise RemoteProtocolError(
+                    f"unknown field(s) in request body: {', '.join(extra)}", kind="unknown_field"
+                )
             for f in body_fields:
                 if f.key in doc:
                     values[f.attr] = from_wire(f.tp, doc[f.key], path=f.key)
                 elif f.required:
-                    raise RemoteProtocolError(f"missing required field {f.key!r}")
+                    raise RemoteProtocolError(
+                        f"missing required field {f.key!r}", kind="missing_field"
+                    )
         return self.args(**values)
 
     def render(
@@ -569,4 +595,4 @@ class Operation(Generic[A, R]):
 def check_no_unknown(cls: type, doc: dict[str, Any]) -> None:
     extra = unknown_keys(cls, doc)
     if extra:
-        raise RemoteProtocolError(f"unknown field(s): {', '.join(extra)}")
+        raise RemoteProtocolError(f"unknown field(s): {', '.join(extra)}", kind="unknown_field")

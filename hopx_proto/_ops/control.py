@@ -144,11 +144,13 @@ def _parse_create(request: Request, values: dict[str, Any]) -> CreateSandbox:
     raw = request.body or b""
     doc: Any = loads(raw, what="request body") if raw.strip() else {}
     if not isinstance(doc, dict):
-        raise RemoteProtocolError("request body must be a JSON object")
+        raise RemoteProtocolError("request body must be a JSON object", kind="invalid_value")
     fields = attrs.fields_dict(CreateSandbox)
     unknown = [k for k in doc if k not in fields and k not in _DEPRECATED_CREATE_KEYS]
     if unknown:
-        raise RemoteProtocolError(f"unknown field(s) in request body: {', '.join(unknown)}")
+        raise RemoteProtocolError(
+            f"unknown field(s) in request body: {', '.join(unknown)}", kind="unknown_field"
+        )
     hints = _create_hints()
     kwargs: dict[str, Any] = dict(values)
     for key, value in doc.items():
