@@ -17,7 +17,7 @@ import attrs
 
 from hopx_local._jwt import TokenRejected, verify_token
 from hopx_local._runtime.errors import SandboxFault
-from hopx_proto._errors import RemoteProtocolError
+from hopx_proto._errors import RemoteErrorKind, RemoteProtocolError
 from hopx_proto._http import Request, Response
 from hopx_proto._ops import Operation, Plane, allowed_methods, route
 
@@ -52,13 +52,11 @@ RUNS_CODE = frozenset(
 )
 
 
-def _code_for_parse_error(message: str) -> str:
-    lowered = message.lower()
-    if "not valid json" in lowered:
-        return "INVALID_JSON"
-    if "missing" in lowered:
-        return "MISSING_PARAMETER"
-    return "INVALID_REQUEST"
+#: The agent's error code for a request it could not parse, by what was wrong with it.
+PARSE_ERROR_CODES: dict[RemoteErrorKind | None, str] = {
+    "invalid_json": "INVALID_JSON",
+    "missing_field": "MISSING_PARAMETER",
+}
 
 
 @attrs.define
@@ -156,7 +154,7 @@ class AgentPlane:
             )
         except RemoteProtocolError as exc:
             status = exc.status_hint if 400 <= exc.status_hint < 600 else 400
-            code = _code_for_parse_error(exc.message) if status == 400 else None
+            code = PARSE_ERROR_CODES.get(exc.kind, "INVALID_REQUEST") if status == 400 else None
             response = agent_error(status, exc.message, request_id=exchange.request_id, code=code)
         if response is not None and not exchange.started and not exchange.taken_over:
             await exchange.respond(response)

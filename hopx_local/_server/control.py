@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hopx_proto._errors import RemoteProtocolError
+from hopx_proto._errors import RemoteErrorKind, RemoteProtocolError
 from hopx_proto._http import Request, Response
 from hopx_proto._ops import Operation, Plane, allowed_methods, route
 from hopx_proto._ops._base import Auth
@@ -29,15 +29,12 @@ _NOT_LOCAL = (
 )
 
 
-def _code_for_parse_error(message: str) -> str:
-    lowered = message.lower()
-    if "not valid json" in lowered:
-        return "invalid_json"
-    if "missing" in lowered:
-        return "missing_field"
-    if "unknown field" in lowered:
-        return "unknown_field"
-    return "validation_error"
+#: The control plane's error code for a request it could not parse, by what was wrong with it.
+PARSE_ERROR_CODES: dict[RemoteErrorKind | None, str] = {
+    "invalid_json": "invalid_json",
+    "missing_field": "missing_field",
+    "unknown_field": "unknown_field",
+}
 
 
 class ControlPlane:
@@ -90,7 +87,7 @@ class ControlPlane:
             )
         except RemoteProtocolError as exc:
             status = exc.status_hint if 400 <= exc.status_hint < 600 else 400
-            code = _code_for_parse_error(exc.message) if status == 400 else None
+            code = PARSE_ERROR_CODES.get(exc.kind, "validation_error") if status == 400 else None
             response = control_error(status, exc.message, request_id=exchange.request_id, code=code)
         await exchange.respond(response)
 
