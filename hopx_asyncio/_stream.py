@@ -1,17 +1,18 @@
 """A byte stream on asyncio's own transports, for the hot path of every connection.
 
 anyio's asyncio streams resume the transport before each read and pause it after, two
-``epoll_ctl`` calls and a wake-up per read. This stream lets the transport read ahead into a
-queue and pauses it only when the queue passes a high-water mark, so a busy stream costs one
-``recv`` per chunk and nothing more. TLS (direct or through a proxy tunnel) is asyncio's own
-``start_tls`` on the same protocol.
+``epoll_ctl`` calls and a wake-up per read. This stream lets the transport read ahead and
+pauses it only past a high-water mark, so a busy stream costs one ``recv`` per chunk and
+nothing more. The transport reads into one buffer per connection (a buffered protocol), not
+into a new 256 KiB object per read: allocations that size are mapped and unmapped by the C
+allocator each time, a page fault for every page the data touches. TLS (direct or through a
+proxy tunnel) is asyncio's own ``start_tls`` on the same protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from hopx_proto._errors import NetworkError, TimeoutError
@@ -24,20 +25,28 @@ __all__ = ["AsyncioByteStream", "open_stream"]
 #: Bytes queued before the transport stops reading, and the level at which it reads again.
 HIGH_WATER = 1 << 20
 LOW_WATER = 256 << 10
+#: The receive buffer's starting size, and the most one read hands out (below the size at
+#: which the C allocator maps memory of its own for an object).
+BUFFER_SIZE = 256 << 10
+MAX_CHUNK = 120 << 10
+#: Free space below which the buffer is compacted (or grown) before the next read.
+MIN_SPACE = 16 << 10
 #: Seconds before the next address is tried while earlier attempts go on (RFC 8305).
 ATTEMPT_DELAY = 0.25
 #: Seconds a TLS close may take to exchange close_notify before the socket is dropped.
 CLOSE_GRACE = 1.0
 
 
-class _Protocol(asyncio.Protocol):
-    """Queues what the transport reads and wakes the one reader and the one writer."""
+class _Protocol(asyncio.BufferedProtocol):
+    """Keeps what the transport reads in one buffer (unread bytes are ``buffer[start:end]``)
+    and wakes the one reader and the one writer."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.transport: asyncio.Transport | None = None
-        self.chunks: deque[bytes] = deque()
-        self.queued = 0
+        self.buffer = bytearray(BUFFER_SIZE)
+        self.start = 0
+        self.end = 0
         self.eof = False
         self.error: BaseException | None = None
         self.read_paused = False
@@ -50,10 +59,26 @@ class _Protocol(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.queued += len(data)
-        if self.queued > HIGH_WATER and not self.read_paused and self.transport is not None:
+    @property
+    def queued(self) -> int:
+        """Bytes received and not yet read."""
+        return self.end - self.start
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        buffer = self.buffer
+        if len(buffer) - self.end < MIN_SPACE:
+            unread = self.end - self.start
+            if self.start:  # move the unread bytes to the front
+                buffer[:unread] = buffer[self.start : self.end]
+            else:  # full of unread bytes (below the high-water mark): grow
+                self.buffer = buffer = buffer + bytes(len(buffer))
+            self.start, self.end = 0, unread
+        return memoryview(buffer)[self.end :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.end += nbytes
+        if self.end - self.start >= HIGH_WATER and not self.read_paused:
+            assert self.transport is not None
             self.read_paused = True
             self.transport.pause_reading()
         self._wake("read_waiter")
@@ -138,10 +163,9 @@ class AsyncioByteStream:
 
     async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         protocol = self.protocol
-        chunks = protocol.chunks
-        if not chunks:
+        if protocol.start == protocol.end:
             deadline = None if timeout is None else protocol.loop.time() + timeout
-            while not chunks:
+            while protocol.start == protocol.end:
                 if protocol.error is not None:
                     raise self._lost("receiving")
                 if protocol.eof:
@@ -150,11 +174,14 @@ class AsyncioByteStream:
                     await protocol.wait("read_waiter", deadline)
                 except TimeoutError:
                     raise TimeoutError(f"nothing received within {timeout:g} s") from None
-        chunk = chunks.popleft()
-        if len(chunk) > max_bytes:
-            chunks.appendleft(chunk[max_bytes:])
-            chunk = chunk[:max_bytes]
-        protocol.queued -= len(chunk)
+        start = protocol.start
+        stop = min(protocol.end, start + max_bytes, start + MAX_CHUNK)
+        with memoryview(protocol.buffer) as view:
+            chunk = bytes(view[start:stop])
+        if stop == protocol.end:
+            protocol.start = protocol.end = 0
+        else:
+            protocol.start = stop
         if protocol.read_paused and protocol.queued <= LOW_WATER:
             protocol.read_paused = False
             self.transport.resume_reading()
@@ -184,7 +211,7 @@ class AsyncioByteStream:
     async def start_tls(self, tls: ssl.SSLContext, server_hostname: str) -> AsyncioByteStream:
         """This connection with TLS on top (the protocol, and its queue, stay the same)."""
         protocol = self.protocol
-        if protocol.chunks:
+        if protocol.queued:
             raise NetworkError("the peer sent data before the TLS handshake", request_sent=False)
         try:
             transport = await protocol.loop.start_tls(

@@ -83,7 +83,8 @@ async def test_round_trip_and_close_release_the_socket(echo: int) -> None:
     assert await settles_at(before)
 
 
-async def test_reads_ahead_but_stops_at_the_high_water_mark() -> None:
+@pytest.mark.parametrize("read_size", [1000, 64 * 1024, 1 << 20])
+async def test_reads_ahead_but_stops_at_the_high_water_mark(read_size: int) -> None:
     total = 6 * HIGH_WATER
     payload = os.urandom(total)
 
@@ -96,15 +97,22 @@ async def test_reads_ahead_but_stops_at_the_high_water_mark() -> None:
     stream = await open_stream("127.0.0.1", port_of(server), tls=None, server_hostname=None)
     received = bytearray()
     most_queued = 0
+    paused = False
+    slept_at = -1
     while True:
-        await asyncio.sleep(0.001)  # a slow reader: the transport must not buffer without end
+        if len(received) // 65536 != slept_at:
+            # A slow reader (a pause every 64 KiB): the transport must not buffer without end.
+            slept_at = len(received) // 65536
+            await asyncio.sleep(0.001)
         most_queued = max(most_queued, stream.protocol.queued)
-        data = await stream.receive_some(64 * 1024)
+        paused = paused or stream.protocol.read_paused
+        data = await stream.receive_some(read_size)
         if not data:
             break
-        assert len(data) <= 64 * 1024
+        assert len(data) <= min(read_size, _stream.MAX_CHUNK)
         received += data
     assert bytes(received) == payload
+    assert paused  # the mark was reached, and reading resumed after it
     assert stream.protocol.read_paused is False
     assert most_queued <= HIGH_WATER + 512 * 1024  # one read past the mark at most
     await stream.aclose()
