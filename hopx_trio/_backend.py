@@ -25,6 +25,9 @@ T = TypeVar("T")
 
 _default_tls: ssl.SSLContext | None = None
 
+#: The most one read asks for (below the size at which the C allocator maps memory of its own).
+MAX_CHUNK = 120 << 10
+
 
 def _network_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean the connection is unusable."""
@@ -58,6 +61,9 @@ class TrioByteStream:
     async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         import trio
 
+        # trio allocates the whole size asked for before reading; past 128 KiB the C allocator
+        # maps (and page-faults) fresh memory for it on every read.
+        max_bytes = min(max_bytes, MAX_CHUNK)
         try:
             if timeout is None:
                 return bytes(await self.stream.receive_some(max_bytes))
