@@ -530,6 +530,26 @@ def test_terminal_formats_and_late_output() -> None:
     assert isinstance(odd, UnknownMessage)
 
 
+@pytest.mark.parametrize("size", [(0, 24), (80, 0), (-1, 24), (65536, 24), (80, 70000)])
+def test_terminal_resize_is_bounded_in_both_roles(size: tuple[int, int]) -> None:
+    client, server = TerminalClient(), TerminalServer()
+    with pytest.raises(LocalProtocolError, match="from 1 to 65535"):
+        client.resize(*size)
+    assert json.loads(client.input("ls\n"))["data"] == "ls\n"  # the client stays usable
+    cols, rows = size
+    with pytest.raises(RemoteProtocolError, match="from 1 to 65535") as refused:
+        server.receive(json.dumps({"type": "resize", "cols": cols, "rows": rows}))
+    assert refused.value.close_code == 1008
+    with pytest.raises(LocalProtocolError, match="unusable"):
+        server.receive(client.resize(80, 24))  # a malformed message ends the server's stream
+
+
+def test_terminal_resize_bounds_are_inclusive() -> None:
+    client, server = TerminalClient(), TerminalServer()
+    for size in ((1, 1), (65535, 65535)):
+        assert server.receive(client.resize(*size)) == [Resize(*size)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Every (state, message) pair of every machine: a legal transition or the library's error
 

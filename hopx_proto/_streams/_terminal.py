@@ -1,20 +1,20 @@
 """``/terminal``: an interactive shell on a pseudo-terminal.
 
 No greeting: either side may speak first. Client: ``{"type": "input", "data"}`` (keystrokes)
-and ``{"type": "resize", "cols", "rows"}``. Server: ``{"type": "output", "data"}`` (raw PTY
-output, ANSI escapes included) and ``{"type": "exit", "code"}`` when the shell ends. Output may
-still arrive after ``exit`` until the socket closes, and input sent while ``exit`` is in flight
-is not an error.
+and ``{"type": "resize", "cols", "rows"}`` (each from 1 to 65535, the range of a PTY window
+size: anything else is a protocol error in either role). Server: ``{"type": "output", "data"}``
+(raw PTY output, ANSI escapes included) and ``{"type": "exit", "code"}`` when the shell ends.
+Output may still arrive after ``exit`` until the socket closes, and input sent while ``exit``
+is in flight is not an error.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import ClassVar, TypeAlias, cast
+from typing import Any, ClassVar, TypeAlias, cast
 
 import attrs
 
-from .._checks import positive
 from .._errors import LocalProtocolError
 from ._base import (
     UNKNOWN,
@@ -50,9 +50,20 @@ class Input(StreamMessage):
     data: str = wire_field("str")
 
 
+#: A PTY window size is an unsigned 16-bit count of character cells.
+MAX_WINDOW_SIZE = 0xFFFF
+
+
+def _window_size(_instance: Any, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_WINDOW_SIZE:
+        raise LocalProtocolError(
+            f"{attribute.name} must be an integer from 1 to {MAX_WINDOW_SIZE}, got {value!r}"
+        )
+
+
 @attrs.frozen(eq=False)
 class Resize(StreamMessage):
-    """The terminal's new size in character cells."""
+    """The terminal's new size in character cells, each from 1 to 65535."""
 
     TAG: ClassVar[str] = "resize"
     DIRECTION: ClassVar[Direction] = Direction.UP
@@ -62,8 +73,8 @@ class Resize(StreamMessage):
 
     def __attrs_post_init__(self) -> None:
         fields = attrs.fields(Resize)
-        positive(self, fields.cols, self.cols)
-        positive(self, fields.rows, self.rows)
+        _window_size(self, fields.cols, self.cols)
+        _window_size(self, fields.rows, self.rows)
 
 
 @attrs.frozen(eq=False)
