@@ -17,9 +17,16 @@ from .process import SandboxProcess, exit_status, terminate
 __all__ = ["TerminalSession", "set_window_size"]
 
 
+#: The largest PTY window size: the kernel keeps each as an unsigned 16-bit count.
+MAX_WINDOW_SIZE = 0xFFFF
+
+
 def set_window_size(fd: int, cols: int, rows: int) -> None:
-    """Set a terminal's size (TIOCSWINSZ); the foreground process group gets SIGWINCH."""
-    if not (0 < cols <= 10_000 and 0 < rows <= 10_000):
+    """Set a terminal's size (TIOCSWINSZ); the foreground process group gets SIGWINCH.
+
+    Each size is from 1 to 65535, else an ``INVALID_REQUEST`` fault.
+    """
+    if not (0 < cols <= MAX_WINDOW_SIZE and 0 < rows <= MAX_WINDOW_SIZE):
         raise fault("INVALID_REQUEST", f"terminal size {cols}x{rows} is out of range")
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 

@@ -310,14 +310,22 @@ async def terminal(ctx: AgentContext, channel: WSChannel) -> None:
                 async for frame in channel.inbox:
                     try:
                         events = machine.receive(frame)
-                    except ProtocolError:
-                        continue
-                    for event in events if isinstance(events, list) else [events]:
-                        if isinstance(event, Input):
-                            await session.write(event.data.encode("utf-8"))
-                        elif isinstance(event, Resize):
-                            session.resize(event.cols, event.rows)
-                tg.cancel_scope.cancel()  # the client went away
+                        for event in events:
+                            if isinstance(event, Input):
+                                await session.write(event.data.encode("utf-8"))
+                            elif isinstance(event, Resize):
+                                session.resize(event.cols, event.rows)
+                    except ProtocolError as exc:
+                        # A malformed message (a size out of range, a missing field) leaves
+                        # the machine unusable: end the session with a policy close.
+                        reason = f"Invalid request: {exc.message}"
+                    except SandboxFault as fault:
+                        reason = fault.message
+                    else:
+                        continue  # unknown messages are ignored, the shell stays usable
+                    await channel.close(BAD_REQUEST_CLOSE, reason[:100])
+                    break
+                tg.cancel_scope.cancel()  # the client went away, or was refused
 
             tg.start_soon(pty_to_client)
             tg.start_soon(client_to_pty)
