@@ -25,7 +25,7 @@ __all__ = [
     "resolve_isolation",
 ]
 
-log = logging.getLogger("hopx_local.runtime")
+log = logging.getLogger("hopx.local.runtime")
 
 #: Helper files (the launcher and the Python start-up hooks) shipped with the runtime.
 BOOT_DIR = Path(__file__).resolve().parent / "_boot"
