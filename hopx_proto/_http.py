@@ -195,6 +195,7 @@ class HTTPConnection:
         self._received = 0  # bytes fed to h11 so far
         self._head_start = 0  # where the next head begins, in those bytes
         self._error: Exception | None = None
+        self._send_error: LocalProtocolError | None = None
         self._pending_head: RequestHead | ResponseHead | None = None
         self._pending_body: list[bytes] = []
 
@@ -205,6 +206,7 @@ class HTTPConnection:
         """Both sides finished their message and the connection may carry another."""
         return (
             self._error is None
+            and self._send_error is None
             and self._conn.our_state is h11.DONE
             and self._conn.their_state is h11.DONE
         )
@@ -220,6 +222,7 @@ class HTTPConnection:
         closed = (h11.CLOSED, h11.MUST_CLOSE, h11.ERROR)
         return (
             self._error is not None
+            or self._send_error is not None
             or self._conn.our_state in closed
             or self._conn.their_state in closed
         )
@@ -264,6 +267,10 @@ class HTTPConnection:
     def _send(self, make: Callable[[], h11._events.Event]) -> bytes:
         """Build the h11 event and send it; h11 validates in both steps."""
         self._check_usable()
+        if self._send_error is not None:
+            raise LocalProtocolError(
+                "nothing more can be sent after a failed write"
+            ) from self._send_error
         try:
             event = make()
         except h11.LocalProtocolError as exc:
@@ -340,9 +347,11 @@ class HTTPConnection:
         return self._send(h11.EndOfMessage)
 
     def send_failed(self) -> None:
-        """Record that writing failed; the connection will not be reused."""
+        """Record that writing failed: nothing more is sent and the connection will not be
+        reused. Receiving goes on, so a reply the peer sent before reading the whole message
+        (a server refusing a request body early, RFC 9112 section 9.3) can still be read."""
         self._conn.send_failed()
-        self._error = self._error or LocalProtocolError("sending failed")
+        self._send_error = self._send_error or LocalProtocolError("sending failed")
 
     # -- receiving --------------------------------------------------------------------------
 

@@ -449,6 +449,45 @@ def test_after_an_error_every_call_is_refused() -> None:
     assert not client.is_reusable
 
 
+@pytest.mark.parametrize("framing", ["content-length", "until-close"])
+def test_reply_received_after_a_failed_write(framing: str) -> None:
+    # A server may answer before reading the whole body, then close: the reply stays readable.
+    client = HTTPConnection(Role.CLIENT)
+    client.send_request(Request("POST", "/up", [HOST, ("content-length", "1000")], None))
+    client.send_body(b"x" * 100)
+    client.send_failed()
+    for call in (lambda: client.send_body(b"x"), client.send_end):
+        with pytest.raises(LocalProtocolError, match="failed write"):
+            call()
+    length = b"content-length: 7\r\n" if framing == "content-length" else b""
+    client.receive_data(b"HTTP/1.1 413 Too Large\r\n" + length + b"\r\nno room")
+    client.receive_data(b"")
+    assert get_all_events(client) == [
+        ResponseHead(
+            413, normalize_headers([("content-length", "7")] if length else []), "Too Large"
+        ),
+        BodyChunk(b"no room"),
+        EndOfMessage(),
+        ConnectionClosed(),
+    ]
+    assert client.is_closed
+    assert not client.is_reusable
+    with pytest.raises(LocalProtocolError):
+        client.start_next_cycle()
+
+
+def test_failed_write_then_a_reply_cut_short_is_a_remote_protocol_error() -> None:
+    client = HTTPConnection(Role.CLIENT)
+    client.send_request(Request("POST", "/up", [HOST], None))
+    client.send_failed()
+    client.receive_data(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 50\r\n\r\npartial")
+    client.receive_data(b"")
+    assert client.next_event() == ResponseHead(403, ((b"content-length", b"50"),), "Forbidden")
+    assert client.next_event() == BodyChunk(b"partial")
+    with pytest.raises(RemoteProtocolError):
+        client.next_event()
+
+
 def test_data_after_eof_is_refused() -> None:
     client = _client_after_request()
     client.receive_data(b"")
