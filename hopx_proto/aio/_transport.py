@@ -5,6 +5,11 @@ stream, and the machine turns them into a :class:`Response`. Deadlines are separ
 each read or write (``read``), and the whole call (``total``). A connection goes back to the
 pool only after a clean request/response cycle; one that was cancelled, timed out or failed
 half-way is closed (in a shielded scope) and never reused.
+
+A server may answer before it has read the whole request body and close the connection
+(RFC 9112 section 9.3): a refused upload then fails on our side while sending. When a write
+fails, whatever reply is already waiting on the connection is read, for a short while, and an
+error reply found there is the result, so the caller sees the server's own error.
 """
 
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
@@ -62,6 +67,8 @@ def _log() -> logging.Logger:
 
 READ_SIZE = 64 * 1024
 CLOSE_GRACE = 5.0
+#: Seconds at most spent reading a reply that may be waiting after a write failed.
+EARLY_REPLY_WAIT = 2.0
 SECRET_HEADERS = frozenset({b"authorization", b"x-api-key", b"proxy-authorization", b"cookie"})
 
 BodySink = Callable[[bytes], Awaitable[None]]
@@ -154,6 +161,7 @@ class _Connection:
         self.absolute_form = absolute_form  # plain HTTP through a proxy
         self.reused = False
         self.eof = False
+        self.send_error: NetworkError | None = None  # the failed write, if one failed
 
 
 class HTTPTransport:
@@ -372,12 +380,51 @@ class HTTPTransport:
             _log().debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
         if max_body_size is not None:
             conn.http.max_body_size = max_body_size
-        # Every failure while sending means the server never got a whole request.
-        await self._write(conn, conn.http.send_request(out), read_timeout, request)
-        if upload is not None:
+        try:
+            await self._send(conn, out, read_timeout, request, upload)
+        except NetworkError as exc:
+            if exc is not conn.send_error:
+                raise
+            early = await self._early_reply(conn, read_timeout, request, target)
+            if early is None:
+                raise
+            return early
+        return await self._read_response(conn, read_timeout, request, target, sink)
+
+    async def _send(
+        self,
+        conn: _Connection,
+        out: Request,
+        timeout: float | None,
+        request: Request,
+        upload: AsyncIterator[bytes] | None,
+    ) -> None:
+        """Write the head and the body.
+
+        The first write failing means the server never got anything it could act on; once the
+        head is out, the request may have reached it (a server may act on the head, or on part
+        of a streamed body), so a failure from then on counts as sent.
+        """
+        await self._write(conn, conn.http.send_request(out), timeout, request, sent=False)
+        if upload is None:
+            return
+        try:
             async for chunk in upload:
-                await self._write(conn, conn.http.send_body(chunk), read_timeout, request)
-            await self._write(conn, conn.http.send_end(), read_timeout, request)
+                await self._write(conn, conn.http.send_body(chunk), timeout, request, sent=True)
+            await self._write(conn, conn.http.send_end(), timeout, request, sent=True)
+        finally:
+            close = getattr(upload, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _read_response(
+        self,
+        conn: _Connection,
+        read_timeout: float | None,
+        request: Request,
+        target: str,
+        sink: BodySink | None,
+    ) -> Response:
         head: ResponseHead | None = None
         chunks: list[bytes] = []
         while True:
@@ -398,12 +445,55 @@ class HTTPTransport:
                     request_sent=True,
                 )
 
+    async def _early_reply(
+        self,
+        conn: _Connection,
+        read_timeout: float | None,
+        request: Request,
+        target: str,
+    ) -> Response | None:
+        """The error reply waiting on ``conn`` after a write failed, or ``None``.
+
+        Reads for :data:`EARLY_REPLY_WAIT` seconds at most (less if the read timeout is
+        shorter). A reply whose body is cut short keeps the part that arrived: its status
+        alone says what went wrong. A success or redirect is not a result, as the server did
+        not get the whole body: the failed write stands, with the request counted as sent.
+        The connection is never reused after this (its machine recorded the failed write).
+        """
+        wait = EARLY_REPLY_WAIT if read_timeout is None else min(read_timeout, EARLY_REPLY_WAIT)
+        head: ResponseHead | None = None
+        chunks: list[bytes] = []
+        with self.backend.move_on_after(wait):
+            try:
+                while True:
+                    event = await self._next_event(conn, wait, request, started=head is not None)
+                    if isinstance(event, ResponseHead):
+                        head = event
+                    elif isinstance(event, BodyChunk):
+                        chunks.append(event.data)
+                    elif isinstance(event, EndOfMessage | ConnectionClosed):
+                        break
+            except HopxError:
+                _log().debug("no whole reply after a failed write", exc_info=True)
+        if head is None:
+            return None
+        if head.status < 400:
+            if conn.send_error is not None:
+                conn.send_error.request_sent = True
+            return None
+        _log().debug(
+            "<- %s %s: %d, before the request was sent whole", request.method, target, head.status
+        )
+        return Response(head.status, head.headers, b"".join(chunks), head.reason)
+
     async def _write(
         self,
         conn: _Connection,
         data: bytes,
         timeout: float | None,
         request: Request,
+        *,
+        sent: bool,
     ) -> None:
         if not data:
             return
@@ -411,16 +501,18 @@ class HTTPTransport:
             await conn.stream.send_all(data, timeout)
         except TimeoutError as exc:
             conn.http.send_failed()
-            raise TimeoutError(
+            conn.send_error = TimeoutError(
                 f"sending {request.method} {request.path} timed out after {timeout:g} s",
-                request_sent=False,
-            ) from exc
+                request_sent=sent,
+            )
+            raise conn.send_error from exc
         except NetworkError as exc:
             conn.http.send_failed()
-            raise NetworkError(
+            conn.send_error = NetworkError(
                 f"sending {request.method} {request.path} failed: {exc.message}",
-                request_sent=False,
-            ) from exc
+                request_sent=sent,
+            )
+            raise conn.send_error from exc
 
     async def _next_event(
         self,

@@ -2,8 +2,10 @@
 
 The server parses requests with the real HTTP machine (server role) and answers each with an
 :data:`Action` chosen by a handler: a reply, a reply cut off half-way through its body, a
-dropped connection, or a stall. Sleeps are recorded and skipped, so retry delays are checked
-without waiting; deadlines are real (anyio cancel scopes), so stalls end in timeouts.
+dropped connection, or a stall. An optional ``early`` handler sees each request head first and
+may answer at once (:class:`AnswerEarly`), closing without reading the rest of the body.
+Sleeps are recorded and skipped, so retry delays are checked without waiting; deadlines are
+real (anyio cancel scopes), so stalls end in timeouts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ import anyio.lowlevel
 import attrs
 
 from hopx_proto._errors import NetworkError, TimeoutError
-from hopx_proto._http import NEED_DATA, HTTPConnection, Request, RequestHead, Response, Role
+from hopx_proto._http import (
+    NEED_DATA,
+    BodyChunk,
+    EndOfMessage,
+    HTTPConnection,
+    Request,
+    RequestHead,
+    Response,
+    Role,
+)
 from hopx_proto.aio import Client
 from hopx_proto.aio._backend import ByteStream, Deadline
 
@@ -59,8 +70,18 @@ class Stall:
     """Never answer."""
 
 
+@attrs.frozen
+class AnswerEarly:
+    """Once the head and ``after`` bytes of the body arrived, send ``reply`` (nothing when
+    ``None``) and close without reading the rest: the client's next write fails."""
+
+    reply: Reply | None = None
+    after: int = 0
+
+
 Action = Reply | CutBody | Drop | Stall
 Handler = Callable[[Request], Action]
+EarlyHandler = Callable[[RequestHead], AnswerEarly | None]
 
 
 class FakeStream:
@@ -75,11 +96,17 @@ class FakeStream:
         self.wakeup = anyio.Event()
         self.head: RequestHead | None = None
         self.body = bytearray()
+        # What the early handler watches: heads and body sizes, on a machine of its own.
+        self.watch = HTTPConnection(Role.SERVER)
+        self.watched = 0
+        self.early: AnswerEarly | None = None
 
     async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
         # The scripted server takes every byte at once: a send never waits for its timeout.
         if self.closed or self.closed_by_server:
             raise NetworkError("broken pipe")
+        if self.server.early is not None and self._answered_early(data):
+            return
         self.http.receive_data(data)
         while True:
             message = self.http.next_message()
@@ -95,6 +122,35 @@ class FakeStream:
                 self.wakeup.set()
                 continue
             self._answer(self.server.handler(message))
+
+    def _answered_early(self, data: bytes) -> bool:
+        """Watch ``data`` for a head the early handler answers; True once it answered."""
+        assert self.server.early is not None
+        self.watch.receive_data(data)
+        while True:
+            event = self.watch.next_event()
+            if event is NEED_DATA:
+                return False
+            if isinstance(event, RequestHead):
+                self.watched = 0
+                self.early = self.server.early(event)
+                if self.early is not None:
+                    self.server.early_heads.append(event)
+            elif isinstance(event, BodyChunk):
+                self.watched += len(event.data)
+            elif isinstance(event, EndOfMessage):
+                self.early = None
+                rest = self.watch.trailing_data
+                self.watch = HTTPConnection(Role.SERVER)
+                if rest:
+                    self.watch.receive_data(rest)
+                continue
+            if self.early is not None and self.watched >= self.early.after:
+                if self.early.reply is not None:
+                    self.outgoing += self.watch.send_response(self.early.reply.response())
+                self.closed_by_server = True
+                self.wakeup.set()
+                return True
 
     def _answer(self, action: Action) -> None:
         if isinstance(action, Reply):
@@ -138,9 +194,13 @@ class FakeStream:
 class ScriptedServer:
     """Counts connections and keeps every request it received."""
 
-    def __init__(self, handler: Handler, *, refuse: int = 0) -> None:
+    def __init__(
+        self, handler: Handler, *, refuse: int = 0, early: EarlyHandler | None = None
+    ) -> None:
         self.handler = handler
         self.refuse = refuse
+        self.early = early
+        self.early_heads: list[RequestHead] = []  # the heads the early handler answers
         self.requests: list[Request] = []
         self.opened = 0
         self.closed = 0
