@@ -57,6 +57,18 @@ def _on_asyncio() -> bool:
     return True
 
 
+def _socket_is_readable(fd: int) -> bool:
+    """Would reading ``fd`` not block (data, EOF or an error waiting)? A closed descriptor
+    counts as readable: there is nothing to wait for on it."""
+    if fd < 0:
+        return True
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
+
+
 class AnyioByteStream:
     """An anyio byte stream with EOF as ``b""`` and errors mapped to :class:`NetworkError`."""
 
@@ -85,6 +97,12 @@ class AnyioByteStream:
         except _network_errors() as exc:
             raise NetworkError(f"connection lost while receiving: {exc!r}") from exc
         raise TimeoutError(f"nothing received within {timeout:g} s")
+
+    def is_stale(self) -> bool:
+        import anyio.abc
+
+        sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+        return sock is not None and _socket_is_readable(sock.fileno())
 
     async def aclose(self) -> None:
         try:

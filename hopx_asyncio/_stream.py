@@ -187,6 +187,15 @@ class AsyncioByteStream:
             self.transport.resume_reading()
         return chunk
 
+    def is_stale(self) -> bool:
+        protocol = self.protocol
+        return (
+            protocol.eof
+            or protocol.error is not None
+            or protocol.start != protocol.end
+            or self.transport.is_closing()
+        )
+
     async def aclose(self) -> None:
         """Close the connection and wait until the socket is released.
 

@@ -38,6 +38,18 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return (OSError, ssl.SSLError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
+def _socket_is_readable(fd: int) -> bool:
+    """Would reading ``fd`` not block (data, EOF or an error waiting)? A closed descriptor
+    counts as readable: there is nothing to wait for on it."""
+    if fd < 0:
+        return True
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
+
+
 class TrioByteStream:
     """A trio stream (TCP, maybe TLS) with errors mapped to :class:`NetworkError`."""
 
@@ -72,6 +84,16 @@ class TrioByteStream:
         except _network_errors() as exc:
             raise NetworkError(f"connection lost while receiving: {exc!r}") from exc
         raise TimeoutError(f"nothing received within {timeout:g} s")
+
+    def is_stale(self) -> bool:
+        import trio
+
+        stream: object = self.stream
+        while isinstance(stream, trio.SSLStream):
+            stream = stream.transport_stream
+        if not isinstance(stream, trio.SocketStream):
+            return False
+        return _socket_is_readable(stream.socket.fileno())
 
     async def aclose(self) -> None:
         try:

@@ -38,6 +38,13 @@ class ByteStream(Protocol):
         """Close the stream (idempotent)."""
         ...
 
+    def is_stale(self) -> bool:
+        """Whether an idle connection can no longer carry a request: the peer closed or reset
+        it, or sent bytes nobody asked for (reading would not block). Checked before a pooled
+        connection is reused, since servers close idle keep-alive connections on their own
+        schedule."""
+        ...
+
 
 class CancelScope(Protocol):
     """The value of a deadline context: did the deadline cut the block short?"""

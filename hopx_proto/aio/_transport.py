@@ -335,6 +335,12 @@ class HTTPTransport:
         key: PoolKey = (base.scheme, base.host, base.port)
         async with self._slot(key):
             conn, expired = self._pool.checkout(key, self.backend.monotonic())
+            while conn is not None and conn.stream.is_stale():
+                # Closed by the server while idle: a request sent on it would fail, and a
+                # non-idempotent one could not be retried.
+                expired.append(conn)
+                conn, more = self._pool.checkout(key, self.backend.monotonic())
+                expired.extend(more)
             await self._close_all(expired)
             if conn is None:
                 stream, absolute = await self._open(base, timeouts.connect)

@@ -184,6 +184,9 @@ class FakeStream:
             self.wakeup = anyio.Event()
             await self.wakeup.wait()
 
+    def is_stale(self) -> bool:
+        return self.closed or self.closed_by_server or bool(self.outgoing)
+
     async def aclose(self) -> None:
         if not self.closed:
             self.closed = True
