@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hopx_proto._errors import NetworkError, TimeoutError
-from hopx_proto.aio._backend import ByteStream, Deadline
+from hopx_proto.aio._backend import ByteStream, Deadline, LockLike
 
 if TYPE_CHECKING:
     import ssl
@@ -48,6 +48,30 @@ def _socket_is_readable(fd: int) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLPRI)
     return bool(poller.poll(0))
+
+
+class _Uncontended:
+    """A trio lock or semaphore whose uncontended acquire does not yield to the scheduler.
+
+    trio's own acquire is a checkpoint, a full scheduler round even when the lock is free;
+    the pool takes one per request. The calls that follow it (the socket's send and receive)
+    are checkpoints anyway, so cancellation is still seen at once. A contended acquire waits
+    in trio's fair queue as usual.
+    """
+
+    def __init__(self, inner: trio.Lock | trio.Semaphore) -> None:
+        self._inner = inner
+
+    async def __aenter__(self) -> None:
+        import trio
+
+        try:
+            self._inner.acquire_nowait()
+        except trio.WouldBlock:
+            await self._inner.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._inner.release()
 
 
 class TrioByteStream:
@@ -174,15 +198,15 @@ class TrioBackend:
         scope.shield = True
         return scope
 
-    def lock(self) -> trio.Lock:
+    def lock(self) -> LockLike:
         import trio
 
-        return trio.Lock()
+        return _Uncontended(trio.Lock())
 
-    def semaphore(self, value: int) -> trio.Semaphore:
+    def semaphore(self, value: int) -> LockLike:
         import trio
 
-        return trio.Semaphore(value)
+        return _Uncontended(trio.Semaphore(value))
 
     def event(self) -> trio.Event:
         import trio
