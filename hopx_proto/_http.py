@@ -54,7 +54,12 @@ def _to_bytes(value: str | bytes) -> bytes:
 
 def normalize_headers(headers: Iterable[tuple[str | bytes, str | bytes]]) -> Headers:
     """Headers as a tuple of ``(lowercase name, value)`` byte pairs."""
-    return tuple((_to_bytes(k).lower(), _to_bytes(v)) for k, v in headers)
+    out = []
+    for name, value in headers:
+        # Most headers arrive as bytes already (every copy of a request re-normalizes them).
+        key = (name if type(name) is bytes else _to_bytes(name)).lower()
+        out.append((key, value if type(value) is bytes else _to_bytes(value)))
+    return tuple(out)
 
 
 class _HeaderLookup:

@@ -377,11 +377,11 @@ class HTTPTransport:
         target = base.prefix + request.target
         if conn.absolute_form:
             target = f"http://{base.host_header}{target}"
-        out = request.with_headers((b"host", base.host_header.encode("idna")))
-        names = {k for k, _ in out.headers}
-        if b"user-agent" not in names:
-            out = out.with_headers((b"user-agent", self.user_agent.encode()))
-        out = attrs.evolve(out, target=target)
+        headers = [(k, v) for k, v in request.headers if k != b"host"]
+        headers.append((b"host", base.host_header.encode("idna")))
+        if not any(k == b"user-agent" for k, _ in headers):
+            headers.append((b"user-agent", self.user_agent.encode()))
+        out = attrs.evolve(request, target=target, headers=tuple(headers))
         if _log().isEnabledFor(_DEBUG):
             _log().debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
         if max_body_size is not None:
