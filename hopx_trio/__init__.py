@@ -7,7 +7,7 @@ trio (natively).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hopx_proto import aio as _aio
 from hopx_proto._errors import AgentError as AgentError
@@ -35,21 +35,17 @@ from hopx_proto._errors import TemplateNotFoundError as TemplateNotFoundError
 from hopx_proto._errors import TimeoutError as TimeoutError
 from hopx_proto._errors import TokenExpiredError as TokenExpiredError
 from hopx_proto._errors import ValidationError as ValidationError
+from hopx_proto._lazy import lazy_exports
 from hopx_proto._models.agent import CommandResult as CommandResult
 from hopx_proto._models.agent import ExecutionResult as ExecutionResult
 from hopx_proto._models.agent import RichOutput as RichOutput
 from hopx_proto._models.control import SandboxInfo as SandboxInfo
 from hopx_proto._models.control import Template as SandboxTemplate
 from hopx_proto._models.control import TemplateResources as TemplateResources
-from hopx_proto._models.desktop import DisplayInfo as DisplayInfo
-from hopx_proto._models.desktop import RecordingInfo as RecordingInfo
-from hopx_proto._models.desktop import VNCInfo as VNCInfo
-from hopx_proto._models.desktop import WindowInfo as WindowInfo
 from hopx_proto._models.files import FileInfo as FileInfo
 from hopx_proto.aio import ExpiryInfo as ExpiryInfo
 from hopx_proto.aio import PoolLimits as PoolLimits
 from hopx_proto.aio import ProxyConfig as ProxyConfig
-from hopx_proto.aio import TerminalSession as TerminalSession
 
 from ._backend import TrioBackend as TrioBackend
 
@@ -115,3 +111,21 @@ class AsyncSandbox(_aio.AsyncSandbox):
     """A HOPX sandbox; see :class:`hopx_proto.aio.AsyncSandbox`."""
 
     _backend_factory: ClassVar[Any] = TrioBackend
+
+
+if TYPE_CHECKING:
+    from hopx_proto._models.desktop import DisplayInfo as DisplayInfo
+    from hopx_proto._models.desktop import RecordingInfo as RecordingInfo
+    from hopx_proto._models.desktop import VNCInfo as VNCInfo
+    from hopx_proto._models.desktop import WindowInfo as WindowInfo
+    from hopx_proto.aio import TerminalSession as TerminalSession
+
+# Loaded on first use, with the desktop and terminal code they belong to.
+_SOURCES = {
+    "DisplayInfo": ("hopx_proto._models.desktop", "DisplayInfo"),
+    "RecordingInfo": ("hopx_proto._models.desktop", "RecordingInfo"),
+    "VNCInfo": ("hopx_proto._models.desktop", "VNCInfo"),
+    "WindowInfo": ("hopx_proto._models.desktop", "WindowInfo"),
+    "TerminalSession": ("hopx_proto.aio", "TerminalSession"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _SOURCES, __all__)

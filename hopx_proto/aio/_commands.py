@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from .._models.agent import ExecutionResult
 from .._ops import agent as agent_ops
-from .._streams import CommandEvent, CommandStreamClient, CommandStreamRequest
 from ._streaming import EventStream, stream_messages
 
 if TYPE_CHECKING:
+    from .._streams import CommandEvent
     from ._sandbox import AsyncSandbox
 
 __all__ = ["AsyncCommands"]
@@ -121,6 +121,8 @@ class AsyncCommands:
         Use ``async with`` around it to stop early: leaving the block closes the WebSocket,
         which stops the remote command.
         """
+        from .._streams import CommandStreamClient, CommandStreamRequest
+
         machine = CommandStreamClient()
         first = machine.start(
             CommandStreamRequest(

@@ -14,9 +14,11 @@ from .._codec import to_wire
 from .._models.agent import ExecutionResult
 from .._ops import agent as agent_ops
 from .._ops._base import Operation
-from .._streams import ExecuteEvent, ExecuteStreamClient, ExecuteStreamRequest
 from ._streaming import EventStream, stream_messages
-from ._websocket import WebSocketSession
+
+if TYPE_CHECKING:
+    from .._streams import ExecuteEvent
+    from ._websocket import WebSocketSession
 
 __all__ = ["ExecutionAPI"]
 
@@ -79,6 +81,8 @@ class ExecutionAPI:
         ``async for`` over the result; use ``async with`` around it to stop early: leaving
         the block closes the WebSocket, which stops the remote process.
         """
+        from .._streams import ExecuteStreamClient, ExecuteStreamRequest
+
         machine = ExecuteStreamClient()
         first = machine.start(
             ExecuteStreamRequest(

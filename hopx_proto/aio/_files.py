@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING
 
 from .._errors import FileOperationError
 from .._models.files import FileInfo
-from .._multipart import StreamSlot
 from .._ops import files as file_ops
-from .._streams import WatchClient, WatchEvent, WatchRequest
 from ._localfile import CHUNK, AtomicWriter, LocalReader
 from ._streaming import EventStream, stream_messages
 
 if TYPE_CHECKING:
     import pathlib
 
+    from .._streams import WatchEvent
     from ._sandbox import AsyncSandbox
 
 __all__ = ["AsyncFiles", "ProgressCallback"]
@@ -114,6 +113,8 @@ class AsyncFiles:
         encoder = file_ops.streamed_upload(remote_path, local.name or "file", size, boundary)
 
         async def body() -> AsyncIterator[bytes]:
+            from .._multipart import StreamSlot
+
             reader = LocalReader(backend, local)
             await reader.open()
             done = 0
@@ -187,6 +188,8 @@ class AsyncFiles:
         ``timeout`` bounds the WebSocket handshake, in seconds. Use ``async with`` around
         the result to stop watching at once.
         """
+        from .._streams import WatchClient, WatchRequest
+
         machine = WatchClient()
         first = machine.start(WatchRequest(path=path))
         handshake = float(timeout) if timeout is not None else 30.0

@@ -27,16 +27,19 @@ from .._url import BaseURL
 from ._classapi import SandboxClassAPI
 from ._client import DEFAULT_BASE_URL, Client
 from ._commands import AsyncCommands
-from ._desktop import AsyncDesktop
 from ._env import AsyncCache, AsyncEnvironmentVariables
 from ._execution import ExecutionAPI
 from ._files import AsyncFiles
-from ._terminal import AsyncTerminal
 from ._transport import Timeouts
-from ._websocket import WebSocketSession
 
 if TYPE_CHECKING:
     import logging
+
+    # Loaded on first use (streams and the WebSocket machine, the terminal, the desktop), so
+    # that importing the client does not build every stream and desktop class up front.
+    from ._desktop import AsyncDesktop
+    from ._terminal import AsyncTerminal
+    from ._websocket import WebSocketSession
 
 __all__ = ["AsyncSandbox"]
 
@@ -337,6 +340,7 @@ class AsyncSandbox(SandboxClassAPI, ExecutionAPI):
     ) -> WebSocketSession:
         """A WebSocket to ``op``'s path, with one token refresh after a 401 handshake."""
         from .._errors import AuthenticationError
+        from ._websocket import WebSocketSession
 
         base = await self._agent_url()
         token = await self.get_token()
@@ -395,6 +399,8 @@ class AsyncSandbox(SandboxClassAPI, ExecutionAPI):
     def terminal(self) -> AsyncTerminal:
         """Interactive terminals."""
         if self._terminal is None:
+            from ._terminal import AsyncTerminal
+
             self._terminal = AsyncTerminal(self)
         return self._terminal
 
@@ -402,5 +408,7 @@ class AsyncSandbox(SandboxClassAPI, ExecutionAPI):
     def desktop(self) -> AsyncDesktop:
         """Desktop automation (templates with a desktop)."""
         if self._desktop is None:
+            from ._desktop import AsyncDesktop
+
             self._desktop = AsyncDesktop(self)
         return self._desktop

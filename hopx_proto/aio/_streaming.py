@@ -8,9 +8,10 @@ then says whether the stream ended too soon).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
-from ._websocket import WebSocketSession
+if TYPE_CHECKING:
+    from ._websocket import WebSocketSession
 
 __all__ = ["EventStream", "StreamMachine", "stream_messages"]
 
