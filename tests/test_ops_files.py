@@ -225,49 +225,58 @@ def _upload_request(ctype: str, body: bytes) -> Request:
 
 
 @pytest.mark.parametrize(
-    ("ctype", "body", "match"),
+    ("ctype", "body", "match", "kind"),
     [
-        ("application/json", b"{}", "multipart"),
-        ("multipart/form-data; boundary=b", b"--b--", "no 'file' part"),
+        ("application/json", b"{}", "multipart", None),
+        ("multipart/form-data; boundary=b", b"--b--", "no 'file' part", "missing_field"),
         (
             "multipart/form-data; boundary=b",
             b'--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx\r\n--b--',
             "no 'path' part",
+            "missing_field",
         ),
         (
             "multipart/form-data; boundary=b",
             b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nx\r\n'
             b'--b\r\nContent-Disposition: form-data; name="path"\r\n\r\n/w\r\n--b--',
             "no filename",
+            "missing_field",
         ),
         (
             "multipart/form-data; boundary=b",
             b'--b\r\nContent-Disposition: form-data; name="other"\r\n\r\nx\r\n--b--',
             "unknown part",
+            "unknown_field",
         ),
         (
             "multipart/form-data; boundary=b",
             b'--b\r\nContent-Disposition: form-data; name="path"\r\n\r\n/a\r\n'
             b'--b\r\nContent-Disposition: form-data; name="path"\r\n\r\n/b\r\n--b--',
             "twice",
+            "malformed_body",
         ),
         (
             "multipart/form-data; boundary=b",
             b'--b\r\nContent-Disposition: form-data; name="path"\r\n\r\nrelative\r\n'
             b'--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx\r\n--b--',
             "absolute",
+            "invalid_value",
         ),
         (
             "multipart/form-data; boundary=b",
             b'--b\r\nContent-Disposition: form-data; name="path"\r\n\r\n\xff\r\n'
             b'--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx\r\n--b--',
             "UTF-8",
+            "invalid_value",
         ),
     ],
 )
-def test_server_side_upload_parse_refuses_bad_bodies(ctype: str, body: bytes, match: str) -> None:
-    with pytest.raises(RemoteProtocolError, match=match):
+def test_server_side_upload_parse_refuses_bad_bodies(
+    ctype: str, body: bytes, match: str, kind: str | None
+) -> None:
+    with pytest.raises(RemoteProtocolError, match=match) as info:
         F.FILES_UPLOAD.parse(_upload_request(ctype, body))
+    assert info.value.kind == kind
 
 
 def test_server_side_upload_accepts_parts_in_any_order() -> None:

@@ -401,7 +401,9 @@ def _parse_update(request: Request, _values: dict[str, Any]) -> UpdateUpload:
     parts = decode_multipart(content_type, request.body or b"", max_parts=4)
     files = [p for p in parts if p.name == "file"]
     if len(files) != 1 or len(parts) != 1:
-        raise RemoteProtocolError("update.upload takes exactly one part, named 'file'")
+        raise RemoteProtocolError(
+            "update.upload takes exactly one part, named 'file'", kind="malformed_body"
+        )
     return UpdateUpload(
         files[0].data, files[0].filename or "hopx-agent", boundary=boundary_of(content_type)
     )

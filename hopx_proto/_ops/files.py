@@ -225,21 +225,25 @@ def _parse_upload(request: Request, _values: dict[str, Any]) -> FileUpload:
     found: dict[str, Any] = {}
     for part in parts:
         if part.name not in ("path", "file"):
-            raise RemoteProtocolError(f"unknown part {part.name!r} in upload")
+            raise RemoteProtocolError(f"unknown part {part.name!r} in upload", kind="unknown_field")
         if part.name in found:
-            raise RemoteProtocolError(f"part {part.name!r} appears twice in upload")
+            raise RemoteProtocolError(
+                f"part {part.name!r} appears twice in upload", kind="malformed_body"
+            )
         found[part.name] = part
     if "file" not in found:
-        raise RemoteProtocolError("upload has no 'file' part")
+        raise RemoteProtocolError("upload has no 'file' part", kind="missing_field")
     if "path" not in found:
-        raise RemoteProtocolError("upload has no 'path' part")
+        raise RemoteProtocolError("upload has no 'path' part", kind="missing_field")
     try:
         path = found["path"].data.decode("utf-8")
     except UnicodeDecodeError:
-        raise RemoteProtocolError("upload 'path' part is not UTF-8 text") from None
+        raise RemoteProtocolError(
+            "upload 'path' part is not UTF-8 text", kind="invalid_value"
+        ) from None
     filename = found["file"].filename
     if filename is None:
-        raise RemoteProtocolError("upload 'file' part has no filename")
+        raise RemoteProtocolError("upload 'file' part has no filename", kind="missing_field")
     return FileUpload(path, found["file"].data, filename, boundary=boundary_of(content_type))
 
 
