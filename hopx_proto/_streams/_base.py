@@ -155,6 +155,8 @@ def env_or_none(value: Any) -> dict[str, str] | None:
 
 
 def _extra_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+    if type(value) is dict:  # the common case, without the abstract-class check
+        return dict(value)
     if not isinstance(value, Mapping):
         raise LocalProtocolError(f"extra must be a mapping, got {_describe(value)}")
     return dict(value)
@@ -325,6 +327,23 @@ def encode_message(message: StreamMessage) -> str:
         raise LocalProtocolError(f"{message.TAG!r} message is not JSON-able: {exc}") from None
 
 
+# The decoder's C scanner (untyped in the stubs): what json.loads runs, minus two whitespace
+# regular expressions and three Python calls around it.
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)``, with the C scanner called directly for the usual frame (no
+    whitespace around the value); anything else goes through ``json.loads`` as it is."""
+    try:
+        obj, end = _scan_once(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return obj
+
+
 def decode_frame(
     frame: str | bytes, table: Mapping[str, type[StreamMessage]], tag_key: str = "type"
 ) -> StreamMessage | None:
@@ -344,7 +363,7 @@ def decode_frame(
     else:
         raise LocalProtocolError(f"a frame is str or bytes, got {type(frame).__name__}")
     try:
-        obj = json.loads(text)
+        obj = _loads(text)
     except (ValueError, RecursionError):
         if not text.strip():
             return None
