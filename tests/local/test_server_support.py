@@ -192,6 +192,17 @@ class RawWebSocket:
                     if reply:
                         await self._send(reply)
 
+    async def output_until(self, text: str) -> str:
+        """Terminal ``output`` received until it contains ``text`` (fails after 20 s)."""
+        seen = ""
+        with anyio.fail_after(20):
+            while text not in seen:
+                message = await self.receive_json()
+                assert message is not None, f"closed before {text!r} appeared in {seen!r}"
+                if message["type"] == "output":
+                    seen += message["data"]
+        return seen
+
     async def messages_until_close(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         while (message := await self.receive_json()) is not None:

@@ -27,13 +27,7 @@ async def sandbox() -> AsyncIterator[dict[str, Any]]:
 
 async def _shell_answers(ws: RawWebSocket) -> None:
     await ws.send_json({"type": "input", "data": "echo $((6*7))\n"})
-    seen = ""
-    with anyio.fail_after(20):
-        while "42" not in seen:
-            message = await ws.receive_json()
-            assert message is not None
-            if message["type"] == "output":
-                seen += message["data"]
+    await ws.output_until("42")
 
 
 class _SessionLogged(logging.Handler):
@@ -92,13 +86,7 @@ async def test_largest_size_is_accepted(sandbox: dict[str, Any]) -> None:
     try:
         await ws.send_json({"type": "resize", "cols": 65535, "rows": 65535})
         await ws.send_json({"type": "input", "data": "stty size\n"})
-        seen = ""
-        with anyio.fail_after(20):
-            while "65535 65535" not in seen:
-                message = await ws.receive_json()
-                assert message is not None
-                if message["type"] == "output":
-                    seen += message["data"]
+        await ws.output_until("65535 65535")
     finally:
         await ws.close()
 

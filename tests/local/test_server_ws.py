@@ -202,13 +202,7 @@ async def test_terminal_round_trip(sandbox: dict[str, Any]) -> None:
     try:
         await ws.send_json({"type": "resize", "cols": 100, "rows": 30})
         await ws.send_json({"type": "input", "data": "echo $((6*7))\n"})
-        seen = ""
-        with anyio.fail_after(20):
-            while "42" not in seen:
-                message = await ws.receive_json()
-                assert message is not None
-                if message["type"] == "output":
-                    seen += message["data"]
+        await ws.output_until("42")
         await ws.send_json({"type": "input", "data": "exit 3\n"})
         rest = await ws.messages_until_close()
     finally:
