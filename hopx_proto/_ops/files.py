@@ -356,6 +356,7 @@ FILES_WATCH = Operation(
     path="/files/watch",
     args=FileWatch,
     result=NO_CONTENT,
+    success=101,
     websocket=True,
     summary="Filesystem change events (WebSocket).",
 )
