@@ -34,7 +34,6 @@ from hopx_proto._http import (
 )
 from hopx_proto._url import BaseURL
 from hopx_proto.aio import AsyncSandbox, Client
-from hopx_proto.aio._backend import Backend
 from hopx_proto.aio._transport import HTTPTransport, Timeouts
 
 from .fake import (
@@ -48,6 +47,7 @@ from .fake import (
     sandbox_json,
     token_json,
 )
+from .real import real_backends
 
 pytestmark = pytest.mark.anyio
 
@@ -331,16 +331,6 @@ class LoopbackServer:
             tg.start_soon(control.serve, self.serve_control)
             tg.start_soon(agent.serve, self.serve_agent)
             task_status.started()
-
-
-def real_backends(loop: str) -> list[Callable[[dict[str, str]], Backend]]:
-    from hopx_asyncio._backend import AnyioBackend
-
-    if loop == "asyncio":
-        return [AnyioBackend]
-    from hopx_trio._backend import TrioBackend
-
-    return [TrioBackend, AnyioBackend]
 
 
 @pytest.mark.parametrize(

@@ -7,28 +7,17 @@ non-idempotent one cannot be retried; the pool must notice the close before it r
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import anyio
 import anyio.abc
 import pytest
 
 from hopx_proto._http import NEED_DATA, HTTPConnection, Request, Response, Role
 from hopx_proto._url import BaseURL
-from hopx_proto.aio._backend import Backend
 from hopx_proto.aio._transport import HTTPTransport, Timeouts
 
+from .real import real_backends
+
 pytestmark = pytest.mark.anyio
-
-
-def real_backends(loop: str) -> list[Callable[[dict[str, str]], Backend]]:
-    from hopx_asyncio._backend import AnyioBackend
-
-    if loop == "asyncio":
-        return [AnyioBackend]
-    from hopx_trio._backend import TrioBackend
-
-    return [TrioBackend, AnyioBackend]
 
 
 class ClosingServer:
