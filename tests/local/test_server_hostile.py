@@ -14,7 +14,6 @@ import pathlib
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import anyio
 import anyio.abc
 import pytest
-from test_server_support import WAIT, RawHTTP, api, bearer, call, create_sandbox, doc
+from test_server_support import WAIT, RawHTTP, api, bearer, call, create_sandbox, doc, read_base_url
 
 import hopx_local
 from hopx_local import LocalServer, ServerLimits
@@ -354,19 +353,6 @@ _LOW_FD_SERVER = (
 )
 
 
-def _read_base_url(proc: subprocess.Popen[str]) -> str:
-    assert proc.stdout is not None
-    watchdog = threading.Timer(WAIT, proc.kill)
-    watchdog.start()
-    try:
-        for line in proc.stdout:
-            if "HOPX_BASE_URL=" in line:
-                return line.split("HOPX_BASE_URL=", 1)[1].strip()
-    finally:
-        watchdog.cancel()
-    raise AssertionError("the server did not start")
-
-
 async def _exhaust(base_url: str) -> None:
     streams: list[anyio.abc.SocketStream] = []
     try:
@@ -411,7 +397,7 @@ def test_running_out_of_file_descriptors_does_not_stop_the_server(
             command, stdout=subprocess.PIPE, stderr=log_file, text=True, env=env
         )
     try:
-        base_url = _read_base_url(proc)
+        base_url = read_base_url(proc)
         anyio.run(_exhaust, base_url)
         assert proc.poll() is None, "the server stopped"
         proc.terminate()

@@ -8,11 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 
 import anyio
 import pytest
-from test_server_support import WAIT, api, bearer, call, create_sandbox, doc
+from test_server_support import WAIT, api, bearer, call, create_sandbox, doc, read_base_url
 
 import hopx_local
 
@@ -59,19 +58,6 @@ async def test_both_planes_listen_on_ipv6_loopback(listen: str) -> None:
         assert info["ip"] == "::1"
 
 
-def _read_base_url(proc: subprocess.Popen[str]) -> str:
-    assert proc.stdout is not None
-    watchdog = threading.Timer(WAIT, proc.kill)
-    watchdog.start()
-    try:
-        for line in proc.stdout:
-            if "HOPX_BASE_URL=" in line:
-                return line.split("HOPX_BASE_URL=", 1)[1].strip()
-    finally:
-        watchdog.cancel()
-    raise AssertionError("hopx-local serve did not print its URL")
-
-
 async def _use(base_url: str) -> None:
     sandbox = await create_sandbox(base_url, "k6")
     assert sandbox["public_host"].startswith("http://[::1]:")
@@ -100,7 +86,7 @@ def test_cli_serve_on_ipv6_loopback(tmp_path: pathlib.Path) -> None:
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
     try:
-        base_url = _read_base_url(proc)
+        base_url = read_base_url(proc)
         assert base_url.startswith("http://[::1]:"), base_url
         anyio.run(_use, base_url)
         proc.send_signal(signal.SIGTERM)

@@ -12,13 +12,21 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
 import anyio
 import pytest
-from test_server_support import WAIT, RawWebSocket, api, bearer, call, create_sandbox, doc
+from test_server_support import (
+    WAIT,
+    RawWebSocket,
+    api,
+    bearer,
+    call,
+    create_sandbox,
+    doc,
+    read_base_url,
+)
 
 from hopx_local._runtime.registry import Registry
 
@@ -48,19 +56,6 @@ def _start(state: pathlib.Path, isolation: str, log: pathlib.Path) -> subprocess
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "a") as sink:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=sink, text=True, env=env)
-
-
-def _base_url(proc: subprocess.Popen[str]) -> str:
-    assert proc.stdout is not None
-    watchdog = threading.Timer(WAIT, proc.kill)
-    watchdog.start()
-    try:
-        for line in proc.stdout:
-            if "HOPX_BASE_URL=" in line:
-                return line.split("HOPX_BASE_URL=", 1)[1].strip()
-    finally:
-        watchdog.cancel()
-    raise AssertionError("the server did not start")
 
 
 def _stop(proc: subprocess.Popen[str], signum: int | None = None) -> int:
@@ -144,7 +139,7 @@ async def _interrupt_busy_server(
     proc: subprocess.Popen[str], signum: int, marker: str
 ) -> tuple[list[dict[str, Any]], int]:
     """Make the sandboxes busy, then signal the server while the stream is being read."""
-    base_url = await anyio.to_thread.run_sync(_base_url, proc)
+    base_url = await anyio.to_thread.run_sync(read_base_url, proc)
     sandboxes, ws = await _busy_sandboxes(base_url, marker)
     try:
         assert len(_pids_running(marker)) >= 5, "the sandboxes' processes did not start"
@@ -208,7 +203,7 @@ def test_interrupted_server_kills_everything_and_keeps_the_records(
         registry.close()
     restarted = _start(state, isolation, log)
     try:
-        anyio.run(_after_restart, _base_url(restarted), sandboxes)
+        anyio.run(_after_restart, read_base_url(restarted), sandboxes)
         assert _stop(restarted, signal.SIGTERM) == 0
     finally:
         if restarted.poll() is None:

@@ -6,6 +6,8 @@ Every network wait is bounded. Imported by the ``test_server_*`` modules; holds 
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -215,3 +217,18 @@ class RawWebSocket:
         except Exception:  # noqa: BLE001  (already closed by the server)
             pass
         await self.stream.aclose()
+
+
+def read_base_url(proc: subprocess.Popen[str]) -> str:
+    """The control plane's URL from the banner of a ``hopx-local serve`` child process; the
+    process is killed if it has not printed it within ``WAIT`` seconds."""
+    assert proc.stdout is not None
+    watchdog = threading.Timer(WAIT, proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stdout:
+            if "HOPX_BASE_URL=" in line:
+                return line.split("HOPX_BASE_URL=", 1)[1].strip()
+    finally:
+        watchdog.cancel()
+    raise AssertionError("hopx-local serve did not print its URL")
