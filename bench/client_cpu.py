@@ -171,7 +171,7 @@ def floor_child(megabytes: int, batches: int) -> None:
 
     def measure(agent: BaseURL, token: str) -> None:
         for batch in range(batches + 1):
-            ws = WebSocket(Role.CLIENT)
+            ws = WebSocket(Role.CLIENT, random_bytes=os.urandom)
             with socket.create_connection((agent.host, agent.port), timeout=60) as sock:
                 upgrade = op.encode(op.args(), auth=token)
                 sock.sendall(ws.connect(agent, upgrade.target, headers=upgrade.headers))

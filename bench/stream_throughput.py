@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -55,7 +56,7 @@ def build_session(messages: int, stdout_bytes: int = 0) -> tuple[bytes, list[str
 
 
 def _open_pair() -> tuple[WebSocket, WebSocket]:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     server = WebSocket(Role.SERVER)
     server.receive_data(client.connect(BaseURL.parse("http://127.0.0.1:1"), "/execute/stream"))
     server.next_event()

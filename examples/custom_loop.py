@@ -112,7 +112,7 @@ def stream(agent: BaseURL, token: str, code: str) -> dict[str, str]:
     ``repr`` and joined per stream at the end.
     """
     output = {"stdout": "", "stderr": ""}
-    ws = WebSocket(Role.CLIENT)
+    ws = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     machine = ExecuteStreamClient()
     link = Link(agent)
     try:

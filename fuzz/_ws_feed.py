@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,9 +12,11 @@ from hopx_proto._errors import HopxError, LocalProtocolError
 from hopx_proto._http import NEED_DATA, Role
 from hopx_proto._url import BaseURL
 
-__all__ = ["CLIENT_KEY", "MASK", "client_seeds", "feed_ws", "frame", "server_seeds"]
+__all__ = ["CLIENT_KEY", "MASK", "client_seeds", "feed_ws", "fixed_bytes", "frame", "server_seeds"]
 
 _ws: Any = require_module("hopx_proto._ws")
+#: The event types a WebSocket may return (members of its ``WSEvent`` union).
+_EVENT_TYPES = frozenset(typing.get_args(_ws.WSEvent))
 
 #: A fixed Sec-WebSocket-Key, so the accept token in the seeds stays valid.
 CLIENT_KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
@@ -41,6 +44,11 @@ def frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None =
         payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         head += mask
     return head + payload
+
+
+def fixed_bytes(count: int) -> bytes:
+    """The client's "random" bytes (masking keys of its replies): fixed, so runs replay."""
+    return (MASK * (count // 4 + 1))[:count]
 
 
 def _close_payload(code: int, reason: str = "") -> bytes:
@@ -73,7 +81,7 @@ def _frames(mask: bytes | None) -> list[bytes]:
 
 
 def _handshake() -> tuple[bytes, bytes]:
-    client = _ws.WebSocket(Role.CLIENT)
+    client = _ws.WebSocket(Role.CLIENT, random_bytes=fixed_bytes)
     request = client.connect(BASE, PATH, headers=[("authorization", "Bearer t")], key=CLIENT_KEY)
     server = _ws.WebSocket(Role.SERVER)
     server.receive_data(request)
@@ -129,7 +137,7 @@ def _check_refuses_after_error(ws: Any, exc: HopxError) -> None:
 
 def feed_ws(role: Role, pieces: Sequence[bytes]) -> Result:
     """A fresh WebSocket of ``role`` fed ``pieces`` then EOF; a server accepts the upgrade."""
-    ws = _ws.WebSocket(role, max_message_size=4096)
+    ws = _ws.WebSocket(role, max_message_size=4096, random_bytes=fixed_bytes)
     events: list[Any] = []
 
     def drain() -> None:
@@ -138,7 +146,7 @@ def feed_ws(role: Role, pieces: Sequence[bytes]) -> Result:
             ws.data_to_send()
             if event is NEED_DATA:
                 return
-            if type(event).__module__ != "hopx_proto._ws":
+            if type(event) not in _EVENT_TYPES:
                 raise InvariantViolation(f"foreign event type {type(event)!r}")
             events.append(event)
             if len(events) > MAX_EVENTS:

@@ -15,6 +15,7 @@ BANNED = {
     "threading",
     "time",
     "random",
+    "secrets",
     "httpx",
     "aiohttp",
     "websockets",

@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import itertools
 import json
+import os
 import pathlib
 from collections.abc import Iterator
 from typing import Any
@@ -714,7 +715,7 @@ output_events = st.one_of(
 
 
 def _open_pair() -> tuple[WebSocket, WebSocket]:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     server = WebSocket(Role.SERVER)
     server.receive_data(client.connect(BaseURL.parse("http://127.0.0.1:9"), "/execute/stream"))
     assert isinstance(server.next_event(), UpgradeRequest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import os
 import struct
 import typing
 from collections.abc import Iterator
@@ -92,7 +93,7 @@ def events(ws: WebSocket) -> list[WSEvent]:
 
 
 def open_pair(max_message_size: int = 1 << 20) -> tuple[WebSocket, WebSocket]:
-    client = WebSocket(Role.CLIENT, max_message_size=max_message_size)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom, max_message_size=max_message_size)
     server = WebSocket(Role.SERVER, max_message_size=max_message_size)
     server.receive_data(client.connect(BASE, "/execute/stream", headers=[("authorization", "B")]))
     request = server.next_event()
@@ -117,7 +118,7 @@ def open_server(max_message_size: int = 1 << 20) -> WebSocket:
 
 
 def test_client_request_carries_caller_headers_host_and_prefix() -> None:
-    ws = WebSocket(Role.CLIENT)
+    ws = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     data = ws.connect(BASE, "/terminal", headers=[("Authorization", "Bearer jwt")], key=KEY)
     head = data.decode("latin-1").lower()
     assert head.startswith("get /agent/terminal http/1.1\r\n")
@@ -130,7 +131,7 @@ def test_client_request_carries_caller_headers_host_and_prefix() -> None:
 
 
 def test_default_port_is_left_out_of_host() -> None:
-    ws = WebSocket(Role.CLIENT)
+    ws = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     head = ws.connect(BaseURL.parse("https://7777-x.vms.example"), "/files/watch")
     assert b"host: 7777-x.vms.example\r\n" in head
 
@@ -138,18 +139,18 @@ def test_default_port_is_left_out_of_host() -> None:
 @pytest.mark.parametrize("name", ["Host", "Upgrade", "Sec-WebSocket-Key", "Connection"])
 def test_caller_may_not_override_handshake_headers(name: str) -> None:
     with pytest.raises(LocalProtocolError):
-        WebSocket(Role.CLIENT).connect(BASE, "/x", headers=[(name, "v")])
+        WebSocket(Role.CLIENT, random_bytes=os.urandom).connect(BASE, "/x", headers=[(name, "v")])
 
 
 def test_header_values_with_line_breaks_are_local_errors() -> None:
-    ws = WebSocket(Role.CLIENT)
+    ws = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     with pytest.raises(LocalProtocolError):
         ws.connect(BASE, "/x", headers=[("authorization", "Bearer a\r\nX-Evil: 1")])
     assert ws.connect(BASE, "/x")  # nothing was sent, so the machine is still usable
 
 
 def test_bad_path_and_double_connect_are_local_errors() -> None:
-    ws = WebSocket(Role.CLIENT)
+    ws = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     with pytest.raises(LocalProtocolError):
         ws.connect(BASE, "relative")
     ws.connect(BASE, "/ok")
@@ -186,7 +187,7 @@ def test_server_declines_a_deflate_offer_like_the_official_client_sends() -> Non
 
 
 def test_frames_sent_right_after_the_request_are_kept() -> None:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     server = WebSocket(Role.SERVER)
     request = client.connect(BASE, "/terminal", key=KEY)
     server.receive_data(request + client_frame(0x1, b"early"))
@@ -199,7 +200,7 @@ def test_frames_sent_right_after_the_request_are_kept() -> None:
 
 
 def test_server_takes_over_a_request_parsed_by_http_connection() -> None:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     data = client.connect(BASE, "/files/watch") + client_frame(0x1, b"{}")
     http_conn = HTTPConnection(Role.SERVER)
     http_conn.receive_data(data)
@@ -274,7 +275,7 @@ def test_eof_before_the_upgrade_request_is_a_remote_error() -> None:
 def test_handshake_rejection_maps_to_typed_errors(
     status: int, body: bytes, cls: type[HopxError]
 ) -> None:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     server = WebSocket(Role.SERVER)
     server.receive_data(client.connect(BASE, "/execute/stream", operation="run_code_stream"))
     assert isinstance(server.next_event(), UpgradeRequest)
@@ -296,7 +297,7 @@ def test_handshake_rejection_maps_to_typed_errors(
 
 
 def test_rejection_ended_by_eof_still_maps() -> None:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     client.connect(BASE, "/x")
     client.receive_data(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\nnot here")
     client.receive_data(b"")
@@ -326,7 +327,7 @@ def _reply_101(key: bytes, extra: bytes = b"", accept: bytes | None = None) -> b
     ],
 )
 def test_client_refuses_a_bad_101(reply: bytes) -> None:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     client.connect(BASE, "/x", key=KEY)
     client.receive_data(reply)
     with pytest.raises(RemoteProtocolError):
@@ -337,7 +338,7 @@ def test_client_refuses_a_bad_101(reply: bytes) -> None:
 
 
 def test_a_long_rejection_body_is_cut_and_not_waited_for() -> None:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     client.connect(BASE, "/x")
     client.receive_data(b"HTTP/1.1 500 Oops\r\nContent-Length: 10000000\r\n\r\n" + b"e" * 70000)
     with pytest.raises(ServerError) as info:
@@ -354,7 +355,7 @@ def test_oversized_upgrade_request_head() -> None:
 
 
 def test_client_eof_before_reply() -> None:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     client.connect(BASE, "/x")
     client.receive_data(b"")
     with pytest.raises(RemoteProtocolError):
@@ -362,7 +363,7 @@ def test_client_eof_before_reply() -> None:
 
 
 def test_sending_before_the_handshake_is_refused() -> None:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     with pytest.raises(LocalProtocolError):
         client.send_text("x")
     with pytest.raises(LocalProtocolError):
@@ -390,7 +391,7 @@ def test_public_names_leak_no_wsproto_or_h11_type() -> None:
 
 
 def test_our_client_against_wsproto_server() -> None:
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     peer = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
     peer.receive_data(client.connect(BASE, "/terminal", headers=[("authorization", "B t")]))
     (request,) = list(peer.events())
@@ -528,7 +529,7 @@ def test_local_argument_errors_leave_the_connection_usable() -> None:
 
 def test_max_message_size_is_validated() -> None:
     with pytest.raises(LocalProtocolError):
-        WebSocket(Role.CLIENT, max_message_size=0)
+        WebSocket(Role.CLIENT, random_bytes=os.urandom, max_message_size=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -782,7 +783,7 @@ def test_arbitrary_bytes_give_events_or_remote_errors(noise: bytes) -> None:
 @given(noise=st.binary(max_size=300), eof=st.booleans())
 def test_arbitrary_handshake_bytes_give_events_or_typed_errors(noise: bytes, eof: bool) -> None:
     server = WebSocket(Role.SERVER)
-    client = WebSocket(Role.CLIENT)
+    client = WebSocket(Role.CLIENT, random_bytes=os.urandom)
     client.connect(BASE, "/x")
     for ws in (server, client):
         outcome: object = None

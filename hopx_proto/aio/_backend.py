@@ -148,7 +148,7 @@ class Backend(Protocol):
         ...
 
     def random_bytes(self, count: int) -> bytes:
-        """Cryptographically random bytes (multipart boundaries, jitter)."""
+        """Cryptographically random bytes (multipart boundaries, jitter, WebSocket keys)."""
         ...
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:

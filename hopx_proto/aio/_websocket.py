@@ -74,11 +74,13 @@ class WebSocketSession:
         max_message_size: int = 1 << 20,
     ) -> WebSocketSession:
         """Run the upgrade handshake on ``stream``; the session, or the mapped error."""
-        ws = WebSocket(Role.CLIENT, max_message_size=max_message_size)
+        # The handshake key and every frame's masking key come from the backend's generator.
+        ws = WebSocket(
+            Role.CLIENT, max_message_size=max_message_size, random_bytes=backend.random_bytes
+        )
         session = cls(backend, stream, ws, path)
         try:
             with backend.move_on_after(timeout) as scope:
-                key = _nonce(backend)
                 await stream.send_all(
                     ws.connect(
                         base,
@@ -86,7 +88,6 @@ class WebSocketSession:
                         headers=headers,
                         operation=operation,
                         sandbox_id=sandbox_id,
-                        key=key,
                     )
                 )
                 while True:
@@ -200,9 +201,3 @@ class WebSocketSession:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _nonce(backend: Backend) -> bytes:
-    import base64
-
-    return base64.b64encode(backend.random_bytes(16))

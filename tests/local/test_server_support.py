@@ -6,6 +6,7 @@ Every network wait is bounded. Imported by the ``test_server_*`` modules; holds 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from collections.abc import Iterable
@@ -135,7 +136,7 @@ class RawWebSocket:
     @classmethod
     async def connect(cls, base_url: str, path: str, token: str | None) -> RawWebSocket:
         base = BaseURL.parse(base_url)
-        ws = WebSocket(Role.CLIENT)
+        ws = WebSocket(Role.CLIENT, random_bytes=os.urandom)
         with anyio.fail_after(WAIT):
             stream = await anyio.connect_tcp(base.host, base.port)
         headers = bearer(token) if token else []
