@@ -1,50 +1,53 @@
-"""Client CPU cost, side by side: hopx_asyncio, hopx_trio and the official hopx_ai client.
+"""Client CPU cost, side by side: our clients, the official hopx_ai client, and minimal clients.
 
 Starts the local emulator in a child process (its CPU is not counted), then runs each client
 in a fresh process of its own and measures, with ``time.process_time()`` of that process:
 
-* CPU seconds per small agent request (``env.get_all()``, after a warm-up);
-* CPU seconds per MB of streamed stdout (``run_code_stream`` of a program printing MBs, after
-  one short stream, so that one-time work of the first WebSocket is not counted per MB);
-* import time of the package (a fresh interpreter per run, median of several).
+* CPU per small agent request (``env.get_all()``, after a warm-up);
+* CPU per MB of streamed stdout (``run_code_stream`` of a program printing MBs in 64 KiB
+  writes, after one short stream, so that a first WebSocket's one-time work is not counted);
+* CPU per tiny stdout frame (a program printing ~90-character lines one at a time, paced so
+  that each line is a frame of its own, about 160 bytes on the wire);
+* import time (a fresh interpreter per run, minus a bare start), with every module's ``.pyc``
+  compiled beforehand, and with the project's own modules compiled from source at each start.
 
-    python bench/client_cpu.py [--requests 500] [--megabytes 8] [--imports 7]
-                               [--rounds 3] [--batches 3]
+The clients: ``hopx_asyncio``, ``hopx_trio``, the official ``hopx_ai.AsyncSandbox``, and, when
+``hopx_sync`` is installed, ``hopx_sync.Sandbox`` beside the official ``hopx_ai.Sandbox``.
+Beside them, the minimal clients of each loop (blocking, asyncio, trio; see
+``_cpu_minimal.py``) on the same emulator and the same bytes: h11 for the request, frames
+read in place and stdlib json (and orjson, when installed) for the streams. They do what any
+client must and nothing else, so a real client's ratio to the minimal client of its loop is
+its overhead.
+
+    python bench/client_cpu.py [--requests 500] [--megabytes 8] [--frames 1000]
+                               [--pause 0.0005] [--imports 7] [--rounds 3] [--batches 3]
+                               [--hide-orjson]
 
 Each client runs ``--rounds`` times in a fresh process, in turn with the others, and measures
-``--batches`` request batches and streams each time; the table shows the medians.
+``--batches`` request batches and streams of each kind each time; the tables show the medians
+of all batches, and as spread the lowest and highest of the per-process medians.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
-CLIENTS = {
-    "hopx_asyncio": ("hopx_asyncio", "asyncio"),
-    "hopx_trio": ("hopx_trio", "trio"),
-    "hopx_ai (official)": ("hopx_ai", "asyncio"),
-}
-
-# Prints ``megabytes`` MB of stdout in 64 KiB writes.
-STREAM_CODE = (
-    "import sys\n"
-    "chunk = ('x' * 1023 + '\\n') * 64\n"
-    "for _ in range({megabytes} * 16):\n"
-    "    sys.stdout.write(chunk)\n"
-    "sys.stdout.flush()\n"
-)
+import _cpu_minimal
+import _cpu_real
+from _cpu_imports import ImportRow, bytecode_note, import_times
+from _cpu_tables import Samples, import_table, path_table, same_bytes
+from _cpu_work import TINY_LINE, Report, Workload
 
 
 @contextmanager
@@ -79,278 +82,113 @@ def emulator() -> Iterator[dict[str, str]]:
             proc.stdout.close()
 
 
-# ---------------------------------------------------------------------------------------------
-# One client, measured inside its own process
-
-
-async def measure(package: str, requests: int, megabytes: int, batches: int) -> dict[str, Any]:
-    """Per-batch samples: ``batches`` batches of requests, ``batches`` streams of MBs."""
-    module = __import__(package)
-    sandbox_cls = module.AsyncSandbox
-    sandbox = await sandbox_cls.create(
-        template="code-interpreter",
-        api_key=os.environ["HOPX_API_KEY"],
-        base_url=os.environ["HOPX_BASE_URL"],
+def _child(job: Sequence[str], work: Workload, env: dict[str, str], hide: bool) -> Report | None:
+    argv = [sys.executable, __file__, "--child", *job, *work.argv()]
+    if hide:
+        argv.append("--hide-orjson")
+    out = subprocess.run(
+        argv, env={**os.environ, **env}, capture_output=True, text=True, check=False, timeout=600
     )
-    samples: dict[str, list[float]] = {"cpu_per_request": [], "wall_per_request": [],
-                                       "cpu_per_mb": []}  # fmt: skip
-    try:
-        for _ in range(20):
-            await sandbox.env.get_all()
-        for _ in range(batches):
-            start = time.process_time()
-            wall = time.perf_counter()
-            for _ in range(requests):
-                await sandbox.env.get_all()
-            samples["cpu_per_request"].append((time.process_time() - start) / requests)
-            samples["wall_per_request"].append((time.perf_counter() - wall) / requests)
+    if out.returncode != 0:
+        print(f"{' '.join(job)}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return Report.loads(out.stdout.strip().splitlines()[-1])
 
-        # One short stream first, as the requests above are warmed up: what is measured is the
-        # cost per MB, not the first WebSocket's one-time work (imports the client defers).
-        async for _message in sandbox.run_code_stream("print('warm-up')", timeout=60):
-            pass
-        code = STREAM_CODE.format(megabytes=megabytes)
-        for _ in range(batches):
-            received = 0
-            start = time.process_time()
-            async for message in sandbox.run_code_stream(code, timeout=120):
-                if message.get("type") == "stdout":
-                    received += len(message.get("data", ""))
-            stream_cpu = time.process_time() - start
-            if received < megabytes * 1024 * 1024:
-                raise SystemExit(f"{package}: received {received} bytes only")
-            samples["cpu_per_mb"].append(stream_cpu / (received / (1024 * 1024)))
-    finally:
-        await sandbox.kill()
-        close = getattr(sandbox, "aclose", None)
-        if close is not None:
-            await close()
+
+def run_clients(
+    jobs: list[tuple[str, str]], work: Workload, rounds: int, hide_orjson: bool
+) -> Samples:
+    """Rounds of one fresh process per job, in turn, so that a change in the machine's load
+    during the run weighs on every client alike."""
+    samples = Samples()
+    failed: set[tuple[str, str]] = set()
+    with emulator() as env:
+        for _ in range(rounds):
+            for job in jobs:
+                if job in failed:
+                    continue
+                report = _child(job, work, env, hide_orjson)
+                if report is None:
+                    failed.add(job)
+                    continue
+                samples.add(job[1], report)
     return samples
 
 
-def child(package: str, loop: str, requests: int, megabytes: int, batches: int) -> None:
-    if loop == "trio":
-        import trio
-
-        result = trio.run(measure, package, requests, megabytes, batches)
+def _child_main(kind: str, name: str, work: Workload, hide_orjson: bool) -> None:
+    if kind == "minimal":
+        report = _cpu_minimal.measure(name, work)
     else:
-        import asyncio
-
-        result = asyncio.run(measure(package, requests, megabytes, batches))
-    print(json.dumps(result))
-
-
-def floor_child(megabytes: int, batches: int) -> None:
-    """The least any Python client can spend per MB: bytes off the socket, JSON decoded.
-
-    Receives the same stream as the clients with a blocking socket and ``recv_into`` one
-    reused buffer (no event loop, no framing, no copies), then times ``json.loads`` alone on
-    the texts of that stream's frames. Both are work every client does for each frame.
-    """
-    import asyncio
-    import socket
-
-    import hopx_asyncio
-    from hopx_proto import (
-        NEED_DATA,
-        OPERATIONS,
-        Accepted,
-        BaseURL,
-        ExecuteStreamClient,
-        ExecuteStreamRequest,
-        Role,
-        TextMessage,
-        WebSocket,
-    )
-
-    op = OPERATIONS["execute.stream"]
-    code = STREAM_CODE.format(megabytes=megabytes)
-    buffer = bytearray(256 * 1024)
-    recv_samples: list[float] = []
-    json_samples: list[float] = []
-
-    def measure(agent: BaseURL, token: str) -> None:
-        for batch in range(batches + 1):
-            ws = WebSocket(Role.CLIENT, random_bytes=os.urandom)
-            with socket.create_connection((agent.host, agent.port), timeout=60) as sock:
-                upgrade = op.encode(op.args(), auth=token)
-                sock.sendall(ws.connect(agent, upgrade.target, headers=upgrade.headers))
-                while (event := ws.next_event()) is NEED_DATA:
-                    ws.receive_data(sock.recv(65536))
-                assert isinstance(event, Accepted), event
-                request = ExecuteStreamClient().start(ExecuteStreamRequest(code=code))
-                keep = batch == 0  # the first stream is kept, for its frames
-                kept = bytearray()
-                received = 0
-                tail = b""
-                start = time.process_time()
-                sock.sendall(ws.send_text(request))
-                while True:
-                    count = sock.recv_into(buffer)
-                    if not count:
-                        break
-                    received += count
-                    if keep:
-                        kept += buffer[:count]
-                    tail = tail[-64:] + bytes(buffer[max(0, count - 64) : count])
-                    if b'"complete"' in tail:
-                        break
-                if not keep:
-                    recv_samples.append((time.process_time() - start) / (received / (1 << 20)))
-                    continue
-            ws.receive_data(bytes(kept))
-            texts = []
-            while (event := ws.next_event()) is not NEED_DATA:
-                if isinstance(event, TextMessage):
-                    texts.append(event.text)
-            mb = sum(len(text) for text in texts) / (1 << 20)
-            for _ in range(batches):
-                start = time.process_time()
-                for text in texts:
-                    json.loads(text)
-                json_samples.append((time.process_time() - start) / mb)
-
-    async def run() -> None:
-        sandbox = await hopx_asyncio.AsyncSandbox.create(
-            template="code-interpreter",
-            api_key=os.environ["HOPX_API_KEY"],
-            base_url=os.environ["HOPX_BASE_URL"],
-        )
-        try:
-            info = await sandbox.get_info()
-            measure(BaseURL.parse(info.agent_base), await sandbox.get_token())
-        finally:
-            await sandbox.kill()
-
-    asyncio.run(run())
-    print(json.dumps({"recv": recv_samples, "json": json_samples}))
+        client = next(c for c in _cpu_real.REAL_CLIENTS if c.label == name)
+        report = _cpu_real.measure(client, work, hide_orjson=hide_orjson)
+    print(report.dumps())
 
 
-def import_times(packages: list[str], runs: int) -> dict[str, float]:
-    """Median wall time of ``import package`` in a fresh interpreter, minus a bare start.
-
-    The runs are interleaved (one of each package, and a bare start, per round), so that a
-    change in the machine's load during the measurement weighs on every package alike.
-    """
-
-    def once(code: str) -> float:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        return time.perf_counter() - start
-
-    samples: dict[str, list[float]] = {name: [] for name in [*packages, ""]}
-    for _ in range(runs):
-        for name in samples:
-            samples[name].append(once(f"import {name}" if name else "pass"))
-    bare = statistics.median(samples[""])
-    return {name: statistics.median(samples[name]) - bare for name in packages}
-
-
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--megabytes", type=int, default=8)
-    parser.add_argument("--imports", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=500, help="env.get_all() per batch")
+    parser.add_argument("--megabytes", type=int, default=8, help="MB of stdout per big stream")
+    parser.add_argument("--frames", type=int, default=1000, help="frames per tiny stream")
     parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="fresh processes per client, run in turn with the others",
+        "--pause", type=float, default=0.0005, help="seconds the tiny program sleeps per line"
     )
-    parser.add_argument("--batches", type=int, default=3,
-                        help="request batches and streams measured in each process")  # fmt: skip
-    parser.add_argument("--floor-child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--child", nargs=2, metavar=("PACKAGE", "LOOP"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.floor_child:
-        floor_child(args.megabytes, args.batches)
-        return
+    parser.add_argument("--imports", type=int, default=7, help="runs of each import, per cache")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="fresh processes per client, run in turn"
+    )
+    parser.add_argument(
+        "--batches", type=int, default=3, help="request batches and streams of each kind"
+    )
+    parser.add_argument(
+        "--hide-orjson", action="store_true", help="run the real clients with orjson hidden"
+    )
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "NAME"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    work = Workload(args.requests, args.megabytes, args.frames, args.pause, args.batches)
     if args.child:
-        child(args.child[0], args.child[1], args.requests, args.megabytes, args.batches)
+        kind, name = args.child
+        _child_main(kind, name, work, args.hide_orjson)
         return
 
-    keys = ("cpu_per_request", "wall_per_request", "cpu_per_mb")
-    samples: dict[str, dict[str, list[float]]] = {label: {k: [] for k in keys} for label in CLIENTS}
-    failed: set[str] = set()
-    floor: dict[str, list[float]] = {"recv": [], "json": []}
-    with emulator() as env:
-        # Rounds of one process per client in turn, so that a change in the machine's load
-        # during the run weighs on every client alike; the table shows medians of all batches.
-        for _ in range(args.rounds):
-            for label, (package, loop) in CLIENTS.items():
-                if label in failed:
-                    continue
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", package, loop,
-                     "--requests", str(args.requests), "--megabytes", str(args.megabytes),
-                     "--batches", str(args.batches)],
-                    env={**os.environ, **env}, capture_output=True, text=True, check=False,
-                )  # fmt: skip
-                if out.returncode != 0:
-                    print(f"{label}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
-                    failed.add(label)
-                    continue
-                result = json.loads(out.stdout.strip().splitlines()[-1])
-                for key in keys:
-                    samples[label][key].extend(result[key])
-            out = subprocess.run(
-                [sys.executable, __file__, "--floor-child", "--megabytes", str(args.megabytes),
-                 "--batches", str(args.batches)],
-                env={**os.environ, **env}, capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if out.returncode == 0:
-                result = json.loads(out.stdout.strip().splitlines()[-1])
-                for key in ("recv", "json"):
-                    floor[key].extend(result[key])
-            else:
-                print(f"floor: failed\n{out.stderr[-2000:]}", file=sys.stderr)
-    rows: list[tuple[str, dict[str, Any]]] = [
-        (label, {key: statistics.median(values[key]) for key in keys})
-        for label, values in samples.items()
-        if label not in failed
+    started = time.perf_counter()
+    clients = _cpu_real.available()
+    loops = [
+        loop for loop in _cpu_minimal.LOOPS if loop != "trio" or importlib.util.find_spec("trio")
     ]
-    imports = import_times([CLIENTS[label][0] for label, _ in rows], args.imports)
-    for label, result in rows:
-        result["import"] = imports[CLIENTS[label][0]]
-
-    header = (
-        f"{'client':<20} {'CPU ms/request':>15} {'wall ms/request':>16} "
-        f"{'CPU ms/MB stream':>17} {'import ms':>10}"
-    )
+    libraries = _cpu_minimal.json_libraries()
+    jobs = [("real", c.label) for c in clients] + [("minimal", loop) for loop in loops]
+    samples = run_clients(jobs, work, args.rounds, args.hide_orjson)
+    same_bytes(samples)
     runs = args.rounds * args.batches
-    print(f"medians of {runs} batches of {args.requests} env.get_all() calls and of {runs} "
-          f"streams of {args.megabytes} MB of stdout ({args.rounds} processes per client, "
-          f"in turn); imports: median of {args.imports}")  # fmt: skip
-    print(header)
-    print("-" * len(header))
-    for label, r in rows:
-        print(
-            f"{label:<20} {r['cpu_per_request'] * 1e3:>15.3f} {r['wall_per_request'] * 1e3:>16.3f} "
-            f"{r['cpu_per_mb'] * 1e3:>17.1f} {r['import'] * 1e3:>10.1f}"
-        )
-    official = dict(rows).get("hopx_ai (official)")
-    if official is not None:
-        print("-" * len(header))
-        for label, r in rows:
-            if r is not official:
-                keys = ("cpu_per_request", "wall_per_request", "cpu_per_mb", "import")
-                ratios = [r[key] / official[key] for key in keys]
-                print(
-                    f"{label + ' / official':<20} {ratios[0]:>15.2f} {ratios[1]:>16.2f} "
-                    f"{ratios[2]:>17.2f} {ratios[3]:>10.2f}"
-                )
+    installed = "orjson importable" if "orjson" in libraries else "no orjson"
+    intro = (
+        f"Medians of {runs} batches per client ({args.rounds} fresh processes each, in turn); "
+        "spread: the lowest and highest median of one process. Every client received the "
+        "same env.get_all() and every character of every stream. x official: to "
+        f"{_cpu_real.OFFICIAL_ASYNC} (to {_cpu_real.OFFICIAL_SYNC} for hopx_sync); x minimal: "
+        "to the minimal client of the same loop (for the streams, with each JSON library). "
+        "The real clients ran "
+        + ("with orjson hidden." if args.hide_orjson else f"as installed ({installed}).")
+    )
+    print(textwrap.fill(intro, 100))
+    path_table(samples, clients, libraries, "request", f"batches of {args.requests} calls")
+    path_table(samples, clients, libraries, "mb", f"streams of {args.megabytes} MB")
+    frame_bytes = samples.median(_cpu_minimal.stream_row("blocking", "json"), "frame_bytes")
+    path_table(
+        samples, clients, libraries, "frame",
+        f"streams of {args.frames} lines of {TINY_LINE} characters written one at a time"
+        + (f", {frame_bytes:.0f} bytes of JSON a frame" if frame_bytes else ""),
+    )  # fmt: skip
 
-    if floor["recv"] and floor["json"]:
-        recv, decode = statistics.median(floor["recv"]), statistics.median(floor["json"])
-        print(
-            f"\nfloor per MB of stream, for any Python client: {recv * 1e3:.1f} ms reading the "
-            f"socket (blocking recv_into, no loop) + {decode * 1e3:.1f} ms json.loads of the "
-            f"frames = {(recv + decode) * 1e3:.1f} ms"
-        )
-        if official is not None:
-            print(
-                f"half of the official client's CPU per MB: {official['cpu_per_mb'] * 0.5e3:.1f} ms"
-            )
+    rows = [ImportRow(c.label, f"from {c.module} import {c.cls}", c.official) for c in clients]
+    rows.append(ImportRow("import hopx_proto", "import hopx_proto", _cpu_real.OFFICIAL_ASYNC))
+    import_table(
+        rows,
+        import_times(rows, args.imports),
+        f"Import in a fresh interpreter, minus a bare start: medians of {args.imports}",
+    )
+    print(textwrap.fill(bytecode_note(), 100, initial_indent="  ", subsequent_indent="  "))
+    print(f"\n{time.perf_counter() - started:.0f} s in all")
 
 
 if __name__ == "__main__":
