@@ -19,7 +19,7 @@ read in place and stdlib json (and orjson, when installed) for the streams. They
 client must and nothing else, so a real client's ratio to the minimal client of its loop is
 its overhead.
 
-    python bench/client_cpu.py [--requests 500] [--megabytes 8] [--frames 1000]
+    python bench/client_cpu.py [--requests 500] [--megabytes 8] [--frames 600]
                                [--pause 0.0005] [--imports 7] [--rounds 3] [--batches 3]
                                [--hide-orjson]
 
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=500, help="env.get_all() per batch")
     parser.add_argument("--megabytes", type=int, default=8, help="MB of stdout per big stream")
-    parser.add_argument("--frames", type=int, default=1000, help="frames per tiny stream")
+    parser.add_argument("--frames", type=int, default=600, help="frames per tiny stream")
     parser.add_argument(
         "--pause", type=float, default=0.0005, help="seconds the tiny program sleeps per line"
     )
