@@ -1,0 +1,89 @@
+"""``hopx`` in a real terminal (tmux): streamed exec, an interactive shell, cp with a progress bar.
+
+Each test types at a bash prompt as a person would and reads the screen.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from .conftest import hopx
+from .tmux import PROMPT, terminal
+
+pytestmark = pytest.mark.slow
+
+
+def _new_sandbox(env: dict[str, str]) -> str:
+    made = hopx("create", env=env)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+def test_exec_streams_output_and_exits_with_the_remote_code(
+    cli_env: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    sid = _new_sandbox(cli_env)
+    # The remote command prints, then waits for a file the test creates: "first" on the screen
+    # while "second" is not yet proves the output streams rather than arriving at the end.
+    remote = "echo first; while [ ! -e /workspace/go ]; do sleep 0.1; done; echo second >&2; exit 7"
+    with terminal(tmp_path, cli_env) as term:
+        term.type(f"hopx exec {sid} -- '{remote}'; echo status=$?")
+        screen = term.wait_for("\nfirst")
+        assert "\nsecond\n" not in screen
+        assert hopx("exec", sid, "--", "touch", "/workspace/go", env=cli_env).returncode == 0
+        screen = term.wait_for("status=7")
+        assert "\nsecond\n" in screen
+    hopx("kill", sid, env=cli_env)
+
+
+def test_shell_is_a_raw_terminal_that_follows_the_window_size(
+    cli_env: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    sid = _new_sandbox(cli_env)
+    with terminal(tmp_path, cli_env, width=100, height=30) as term:
+        term.type('saved="$(stty -g)"')
+        term.type(f"hopx shell {sid}; echo shell-status=$?")
+        term.wait_for(f"@{sid}")
+        # The remote PTY has this window's size, and follows it when it changes (SIGWINCH).
+        term.type("stty size")
+        term.wait_for("\n30 100")
+        term.resize(120, 40)
+        term.type("stty size")
+        term.wait_for("\n40 120")
+        # Raw mode: Ctrl-C reaches the remote shell and interrupts its command, not hopx.
+        term.type("sleep 300")
+        term.keys("C-c")
+        term.type("echo alive-$((6 * 7))")
+        term.wait_for("\nalive-42")
+        # Tab completion is the remote shell's too.
+        term.type("touch /workspace/completion-target && ls /workspace/completion-t", enter=False)
+        term.keys("Tab")
+        term.wait_for("completion-target ")
+        term.keys("C-u")
+        term.type("exit 5")
+        screen = term.wait_for("shell-status=5")
+        assert screen.rstrip().endswith(PROMPT.strip())
+        # The local terminal is back as it was (cooked mode, echo on).
+        status, _ = term.run('[ "$(stty -g)" = "$saved" ]')
+        assert status == 0
+    hopx("kill", sid, env=cli_env)
+
+
+def test_cp_both_ways_with_a_progress_bar(cli_env: dict[str, str], tmp_path: pathlib.Path) -> None:
+    sid = _new_sandbox(cli_env)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(bytes(range(256)) * (8 * 4096))  # 8 MiB
+    with terminal(tmp_path, cli_env) as term:
+        status, shown = term.run(f"hopx cp payload.bin {sid}:/workspace/")
+        assert status == 0, shown
+        assert "payload.bin -> " in shown
+        assert "100%" in shown
+        assert "8.0 MiB / 8.0 MiB" in shown
+        status, shown = term.run(f"hopx cp {sid}:payload.bin back.bin")
+        assert status == 0, shown
+        assert "100%" in shown
+        assert "8.0 MiB / 8.0 MiB" in shown
+    assert (tmp_path / "back.bin").read_bytes() == payload.read_bytes()
+    hopx("kill", sid, env=cli_env)
