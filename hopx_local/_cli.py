@@ -1,27 +1,58 @@
 """``hopx-local``: run the emulator as a process, or around one command.
 
-``hopx-local serve [--host] [--port] [--state-dir] [--api-key] [--isolation] [--max-sandboxes]``
-prints the base URL and API key and logs one line per request. ``hopx-local run -- CMD...``
-starts a server, runs CMD with ``HOPX_BASE_URL`` and ``HOPX_API_KEY`` set, stops the server
-and exits with CMD's status. SIGINT and SIGTERM shut down cleanly.
+``hopx-local serve [--host] [--port] [--state-dir] [--api-key] [--isolation] [--max-sandboxes]
+[--max-upload]`` prints the base URL and API key and logs one line per request.
+``hopx-local run -- CMD...`` starts a server, runs CMD with ``HOPX_BASE_URL`` and
+``HOPX_API_KEY`` set, stops the server and exits with CMD's status.
+SIGINT and SIGTERM shut down cleanly.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import pathlib
+import re
+import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 
 import anyio
 
+from ._runtime.isolation import IsolationMode, isolation_warning
 from ._server.app import LocalServer, default_state_dir, serve
+from ._server.connection import ServerLimits
 
 __all__ = ["main"]
+
+#: What ``--max-upload`` accepts after the number, in bytes each (binary units).
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+_SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
+_DEFAULT_MAX_UPLOAD = ServerLimits().max_body_size
+
+#: How to get bubblewrap, told when sandboxes fall back to plain processes for want of it.
+_INSTALL_BWRAP = (
+    "To isolate sandboxes, install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; "
+    "Fedora: sudo dnf install bubblewrap; Arch: sudo pacman -S bubblewrap) and restart."
+)
+
+
+def _size(text: str) -> int:
+    """``"64MiB"``, ``"512k"``, ``"1048576"``... as a number of bytes (at least 1)."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None or int(match[1]) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size: write bytes, or a number with K, M or G (binary units)"
+        )
+    return int(match[1]) * _SIZE_UNITS[match[2].lower()]
+
+
+def _mib(size: int) -> str:
+    return f"{size // (1 << 20)}MiB" if size % (1 << 20) == 0 else str(size)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,12 +62,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser, *, temp_default: bool) -> None:
-        p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        p.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="address to listen on (default: %(default)s; ::1 for the IPv6 loopback)",
+        )
         p.add_argument(
             "--port",
             type=int,
             default=0 if temp_default else 8787,
-            help="control-plane port (0 picks a free one)",
+            help="control-plane port; 0 picks a free one (default: %(default)s)",
         )
         p.add_argument(
             "--state-dir",
@@ -52,24 +87,44 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--api-key",
             default=None,
-            help="the API key clients must send (default: $HOPX_API_KEY or new)",
+            help="the API key clients must send (default: $HOPX_API_KEY, else one generated "
+            "on first use and kept in the state directory)",
         )
         p.add_argument(
             "--isolation",
             choices=("auto", "bwrap", "none"),
             default="auto",
-            help="how sandboxed code is confined",
+            help="how sandboxed code is confined: bubblewrap, plain processes, or bubblewrap "
+            "when it works (default: %(default)s)",
         )
         p.add_argument(
             "--max-sandboxes",
             type=int,
             default=None,
-            help="refuse to run more sandboxes than this at once",
+            help="refuse to run more sandboxes than this at once (default: no limit)",
+        )
+        p.add_argument(
+            "--max-upload",
+            type=_size,
+            default=_DEFAULT_MAX_UPLOAD,
+            metavar="SIZE",
+            help="the largest request body, so the largest upload, e.g. 512MiB; larger ones "
+            f"are refused with 413 (default: {_mib(_DEFAULT_MAX_UPLOAD)})",
         )
 
-    serve_p = sub.add_parser("serve", help="run the emulator until interrupted")
+    serve_p = sub.add_parser(
+        "serve",
+        help="run the emulator until interrupted",
+        description="Run the emulator "
+        "until interrupted; it prints the HOPX_BASE_URL and HOPX_API_KEY to use.",
+    )
     common(serve_p, temp_default=False)
-    run_p = sub.add_parser("run", help="run a command against a fresh emulator")
+    run_p = sub.add_parser(
+        "run",
+        help="run a command against a fresh emulator",
+        description="Start an emulator, run the command with HOPX_BASE_URL and HOPX_API_KEY "
+        "set, stop the emulator, and exit with the command's status.",
+    )
     common(run_p, temp_default=True)
     run_p.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     return parser
@@ -93,16 +148,45 @@ async def _until_signal(
         return
 
 
-def _describe(local: LocalServer) -> str:
+def _isolation_note(local: LocalServer, requested: str) -> str | None:
+    """The isolation warning, and how to install bubblewrap when its absence is the cause."""
+    if not local.warning:
+        return None
+    if requested != "none" and shutil.which("bwrap") is None:
+        return f"{local.warning}\n  {_INSTALL_BWRAP}"
+    return local.warning
+
+
+def _describe(local: LocalServer, requested_isolation: str) -> str:
     text = (
         f"hopx-local listening on {local.base_url}\n"
         f"  HOPX_BASE_URL={local.base_url}\n"
         f"  HOPX_API_KEY={local.api_key}\n"
         f"  state: {local.state_dir} (isolation: {local.isolation})"
     )
-    if local.warning:
-        text += f"\n  {local.warning}"
-    return text
+    note = _isolation_note(local, requested_isolation)
+    return text if note is None else f"{text}\n  {note}"
+
+
+class _ShownInBanner(logging.Filter):
+    """Drops the log record of the isolation warning: the banner shows it, once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._text = isolation_warning(IsolationMode.NONE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self._text
+
+
+def _port_in_use(exc: OSError, args: argparse.Namespace) -> str | None:
+    """What to say when the port is taken; ``None`` for any other error."""
+    if exc.errno != errno.EADDRINUSE:
+        return None
+    return (
+        f"port {args.port} on {args.host} is already in use (another hopx-local?): "
+        f"choose another with --port N, or --port 0 for a free one"
+    )
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -115,8 +199,9 @@ async def _serve(args: argparse.Namespace) -> int:
             api_key=args.api_key,
             isolation=args.isolation,
             max_sandboxes=args.max_sandboxes,
+            limits=ServerLimits(max_body_size=args.max_upload),
         ) as local:
-            print(_describe(local), flush=True)
+            print(_describe(local, args.isolation), flush=True)
             await _until_signal(signals, None)
     return 0
 
@@ -142,7 +227,11 @@ async def _run_command(
         api_key=args.api_key,
         isolation=args.isolation,
         max_sandboxes=args.max_sandboxes,
+        limits=ServerLimits(max_body_size=args.max_upload),
     ) as local:
+        note = _isolation_note(local, args.isolation)
+        if note is not None:
+            print(f"hopx-local: {note}", file=sys.stderr, flush=True)
         env = {**os.environ, **local.env}
         try:
             process = await anyio.open_process(cmd, env=env, stdin=None, stdout=None, stderr=None)
@@ -172,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_ShownInBanner())
     if args.max_sandboxes is not None and args.max_sandboxes < 1:
         print("hopx-local: --max-sandboxes must be at least 1", file=sys.stderr)
         return 2
@@ -180,7 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return anyio.run(runner, args)
     except KeyboardInterrupt:
         return 130
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        print(f"hopx-local: {_port_in_use(exc, args) or exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
         print(f"hopx-local: {exc}", file=sys.stderr)
         return 1
 
