@@ -6,6 +6,14 @@ trio (natively).
 
 from __future__ import annotations
 
+import importlib.util as _importlib_util
+
+if _importlib_util.find_spec("trio") is None:
+    raise ModuleNotFoundError(
+        "hopx_trio runs on trio, which is not installed: pip install 'hopx-sansio[trio]'",
+        name="trio",
+    )
+
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
