@@ -22,27 +22,36 @@ def human_size(count: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _fit(text: str, room: int) -> str:
+    """``text`` in at most ``room`` characters, its middle replaced by ``…`` if needed."""
+    if len(text) <= room:
+        return text
+    if room < 2:
+        return text[:room]
+    head = room // 3
+    return text[:head] + "…" + text[len(text) - (room - head - 1) :]
+
+
 def render(label: str, done: int, total: int | None, elapsed: float, width: int) -> str:
     """One line, at most ``width`` characters, showing ``done`` of ``total`` bytes.
 
-    ``total=None`` (size unknown) shows the count and the rate without a bar.
-    ``elapsed`` is the seconds since the transfer started, for the rate.
+    ``total=None`` (size unknown) shows the count and the rate without a bar. ``elapsed`` is
+    the seconds since the transfer started, for the rate. The figures are always whole; the
+    bar takes 10 to 40 characters, and the label is shortened in the middle to fit.
     """
-    rate = f"{human_size(done / elapsed)}/s" if elapsed > 0 else ""
+    rate = f"  {human_size(done / elapsed)}/s" if elapsed > 0 else ""
     if total:
         fraction = min(1.0, done / total)
-        figures = f"{fraction:4.0%}  {human_size(done)} / {human_size(total)}  {rate}"
+        figures = f"{fraction:4.0%}  {human_size(done)} / {human_size(total)}{rate}"
+        bar_width = max(10, min(40, width - len(figures) - len(label) - 6))
+        label_room = width - len(figures) - bar_width - 6
+        if label_room >= 8:
+            filled = round(fraction * bar_width)
+            bar = "#" * filled + "." * (bar_width - filled)
+            return f"{_fit(label, label_room)}  [{bar}]  {figures}"
     else:
-        fraction = None
-        figures = f"{human_size(done)}  {rate}"
-    room = width - len(label) - len(figures) - 6
-    if fraction is None or room < 10:
-        line = f"{label}  {figures}"
-    else:
-        bar_width = min(room, 40)
-        filled = round(fraction * bar_width)
-        line = f"{label}  [{'#' * filled}{'.' * (bar_width - filled)}]  {figures}"
-    return line.rstrip()[:width]
+        figures = f"{human_size(done)}{rate}"
+    return f"{_fit(label, max(0, width - len(figures) - 2))}  {figures}"[:width]
 
 
 class ProgressBar:

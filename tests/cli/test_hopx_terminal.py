@@ -78,7 +78,8 @@ def test_cp_both_ways_with_a_progress_bar(cli_env: dict[str, str], tmp_path: pat
     with terminal(tmp_path, cli_env) as term:
         status, shown = term.run(f"hopx cp payload.bin {sid}:/workspace/")
         assert status == 0, shown
-        assert "payload.bin -> " in shown
+        assert "payload.bin" in shown
+        assert "/workspace/payload.bin  [" + "#" * 10 in shown
         assert "100%" in shown
         assert "8.0 MiB / 8.0 MiB" in shown
         status, shown = term.run(f"hopx cp {sid}:payload.bin back.bin")

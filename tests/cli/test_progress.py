@@ -23,10 +23,21 @@ def test_a_line_with_a_known_total_has_a_bar_the_fraction_and_the_rate() -> None
     assert len(line) <= 100
 
 
+def test_a_long_label_is_shortened_in_the_middle_and_the_figures_stay_whole() -> None:
+    label = "data.csv -> 1796288949lhh4axe8:/workspace/data.csv"
+    line = render(label, 8 << 20, 8 << 20, 0.2, 79)
+    assert len(line) == 79
+    assert line.startswith("data.csv")
+    assert "…" in line
+    assert "/data.csv  [" + "#" * 10 + "]" in line
+    assert line.endswith("100%  8.0 MiB / 8.0 MiB  40.0 MiB/s")
+
+
 def test_an_unknown_total_or_a_narrow_terminal_drops_the_bar() -> None:
     assert render("f", 2048, None, 1.0, 80) == "f  2.0 KiB  2.0 KiB/s"
     narrow = render("a-long-label", 1, 2, 0.0, 30)
     assert "[" not in narrow
+    assert narrow.endswith(" 50%  1 B / 2 B")
     assert len(narrow) <= 30
 
 
