@@ -5,12 +5,19 @@ in a ``conftest.py``. The ``hopx_local`` fixture starts a server in a background
 its own event loop (so it serves sync and async tests alike, on any loop), gives a
 :class:`~hopx_local.LocalServer` (``base_url``, ``api_key``...), and sets ``HOPX_BASE_URL``
 and ``HOPX_API_KEY`` for the test.
+
+Each ``@pytest.mark.anyio`` test runs twice, on asyncio and on trio (``anyio_backend``; a
+conftest.py fixture of that name picks one), and ``hopx_sandbox_class`` is the
+``AsyncSandbox`` for the loop the test runs on.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -18,7 +25,10 @@ import pytest
 
 from ._server.app import LocalServer, serve
 
-__all__ = ["hopx_local"]
+__all__ = ["anyio_backend", "hopx_local", "hopx_sandbox_class"]
+
+#: The client package for each loop anyio runs a test on.
+_DRIVERS = {"asyncio": "hopx_asyncio", "trio": "hopx_trio"}
 
 _START_TIMEOUT = 30.0
 
@@ -74,3 +84,27 @@ def hopx_local(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
         yield server
     finally:
         runner.stop()
+
+
+@pytest.fixture(params=sorted(_DRIVERS))
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """The loop an ``@pytest.mark.anyio`` test runs on: each such test runs on asyncio and on
+    trio (trio's run is skipped, saying how to install it, when trio is missing).
+
+    Define an ``anyio_backend`` fixture in your ``conftest.py`` returning ``"asyncio"`` (or
+    ``"trio"``) to run on one loop only; it takes precedence over this one.
+    """
+    loop = str(request.param)
+    if loop == "trio" and importlib.util.find_spec("trio") is None:
+        pytest.skip("trio is not installed: pip install 'hopx-sansio[trio]'")
+    return loop
+
+
+@pytest.fixture
+def hopx_sandbox_class(anyio_backend: str) -> Any:
+    """``AsyncSandbox`` of the client for the test's loop: ``hopx_asyncio.AsyncSandbox``
+    under asyncio, ``hopx_trio.AsyncSandbox`` under trio."""
+    driver = _DRIVERS.get(anyio_backend)
+    if driver is None:
+        raise ValueError(f"no HOPX client for the {anyio_backend!r} loop; use asyncio or trio")
+    return importlib.import_module(driver).AsyncSandbox
