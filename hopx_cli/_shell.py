@@ -101,7 +101,7 @@ async def cmd_shell(args: argparse.Namespace, session: Session) -> int:
         )
     sandbox = await session.sandbox(args.sandbox_id)
     out = sys.stdout.buffer
-    code = 0
+    code: int | None = None
     terminal = await sandbox.terminal.connect()
     async with terminal:
         ended = asyncio.Event()
@@ -117,9 +117,13 @@ async def cmd_shell(args: argparse.Namespace, session: Session) -> int:
                         out.flush()
                     elif event.get("type") == "exit":
                         code = int(event.get("code") or 0)
+                        break
             finally:
                 ended.set()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+    if code is None:
+        session.err.write("\r\nhopx shell: the connection closed before the remote shell exited\n")
+        return 1
     return code & 0xFF if code >= 0 else 1

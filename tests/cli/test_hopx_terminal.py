@@ -5,11 +5,15 @@ Each test types at a bash prompt as a person would and reads the screen.
 
 from __future__ import annotations
 
+import os
 import pathlib
+import re
+import signal
 
 import pytest
+from e2e.emulator_process import emulator_process
 
-from .conftest import hopx
+from .conftest import BIN, hopx
 from .tmux import PROMPT, terminal
 
 pytestmark = pytest.mark.slow
@@ -88,3 +92,22 @@ def test_cp_both_ways_with_a_progress_bar(cli_env: dict[str, str], tmp_path: pat
         assert "8.0 MiB / 8.0 MiB" in shown
     assert (tmp_path / "back.bin").read_bytes() == payload.read_bytes()
     hopx("kill", sid, env=cli_env)
+
+
+def test_shell_says_so_when_the_server_dies_and_restores_the_terminal(
+    tmp_path: pathlib.Path,
+) -> None:
+    with emulator_process() as server:
+        env = {**server.env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        sid = _new_sandbox(env)
+        with terminal(tmp_path, env) as term:
+            term.type('saved="$(stty -g)"')
+            term.type(f"hopx shell {sid}; echo shell-status=$?")
+            term.wait_for(f"@{sid}")
+            os.kill(server.pid, signal.SIGKILL)
+            screen = term.wait_for(lambda s: re.search(r"shell-status=\d", s) is not None)
+            assert "shell-status=1" in screen
+            assert "hopx shell: the connection closed" in screen or "hopx: " in screen
+            assert "Traceback" not in screen
+            status, _ = term.run('[ "$(stty -g)" = "$saved" ]')
+            assert status == 0
