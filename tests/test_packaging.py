@@ -13,13 +13,13 @@ import email.message
 import os
 import pathlib
 import re
-import signal
 import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
 
 import pytest
+from e2e.emulator_process import emulator_process
 
 pytestmark = pytest.mark.slow
 
@@ -127,43 +127,11 @@ def test_a_missing_extra_is_named(venv: pathlib.Path) -> None:
 
 
 @pytest.fixture
-def served(venv: pathlib.Path, tmp_path: pathlib.Path) -> Iterator[dict[str, str]]:
+def served(venv: pathlib.Path) -> Iterator[dict[str, str]]:
     """``hopx-local serve`` of the fresh install; the variables it prints."""
-    proc = subprocess.Popen(
-        [
-            str(venv / "bin" / "hopx-local"),
-            "serve",
-            "--port",
-            "0",
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": "", "HOPX_API_KEY": ""},
-    )
-    try:
-        assert proc.stdout is not None
-        env: dict[str, str] = {}
-        for line in proc.stdout:
-            name, sep, value = line.strip().partition("=")
-            if sep and name in ("HOPX_BASE_URL", "HOPX_API_KEY"):
-                env[name] = value
-            if len(env) == 2:
-                break
-        assert len(env) == 2, "hopx-local serve printed no HOPX_BASE_URL/HOPX_API_KEY"
-        yield env
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    environ = {**os.environ, "PYTHONPATH": "", "HOPX_API_KEY": ""}
+    with emulator_process(command=[str(venv / "bin" / "hopx-local")], env=environ) as server:
+        yield server.env
 
 
 def test_the_readme_program_runs_against_hopx_local(

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 
@@ -29,16 +29,19 @@ class EmulatorProcess:
 
 @contextlib.contextmanager
 def emulator_process(
-    *, isolation: str = "auto", startup_timeout: float = 20.0
+    *,
+    isolation: str = "auto",
+    startup_timeout: float = 20.0,
+    command: Sequence[str] = (sys.executable, "-m", "hopx_local"),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[EmulatorProcess]:
-    """Start ``python -m hopx_local serve`` on a free port; stop it (SIGTERM) on exit."""
+    """Start ``python -m hopx_local serve`` (or ``command serve``, with ``env`` as its
+    environment) on a free port; stop it (SIGTERM) on exit."""
     key = "sk_local_" + os.urandom(8).hex()
     with tempfile.TemporaryDirectory(prefix="hopx-emu-") as state:
         proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "hopx_local",
+                *command,
                 "serve",
                 "--port",
                 "0",
@@ -52,6 +55,8 @@ def emulator_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env=env,
+            cwd=state,
         )
         try:
             base_url = _read_base_url(proc, startup_timeout)
