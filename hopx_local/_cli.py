@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import anyio
 
+from ._runtime.host import host_enforcement
 from ._runtime.isolation import IsolationMode, isolation_warning
 from ._server.app import LocalServer, default_state_dir, serve
 from ._server.connection import ServerLimits
@@ -165,7 +166,13 @@ def _describe(local: LocalServer, requested_isolation: str) -> str:
         f"  state: {local.state_dir} (isolation: {local.isolation})"
     )
     note = _isolation_note(local, requested_isolation)
-    return text if note is None else f"{text}\n  {note}"
+    if note is not None:
+        text += f"\n  {note}"
+    enforcement = host_enforcement(IsolationMode(local.isolation))
+    text += f"\n  {enforcement.summary()}"
+    for missing in enforcement.missing().values():
+        text += f"\n  not enforced: {missing}"
+    return text
 
 
 class _ShownInBanner(logging.Filter):

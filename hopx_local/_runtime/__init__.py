@@ -10,6 +10,7 @@ from .isolation import isolation_warning as isolation_warning
 from .isolation import resolve_isolation as resolve_isolation
 from .languages import available_languages as available_languages
 from .limits import Limits as Limits
+from .limits import SandboxResources as SandboxResources
 from .records import ExecOutcome as ExecOutcome
 from .records import ProcessRecord as ProcessRecord
 from .registry import Registry as Registry
@@ -26,6 +27,7 @@ __all__ = [
     "Registry",
     "SandboxRecord",
     "SandboxFault",
+    "SandboxResources",
     "SandboxRuntime",
     "TerminalSession",
     "UploadWriter",

@@ -8,8 +8,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
@@ -17,9 +15,11 @@ import attrs
 __all__ = [
     "BOOT_DIR",
     "BOOT_MOUNT",
+    "CODE_ID",
+    "ETC_ENTRIES",
+    "SYSTEM_DIRS",
     "IsolationMode",
     "SandboxLayout",
-    "bwrap_argv",
     "bwrap_path",
     "isolation_warning",
     "resolve_isolation",
@@ -27,16 +27,18 @@ __all__ = [
 
 log = logging.getLogger("hopx.local.runtime")
 
-#: Helper files (the launcher and the Python start-up hooks) shipped with the runtime.
+#: Helper files (the sandbox init and the Python start-up hooks) shipped with the runtime.
 BOOT_DIR = Path(__file__).resolve().parent / "_boot"
-#: Where the helper directory appears, read-only, inside a bubblewrap sandbox.
+#: Where copies of the helper files appear, read-only, inside a bubblewrap sandbox.
 BOOT_MOUNT = "/run/hopx"
+#: The user and group id sandboxed code has inside a bubblewrap sandbox (``user``).
+CODE_ID = 1000
 
 #: Top-level system directories a sandbox sees read-only (symlinks are recreated as symlinks).
-_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 #: Entries of /etc a sandbox sees read-only: name service, dynamic linker, TLS roots, shells.
-_ETC_ENTRIES = (
+ETC_ENTRIES = (
     "alternatives",
     "bash.bashrc",
     "ca-certificates",
@@ -78,12 +80,20 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+#: The unprivileged user a root server runs its probe sandbox as.
+_PROBE_UID = 65534
+
+
 def _probe_argv(bwrap: str) -> list[str]:
-    argv = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
-    argv += ["--unshare-net", "--proc", "/proc", "--dev", "/dev"]
-    if os.geteuid() != 0:
-        argv.append("--unshare-user")
-    argv += _system_binds()
+    argv = [bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    argv += ["--unshare-net", "--die-with-parent", "--as-pid-1", "--proc", "/proc"]
+    argv += ["--dev", "/dev", "--cap-add", "CAP_SYS_ADMIN"]
+    for name in SYSTEM_DIRS:
+        host = Path("/") / name
+        if host.is_symlink():
+            argv += ["--symlink", os.readlink(host), str(host)]
+        elif host.is_dir():
+            argv += ["--ro-bind", str(host), str(host)]
     return [*argv, "true"]
 
 
@@ -93,7 +103,17 @@ def _bwrap_works() -> bool:
     if bwrap is None:
         return False
     try:
-        done = subprocess.run(_probe_argv(bwrap), capture_output=True, timeout=20, check=False)
+        root = os.geteuid() == 0
+        done = subprocess.run(
+            _probe_argv(bwrap),
+            capture_output=True,
+            timeout=20,
+            check=False,
+            cwd="/",
+            user=_PROBE_UID if root else None,
+            group=_PROBE_UID if root else None,
+            extra_groups=[] if root else None,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("bubblewrap probe failed: %s", exc)
         return False
@@ -135,110 +155,43 @@ def isolation_warning(mode: IsolationMode) -> str | None:
 
 @attrs.frozen
 class SandboxLayout:
-    """Host directories of one sandbox and how they appear inside it."""
+    """Host directories of one sandbox and how they appear inside it.
+
+    ``data`` is the mounted volume that caps the size of everything sandboxed code can write
+    (``workspace/``, ``tmp/``, ``exec/``, ``logs/``); without one, ``workspace/`` and ``tmp/``
+    are in the sandbox root and ``exec/`` and ``logs/`` in ``state/``.
+    """
 
     sandbox_id: str
     root: Path
+    data: Path | None = None
+
+    @property
+    def volume_root(self) -> Path:
+        """The directory holding the writable tree."""
+        return self.data if self.data is not None else self.root
 
     @property
     def workspace(self) -> Path:
         """Host directory shown as ``/workspace``."""
-        return self.root / "workspace"
+        return self.volume_root / "workspace"
 
     @property
     def tmp(self) -> Path:
         """Host directory shown as ``/tmp``."""
-        return self.root / "tmp"
+        return self.volume_root / "tmp"
+
+    @property
+    def exec_root(self) -> Path:
+        """Host directory of the per-execution directories (source files, rich outputs)."""
+        return self.data / "exec" if self.data is not None else self.state / "exec"
+
+    @property
+    def logs(self) -> Path:
+        """Host directory of background processes' output (never visible to sandboxed code)."""
+        return self.data / "logs" if self.data is not None else self.state / "logs"
 
     @property
     def state(self) -> Path:
         """Host directory for the runtime's own files (never visible to sandboxed code)."""
         return self.root / "state"
-
-
-def _system_binds() -> list[str]:
-    args: list[str] = []
-    for name in _SYSTEM_DIRS:
-        host = Path("/") / name
-        if host.is_symlink():
-            args += ["--symlink", os.readlink(host), str(host)]
-        elif host.is_dir():
-            args += ["--ro-bind", str(host), str(host)]
-    return args
-
-
-def _outside_system_dirs(paths: Iterable[str]) -> list[str]:
-    system = tuple(f"/{name}/" for name in _SYSTEM_DIRS)
-    extra: list[str] = []
-    for path in paths:
-        if not (path + "/").startswith(system) and path not in extra:
-            extra.append(path)
-    return extra
-
-
-def bwrap_argv(
-    layout: SandboxLayout,
-    *,
-    internet_access: bool,
-    workdir: str,
-    terminal: bool,
-    interpreter_dirs: Iterable[str] = (),
-) -> list[str]:
-    """The bubblewrap command line (without the command) for one sandboxed process.
-
-    The sandbox sees: read-only system directories and a selection of /etc, the Python
-    installation and other interpreter prefixes read-only, its own ``/workspace`` and ``/tmp``
-    read-write, the runtime helpers at :data:`BOOT_MOUNT`, a fresh ``/proc`` and a minimal
-    ``/dev``; it has its own pid, ipc, uts (hostname = sandbox id) and, without internet
-    access, network namespace (loopback only). The terminal keeps the session so job control
-    works on its own PTY; every other process gets a new session (no TIOCSTI into a host tty).
-    """
-    bwrap = bwrap_path() or "bwrap"
-    argv = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
-    argv += ["--unshare-cgroup-try", "--hostname", layout.sandbox_id[:63]]
-    if not internet_access:
-        argv.append("--unshare-net")
-    if os.geteuid() != 0:
-        argv.append("--unshare-user")
-    argv += _system_binds()
-    for name in _ETC_ENTRIES:
-        if os.path.lexists(f"/etc/{name}"):
-            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    for name in ("passwd", "group"):
-        generated = layout.state / name
-        if generated.exists():
-            argv += ["--ro-bind", str(generated), f"/etc/{name}"]
-    prefixes = [os.path.realpath(sys.base_prefix), *interpreter_dirs]
-    for prefix in _outside_system_dirs(prefixes):
-        argv += ["--ro-bind", prefix, prefix]
-    argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--bind", str(layout.workspace), "/workspace", "--bind", str(layout.tmp), "/tmp"]
-    argv += ["--ro-bind", str(BOOT_DIR), BOOT_MOUNT, "--chdir", workdir]
-    if not terminal:
-        argv.append("--new-session")
-    return [argv[0], *_parent_dirs(argv), *argv[1:], "--"]
-
-
-#: bubblewrap options whose last argument is a path created inside the sandbox.
-_MOUNT_OPTIONS = frozenset({"--ro-bind", "--bind", "--symlink", "--proc", "--dev", "--dir"})
-
-
-def _parent_dirs(argv: list[str]) -> list[str]:
-    """``--dir`` options creating every mount point's parents world-readable (0755).
-
-    bubblewrap creates missing parents with mode 0700, which the unprivileged sandbox user
-    could not traverse.
-    """
-    wanted: list[str] = []
-    for index, option in enumerate(argv):
-        if option not in _MOUNT_OPTIONS:
-            continue
-        arity = 1 if option in ("--proc", "--dev", "--dir") else 2
-        destination = argv[index + arity]
-        for parent in reversed(Path(destination).parents):
-            if str(parent) != "/" and str(parent) not in wanted:
-                wanted.append(str(parent))
-    created: list[str] = []
-    for directory in wanted:
-        created += ["--perms", "0755", "--dir", directory]
-    return created

@@ -1,40 +1,58 @@
-"""Preparing one run of sandboxed code: source file, working directory, environment, argv."""
+"""Preparing one run of sandboxed code: source file, working directory, environment, argv,
+and collecting its rich outputs without trusting anything the code left behind."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
 import shutil
 import stat
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from .isolation import BOOT_DIR, BOOT_MOUNT, IsolationMode, SandboxLayout
-from .process import EXEC_MOUNT
+from .mounts import EXEC_MOUNT
 
-__all__ = ["BASE_PATH", "Launch", "base_env", "read_rich_outputs", "sandbox_owner"]
+__all__ = [
+    "BASE_PATH",
+    "Launch",
+    "base_env",
+    "init_owner",
+    "read_rich_outputs",
+    "sandbox_owner",
+]
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#: Rich outputs of one execution are bounded in total size.
+#: Rich outputs of one execution are bounded in total size and in count.
 _RICH_LIMIT = 32 << 20
-#: Sandbox user ids are picked from this range, one per sandbox id.
+_RICH_MAX_FILES = 10_000
+#: Sandbox user ids are picked from this range, one per sandbox id; the ids of a sandbox's
+#: init and bubblewrap are in the next range, the same distance up.
 _UID_BASE, _UID_SPAN = 200_000, 800_000
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_OUTPUT = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 
 
 @attrs.frozen
 class Launch:
-    """Everything needed to start one sandboxed process."""
+    """Everything needed to start one sandboxed process: the request for the sandbox's init
+    (``argv``, ``env``, ``cwd`` as the process sees them) and the host-side bookkeeping."""
 
     execution_id: str
-    command: list[str]
+    argv: list[str]
     env: dict[str, str]
+    cwd: str
     host_workdir: Path
     exec_dir: Path | None
     language: str
+    terminal: bool = False
+    timeout: float | None = None
 
 
 def new_id(prefix: str) -> str:
@@ -56,28 +74,23 @@ def sandbox_owner(
     per-sandbox cap. Without bubblewrap the sandbox user must be able to reach the sandbox
     directory and the interpreter on the host; if not, code keeps running as root.
     """
-    import zlib
-
     if os.geteuid() != 0:
         return None
-    reachable = (layout.workspace, Path(python), BOOT_DIR / "launch.py")
+    reachable = (layout.workspace, Path(python), BOOT_DIR / "pyhooks" / "sitecustomize.py")
     if mode is IsolationMode.NONE and not all(map(_traversable, reachable)):
         return None
     uid = _UID_BASE + zlib.crc32(sandbox_id.encode()) % _UID_SPAN
     return uid, uid
 
 
-def write_identity_files(layout: SandboxLayout, owner: tuple[int, int]) -> None:
-    """/etc/passwd and /etc/group for bubblewrap, naming the sandbox user ``user``."""
-    uid, gid = owner
-    passwd = (
-        "root:x:0:0:root:/root:/bin/bash\n"
-        f"user:x:{uid}:{gid}:sandbox user:/workspace:/bin/bash\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-    )
-    group = f"root:x:0:\nuser:x:{gid}:\nnogroup:x:65534:\n"
-    for name, text in (("passwd", passwd), ("group", group)):
-        (layout.state / name).write_text(text, "utf-8")
+def init_owner(owner: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The unprivileged host (uid, gid) bubblewrap and a sandbox's init run as (root only).
+
+    It differs from the code's own ids, so code can neither signal nor trace the init.
+    """
+    if owner is None:
+        return None
+    return owner[0] + _UID_SPAN, owner[1] + _UID_SPAN
 
 
 def base_env(layout: SandboxLayout, mode: IsolationMode, *, terminal: bool) -> dict[str, str]:
@@ -126,9 +139,10 @@ def make_exec_dir(
     sandboxed code cannot swap it for a symlink; with bubblewrap it is bound at
     :data:`EXEC_MOUNT`. ``source`` is (file name, code).
     """
-    host = layout.state / "exec" / execution_id
-    host.mkdir(parents=True, mode=0o755)
-    view = EXEC_MOUNT if mode is IsolationMode.BWRAP else str(host)
+    host = layout.exec_root / execution_id
+    layout.exec_root.mkdir(parents=True, exist_ok=True, mode=0o755)
+    host.mkdir(mode=0o755)
+    view = f"{EXEC_MOUNT}/{execution_id}" if mode is IsolationMode.BWRAP else str(host)
     source_path = None
     if source is not None:
         name, code = source
@@ -141,32 +155,62 @@ def make_exec_dir(
     return host, view, source_path, f"{view}/rich"
 
 
-def read_rich_outputs(exec_dir: Path) -> list[dict[str, Any]]:
-    """The rich outputs a Python run recorded, in order (bounded; links and junk ignored)."""
-    rich = exec_dir / "rich"
-    outputs: list[dict[str, Any]] = []
-    budget = _RICH_LIMIT
+def _read_output(rich: int, name: str, budget: int) -> bytes | None:
+    """A rich output file's bytes, or None unless it is a regular file within the budget.
+
+    Opened non-blocking and without following links: a FIFO, device or symlink that code put
+    there is skipped instead of blocking the server or leading it elsewhere.
+    """
     try:
-        names = sorted(name for name in os.listdir(rich) if name.endswith(".json"))
+        fd = os.open(name, _OPEN_OUTPUT, dir_fd=rich)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > budget:
+            return None
+        return os.read(fd, info.st_size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_rich_outputs(exec_dir: Path) -> list[dict[str, Any]]:
+    """The rich outputs a Python run recorded, in order (bounded; links and junk ignored).
+
+    Blocking (a directory listing and file reads): call it from a worker thread.
+    """
+    outputs: list[dict[str, Any]] = []
+    try:
+        rich = os.open(exec_dir / "rich", _OPEN_DIR)
     except OSError:
         return outputs
-    for name in names:
-        try:
-            fd = os.open(rich / name, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            continue
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > budget:
+    try:
+        names: list[str] = []
+        with os.scandir(rich) as entries:
+            for entry in entries:
+                if entry.name.endswith(".json"):
+                    names.append(entry.name)
+                if len(names) >= _RICH_MAX_FILES:
+                    break
+        budget = _RICH_LIMIT
+        for name in sorted(names):
+            raw = _read_output(rich, name, budget)
+            if raw is None:
                 continue
-            budget -= info.st_size
-            raw = handle.read(info.st_size)
-        try:
-            item = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(item, dict) and isinstance(item.get("type"), str) and "data" in item:
-            outputs.append({"type": item["type"], "data": item["data"]})
+            budget -= len(raw)
+            try:
+                item = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(item, dict) and isinstance(item.get("type"), str) and "data" in item:
+                outputs.append({"type": item["type"], "data": item["data"]})
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise
+    finally:
+        os.close(rich)
     return outputs
 
 
@@ -174,16 +218,6 @@ def remove_exec_dir(exec_dir: Path | None) -> None:
     """Delete a per-run directory (never following links inside it)."""
     if exec_dir is not None:
         shutil.rmtree(exec_dir, ignore_errors=True)
-
-
-def interpreter_dirs(argv: Sequence[str]) -> list[str]:
-    """Installation prefixes of the interpreters in ``argv`` (for read-only binds)."""
-    dirs = []
-    for arg in argv[:1]:
-        real = os.path.realpath(arg)
-        if os.path.isabs(real):
-            dirs.append(os.path.dirname(os.path.dirname(real)))
-    return dirs
 
 
 def merge_env(*layers: Mapping[str, str]) -> dict[str, str]:

@@ -1,12 +1,14 @@
-"""Resource limits applied to every process a sandbox starts."""
+"""Resource limits: per process (setrlimit) and for a sandbox as a whole."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import attrs
 
 from hopx_proto._checks import positive
 
-__all__ = ["Limits"]
+__all__ = ["Limits", "SandboxResources"]
 
 
 @attrs.frozen
@@ -26,7 +28,7 @@ class Limits:
     open_files: int = attrs.field(default=1024, validator=positive)
 
     def rlimits(self, *, nproc_base: int = 0) -> dict[str, int]:
-        """The ``resource.RLIMIT_*`` names and values the sandbox launcher applies.
+        """The ``resource.RLIMIT_*`` names and values applied to each sandboxed process.
 
         ``nproc_base`` is added to the process cap when the sandbox cannot have a user id of
         its own and so shares its process count with other processes of the same user.
@@ -39,3 +41,25 @@ class Limits:
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
         }
+
+
+def _optional_positive(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise TypeError(f"{attribute.name} must be a number or None")
+    if value is not None and not value > 0:
+        raise ValueError(f"{attribute.name} must be positive")
+
+
+@attrs.frozen
+class SandboxResources:
+    """What one sandbox may use as a whole (``None``: no limit).
+
+    ``vcpu`` is CPUs' worth of time (a CFS quota, so 0.5 is half a CPU), ``memory_mb`` the
+    memory of all its processes together, ``disk_mb`` the size of its writable tree
+    (``/workspace``, ``/tmp``, execution files and logs). Each is enforced where the host
+    allows it (cgroups, a loop-mounted volume), see the runtime's ``enforcement``.
+    """
+
+    vcpu: float | None = attrs.field(default=None, validator=_optional_positive)
+    memory_mb: int | None = attrs.field(default=None, validator=_optional_positive)
+    disk_mb: int | None = attrs.field(default=None, validator=_optional_positive)

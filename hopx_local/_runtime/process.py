@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import select
-import subprocess
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from pathlib import Path
+import signal
+from collections.abc import AsyncGenerator, Mapping
 
 import anyio
-import anyio.lowlevel
-import attrs
 
-from .isolation import BOOT_DIR, BOOT_MOUNT, IsolationMode, SandboxLayout, bwrap_argv
-from .languages import python_executable
-from .limits import Limits
 from .procfs import kill_all
 
 __all__ = [
-    "EXEC_MOUNT",
     "OutputCapture",
     "OutputPump",
     "SandboxProcess",
-    "SandboxSpawner",
     "exit_status",
     "open_pipe",
     "terminate",
@@ -55,122 +46,100 @@ def open_pipe() -> tuple[int, int]:
     return read_fd, write_fd
 
 
-@attrs.frozen
-class SandboxSpawner:
-    """Builds and starts the command lines of one sandbox's processes.
-
-    Every process goes through the launcher (``_boot/launch.py``), which applies the rlimits,
-    drops to the sandbox user (``owner``) and execs the command; with bubblewrap the launcher
-    itself runs inside the namespaces described in :func:`bwrap_argv`.
-    """
-
-    layout: SandboxLayout
-    mode: IsolationMode
-    internet_access: bool
-    limits: Limits
-    owner: tuple[int, int] | None
-    nproc_base: int = 0
-
-    def command(
-        self,
-        argv: Sequence[str],
-        *,
-        workdir: str,
-        host_workdir: Path,
-        terminal: bool = False,
-        exec_dir: Path | None = None,
-        interpreter_dirs: Sequence[str] = (),
-    ) -> list[str]:
-        """The host argv running ``argv`` in the sandbox (``workdir`` as the sandbox sees it)."""
-        spec: dict[str, object] = {
-            "rlimits": self.limits.rlimits(nproc_base=self.nproc_base),
-            "uid": self.owner[0] if self.owner else None,
-            "gid": self.owner[1] if self.owner else None,
-            "ctty": terminal,
-        }
-        python = [python_executable(), "-I", "-S"]
-        if self.mode is IsolationMode.NONE:
-            spec["cwd"] = str(host_workdir)
-            return [*python, str(BOOT_DIR / "launch.py"), json.dumps(spec), *argv]
-        prefix = bwrap_argv(
-            self.layout,
-            internet_access=self.internet_access,
-            workdir=workdir,
-            terminal=terminal,
-            interpreter_dirs=interpreter_dirs,
-        )
-        if exec_dir is not None:
-            prefix[-1:-1] = ["--bind", str(exec_dir), EXEC_MOUNT]
-        return [*prefix, *python, f"{BOOT_MOUNT}/launch.py", json.dumps(spec), *argv]
-
-    async def start(
-        self,
-        command: Sequence[str],
-        *,
-        env: Mapping[str, str],
-        host_workdir: Path,
-        stdin: int,
-        stdout: int,
-        stderr: int,
-    ) -> SandboxProcess:
-        """Start a host command line built by :meth:`command`, in a new session."""
-        await anyio.lowlevel.checkpoint()
-        cwd = host_workdir if self.mode is IsolationMode.NONE else self.layout.root
-        # Forked from this thread on purpose (see SandboxProcess); fork+exec takes about 1 ms.
-        popen = subprocess.Popen(  # noqa: ASYNC220
-            list(command),
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            env=dict(env),
-            cwd=cwd,
-            start_new_session=True,
-        )
-        return SandboxProcess(popen)
-
-
 class SandboxProcess:
-    """A started process, awaited through a pidfd on any anyio backend.
+    """A process the sandbox's init started, followed through a pidfd from any anyio backend.
 
-    Processes are started from the event loop's own thread on purpose: bubblewrap's
-    ``--die-with-parent`` ties the sandbox to the lifetime of the thread that forked it, and a
-    worker thread (what ``anyio.open_process`` uses on trio) retires after a few idle seconds.
+    ``pidfd`` refers to the reaper above the program (pid 1 of the program's own pid namespace
+    under bubblewrap): it becomes readable once the reaper exited, which the kernel allows only
+    after every other process of that namespace is gone. The reaper writes the program's status
+    (``e<code>`` or ``s<signal>``) to ``status_fd`` just before exiting; anything else there
+    (nothing, garbage) counts as killed. ``pid`` is the process id as the sandbox sees it,
+    ``host_pid`` the one on the host (-1 if it was gone before it could be read).
+    ``tree_kill`` (plain processes, no namespace) makes :meth:`kill` also kill every
+    descendant found through /proc.
     """
 
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
-        self._popen = popen
-        self.pid = popen.pid
-        self._pidfd: int | None = os.pidfd_open(popen.pid)
+    def __init__(
+        self, pidfd: int, status_fd: int, *, host_pid: int, pid: int, tree_kill: bool = False
+    ) -> None:
+        self._pidfd: int | None = pidfd
+        self._status_fd: int | None = status_fd
+        self.host_pid = host_pid
+        self.pid = pid
+        self._tree_kill = tree_kill
+        self._returncode: int | None = None
         self._waiting = anyio.Lock()
+
+    def _exited(self) -> bool:
+        if self._pidfd is None:
+            return True
+        poller = select.poll()
+        poller.register(self._pidfd, select.POLLIN)
+        return bool(poller.poll(0))
+
+    def _read_status(self) -> int:
+        if self._status_fd is None:
+            return -9
+        try:
+            raw = os.read(self._status_fd, 16)
+        except OSError:
+            return -9
+        text = raw.decode("ascii", errors="replace")
+        if len(text) >= 2 and text[0] in "es" and text[1:].isdigit() and len(text) <= 4:
+            value = int(text[1:])
+            if text[0] == "e" and value <= 255:
+                return value
+            if text[0] == "s" and 0 < value < 65:
+                return -value
+        return -9
 
     @property
     def returncode(self) -> int | None:
         """The exit status (negative N for signal N), ``None`` while running."""
-        return self._popen.poll()
+        if self._returncode is None and self._exited():
+            self._returncode = self._read_status()
+        return self._returncode
 
     async def wait(self) -> int:
-        """Wait for the process to exit; its return code."""
+        """Wait until the process and everything it left are gone; its return code."""
         async with self._waiting:
-            while (returncode := self._popen.poll()) is None:
-                if self._pidfd is None:
-                    await anyio.sleep(0.05)
-                    continue
+            while (returncode := self.returncode) is None:
+                assert self._pidfd is not None
                 try:
                     await anyio.wait_readable(self._pidfd)
                 except anyio.ClosedResourceError:
                     continue
             return returncode
 
+    def kill(self) -> None:
+        """SIGKILL the process and everything below it."""
+        if self._pidfd is not None and self._returncode is None:
+            try:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self._tree_kill and self.host_pid > 0:
+            kill_all(self.host_pid)
+
+    def send_signal(self, signum: int) -> None:
+        """Send a signal to the process (the reaper: with a pid namespace, SIGKILL and SIGSTOP
+        reach it, other signals are ignored)."""
+        if self._pidfd is not None and self._returncode is None:
+            try:
+                signal.pidfd_send_signal(self._pidfd, signum)
+            except ProcessLookupError:
+                pass
+
     async def aclose(self) -> None:
-        """Release the pidfd (the process must have exited or be killed by the caller)."""
+        """Release the descriptors (the process must have exited or be killed by the caller)."""
+        self.returncode  # noqa: B018  (reads the status while it can)
         if self._pidfd is not None:
             pidfd, self._pidfd = self._pidfd, None
             anyio.notify_closing(pidfd)
             os.close(pidfd)
-
-
-#: Where a per-execution directory (source file, rich outputs) appears inside bubblewrap.
-EXEC_MOUNT = "/run/hopx-exec"
+        if self._status_fd is not None:
+            fd, self._status_fd = self._status_fd, None
+            os.close(fd)
 
 
 class OutputPump:
@@ -190,7 +159,7 @@ class OutputPump:
 
     def kill(self) -> None:
         """SIGKILL the whole process tree."""
-        kill_all(self.process.pid)
+        self.process.kill()
 
     async def chunks(self) -> AsyncGenerator[tuple[str, bytes], None]:
         """Output chunks in arrival order, until both pipes are closed (or given up on)."""
@@ -284,7 +253,7 @@ async def terminate(process: SandboxProcess) -> None:
     """Kill a process tree and reap the main process (safe to call under cancellation)."""
     with anyio.CancelScope(shield=True):
         if process.returncode is None:
-            kill_all(process.pid)
+            process.kill()
         with anyio.move_on_after(5):
             await process.wait()
         await process.aclose()

@@ -11,6 +11,7 @@ import attrs
 __all__ = [
     "ProcStat",
     "descendants",
+    "instance_pids",
     "kill_all",
     "pids_owned_by",
     "read_stat",
@@ -70,8 +71,12 @@ def _ppid(pid: int) -> int | None:
     return int(fields[1])
 
 
-def read_stat(pid: int) -> ProcStat | None:
-    """The process's current numbers, or ``None`` if it is gone."""
+def read_stat(pid: int, ns_level: int = -1) -> ProcStat | None:
+    """The process's current numbers, or ``None`` if it is gone.
+
+    ``ns_pid`` is its pid in the pid namespace ``ns_level`` levels below the host's (the
+    innermost by default).
+    """
     raw = _read(f"/proc/{pid}/stat")
     status = _read(f"/proc/{pid}/status")
     if raw is None or status is None:
@@ -83,7 +88,8 @@ def read_stat(pid: int) -> ProcStat | None:
         if line.startswith(b"Uid:"):
             uid = int(line.split()[1])
         elif line.startswith(b"NSpid:"):
-            ns_pid = int(line.split()[-1])
+            levels = line.split()[1:]
+            ns_pid = int(levels[min(ns_level, len(levels) - 1)] if ns_level >= 0 else levels[-1])
     cmdline = _read(f"/proc/{pid}/cmdline") or b""
     command = cmdline.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
     state = fields[0].decode()
@@ -107,13 +113,38 @@ def uptime_seconds() -> float:
     return float(raw.split()[0])
 
 
-def descendants(roots: Iterable[int]) -> set[int]:
-    """Every live process below the given ones (the roots included if alive)."""
+def _children() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for pid in _all_pids():
         parent = _ppid(pid)
         if parent is not None:
             children.setdefault(parent, []).append(pid)
+    return children
+
+
+def _is_zombie(pid: int) -> bool:
+    raw = _read(f"/proc/{pid}/stat")
+    return raw is None or raw[raw.rfind(b")") + 2 :].split()[0] in (b"Z", b"X")
+
+
+def instance_pids(init: int) -> set[int]:
+    """The live processes a sandbox's init started: everything below it except the init
+    itself and its own children (the helpers and reapers that start and watch programs)."""
+    children = _children()
+    helpers = {init, *children.get(init, ())}
+    found: set[int] = set()
+    pending = [child for helper in helpers - {init} for child in children.get(helper, ())]
+    while pending:
+        pid = pending.pop()
+        if pid not in found:
+            found.add(pid)
+            pending.extend(children.get(pid, ()))
+    return {pid for pid in found if not _is_zombie(pid)}
+
+
+def descendants(roots: Iterable[int]) -> set[int]:
+    """Every live process below the given ones (the roots included if alive)."""
+    children = _children()
     found: set[int] = set()
     pending = [pid for pid in roots if os.path.exists(f"/proc/{pid}")]
     while pending:
@@ -125,13 +156,15 @@ def descendants(roots: Iterable[int]) -> set[int]:
 
 
 def pids_owned_by(uid: int) -> set[int]:
-    """Live processes whose real user id is ``uid``."""
+    """Live processes (zombies excluded) whose real user id is ``uid``."""
     owned: set[int] = set()
     for pid in _all_pids():
         status = _read(f"/proc/{pid}/status")
-        for line in (status or b"").splitlines():
+        lines = (status or b"").splitlines()
+        zombie = any(line.startswith(b"State:") and b"Z" in line.split()[1:2] for line in lines)
+        for line in lines:
             if line.startswith(b"Uid:"):
-                if int(line.split()[1]) == uid:
+                if int(line.split()[1]) == uid and not zombie:
                     owned.add(pid)
                 break
     return owned

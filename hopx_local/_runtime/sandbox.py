@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import json
 import math
 import os
 import shutil
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -17,17 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 
+from .cgroups import CgroupLimits, SandboxCgroup, cgroup_host
 from .env import EnvStore, check_env
 from .errors import fault
 from .file_api import SandboxFileAPI
 from .files import SandboxFiles
+from .host import Enforcement, host_enforcement
+from .instance import InstanceSpec, SandboxInstance
 from .isolation import IsolationMode, SandboxLayout, isolation_warning
 from .languages import interpreter_for, python_executable
 from .launches import (
+    BASE_PATH,
     Launch,
     base_env,
-    interpreter_dirs,
+    init_owner,
     make_exec_dir,
     merge_env,
     new_id,
@@ -35,14 +40,15 @@ from .launches import (
     read_rich_outputs,
     remove_exec_dir,
     sandbox_owner,
-    write_identity_files,
 )
-from .limits import Limits
+from .limits import Limits, SandboxResources
 from .paths import SandboxPaths, rfc3339
-from .process import OutputCapture, OutputPump, SandboxSpawner, open_pipe, terminate
-from .procfs import kill_all, pids_owned_by
+from .process import OutputCapture, OutputPump, SandboxProcess, open_pipe, terminate
+from .procfs import pids_owned_by
 from .records import ExecOutcome, ProcessRecord
+from .seccomp import filter_program
 from .terminal import TerminalSession, set_window_size
+from .volume import SandboxVolume, volumes_supported
 from .workers import BackgroundJob, BackgroundTable, SandboxProcesses
 
 __all__ = ["SandboxRuntime"]
@@ -52,7 +58,10 @@ class SandboxRuntime(SandboxFileAPI):
     """Runs everything of one sandbox below ``root`` (``workspace/``, ``tmp/``, ``state/``).
 
     Code runs in real processes isolated as ``isolation`` says, with ``limits`` applied to
-    each process and stdout/stderr each capped at ``output_cap`` bytes per execution.
+    each process, ``resources`` to the sandbox as a whole (where the host allows it, see
+    :attr:`enforcement`), and stdout/stderr each capped at ``output_cap`` bytes per execution.
+    Every process is started by the sandbox's instance (:class:`SandboxInstance`), which
+    :meth:`start` brings up and :meth:`shutdown` ends; a request that needs it starts it.
     """
 
     def __init__(
@@ -64,6 +73,7 @@ class SandboxRuntime(SandboxFileAPI):
         internet_access: bool,
         limits: Limits,
         output_cap: int,
+        resources: SandboxResources | None = None,
     ) -> None:
         if output_cap <= 0:
             raise ValueError("output_cap must be positive")
@@ -71,33 +81,53 @@ class SandboxRuntime(SandboxFileAPI):
         self.isolation = isolation
         self.internet_access = internet_access
         self.limits = limits
+        self.resources = resources or SandboxResources()
         self.output_cap = output_cap
-        self.layout = SandboxLayout(sandbox_id, Path(root).resolve())
-        for directory in (self.layout.root, self.layout.state, self.layout.state / "exec"):
+        root = Path(root).resolve()
+        self.volume = SandboxVolume(root)
+        isolated = isolation is IsolationMode.BWRAP
+        wants_volume = self.resources.disk_mb is not None and volumes_supported()
+        self._uses_volume = isolated and (wants_volume or self.volume.exists)
+        self.layout = SandboxLayout(sandbox_id, root)
+        for directory in (self.layout.root, self.layout.state):
             directory.mkdir(parents=True, exist_ok=True, mode=0o755)
-        (self.layout.state / "logs").mkdir(exist_ok=True, mode=0o700)
-        for stale in (self.layout.state / "exec").iterdir():
-            remove_exec_dir(stale)
         self.owner = sandbox_owner(sandbox_id, isolation, self.layout, python_executable())
-        self.paths = SandboxPaths(self.layout)
-        self.files = SandboxFiles(self.paths, self.owner)
-        self.files.make_root_dirs()
-        if self.owner is not None and isolation is IsolationMode.BWRAP:
-            write_identity_files(self.layout, self.owner)
-        nproc_base = 0 if self.owner is not None or os.geteuid() == 0 else 64
-        if nproc_base:
-            nproc_base += len(pids_owned_by(os.geteuid()))
-        self._spawner = SandboxSpawner(
-            self.layout, isolation, internet_access, limits, self.owner, nproc_base
-        )
+        self._use_layout(self.layout)
+        if not self._uses_volume:
+            self._make_writable_tree()
+        nproc_base = 0
+        if isolation is IsolationMode.NONE and self.owner is None and os.geteuid() != 0:
+            nproc_base = 64 + len(pids_owned_by(os.geteuid()))
+        self._rlimits = [
+            [name, value] for name, value in limits.rlimits(nproc_base=nproc_base).items()
+        ]
+        host = cgroup_host()
+        self.cgroup = SandboxCgroup(host, sandbox_id) if host is not None else None
+        self._instance: SandboxInstance | None = None
+        self._starting = anyio.Lock()
         self._env = EnvStore(self.layout.state / "env.json")
-        unconfined = self.owner is not None and isolation is IsolationMode.NONE
-        self.processes = SandboxProcesses(self.owner[0] if unconfined and self.owner else None)
+        level = 1 if isolation is IsolationMode.BWRAP else 0
+        self.processes = SandboxProcesses(ns_level=level)
         self._background = BackgroundTable(self.processes)
         self._terminals: set[TerminalSession] = set()
         self._paused = False
         self._started = time.monotonic()
         self.counters: Counter[str] = Counter()
+
+    def _use_layout(self, layout: SandboxLayout) -> None:
+        """Point the file API at the writable tree (plain directories, or the volume)."""
+        self.layout = layout
+        self.paths = SandboxPaths(layout)
+        self.files = SandboxFiles(self.paths, self.owner)
+
+    def _make_writable_tree(self) -> None:
+        layout = self.layout
+        for directory in (layout.exec_root, layout.logs):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+        os.chmod(layout.logs, 0o700)
+        for stale in layout.exec_root.iterdir():
+            remove_exec_dir(stale)
+        self.files.make_root_dirs()
 
     # -- facts ---------------------------------------------------------------------------
 
@@ -107,12 +137,100 @@ class SandboxRuntime(SandboxFileAPI):
         return self._paused
 
     @property
+    def enforcement(self) -> Enforcement:
+        """What this sandbox really gets on this host (limits, filters, its own user)."""
+        found = host_enforcement(self.isolation)
+        instance = self._instance
+        blocked = found.no_new_userns if instance is None else instance.userns_blocked
+        return Enforcement(
+            isolation=found.isolation,
+            cgroups=found.cgroups,
+            memory=found.memory and self.resources.memory_mb is not None,
+            vcpu=found.vcpu and self.resources.vcpu is not None,
+            processes=found.processes,
+            freeze=found.freeze,
+            disk=self._uses_volume,
+            seccomp=found.seccomp,
+            no_new_userns=blocked,
+            own_user=self.owner is not None,
+        )
+
+    @property
     def warnings(self) -> list[str]:
-        """Honest notes about what this sandbox does not contain."""
+        """Honest notes about what this sandbox does not contain or enforce."""
         notes = [note for note in (isolation_warning(self.isolation),) if note]
         if self.owner is None and os.geteuid() == 0:
             notes.append("sandboxed code runs as root: the process-count limit is not enforced")
+        if self.isolation is IsolationMode.BWRAP:
+            wanted = {
+                "memory": self.resources.memory_mb is not None,
+                "vcpu": self.resources.vcpu is not None,
+                "disk": self.resources.disk_mb is not None,
+                "processes": True,
+                "seccomp": True,
+                "no_new_userns": True,
+            }
+            missing = self.enforcement.missing()
+            notes += [note for name, note in missing.items() if wanted.get(name)]
         return notes
+
+    # -- the instance --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bring the sandbox up: its volume, its cgroup and its instance (idempotent)."""
+        async with self._starting:
+            if self._instance is not None and self._instance.alive:
+                return
+            if self._instance is not None:
+                log_dead = self._instance
+                self._instance = None
+                await log_dead.stop()
+            if self._uses_volume and self.volume.path is None:
+                data = await self.volume.attach(self.resources.disk_mb or 10 << 10)
+                self._use_layout(attrs.evolve(self.layout, data=data))
+                await anyio.to_thread.run_sync(self._make_writable_tree)
+            if self.cgroup is not None:
+                self.cgroup.create(self._cgroup_limits())
+            instance = SandboxInstance(
+                InstanceSpec(
+                    layout=self.layout,
+                    mode=self.isolation,
+                    internet_access=self.internet_access,
+                    code_ids=self.owner,
+                    init_ids=init_owner(self.owner)
+                    if self.isolation is IsolationMode.BWRAP
+                    else None,
+                    cgroup=self.cgroup,
+                    seccomp=filter_program() if self.isolation is IsolationMode.BWRAP else None,
+                )
+            )
+            await instance.start()
+            self._instance = instance
+            self.processes.init_pid = instance.init_pid
+
+    def _cgroup_limits(self) -> CgroupLimits:
+        memory = self.resources.memory_mb
+        # The init, the reapers and the helper that starts each process count as tasks too.
+        return CgroupLimits(
+            memory_bytes=memory << 20 if memory is not None else None,
+            cpus=self.resources.vcpu,
+            max_tasks=self.limits.max_processes + 8,
+        )
+
+    async def _spawn(self, launch: Launch, stdin: int, stdout: int, stderr: int) -> SandboxProcess:
+        await self.start()
+        assert self._instance is not None
+        request = {
+            "argv": launch.argv,
+            "env": launch.env,
+            "cwd": launch.cwd,
+            "rlimits": self._rlimits,
+            "terminal": launch.terminal,
+            "timeout": launch.timeout,
+        }
+        process = await self._instance.spawn(request, stdin, stdout, stderr)
+        self.processes.add(process)
+        return process
 
     # -- preparing runs ------------------------------------------------------------------
 
@@ -178,50 +296,55 @@ class SandboxRuntime(SandboxFileAPI):
             if not all(isinstance(arg, str) and "\x00" not in arg for arg in argv):
                 raise fault("INVALID_REQUEST", "command arguments must be strings without NUL")
             command = list(argv)
-        killer = shutil.which("timeout")
-        if kill_after is not None and kill_after > 0 and killer is not None:
-            command = [killer, "-s", "KILL", f"{kill_after:g}", *command]
-        full = self._spawner.command(
-            command,
-            workdir=sandbox_workdir,
+        timeout = kill_after if kill_after is not None and kill_after > 0 else None
+        return Launch(
+            execution_id=execution_id,
+            argv=command,
+            env=merged,
+            cwd=shown_workdir,
             host_workdir=host_workdir,
-            terminal=terminal,
             exec_dir=exec_dir,
-            interpreter_dirs=interpreter_dirs(command),
+            language=language,
+            terminal=terminal,
+            timeout=timeout,
         )
-        return Launch(execution_id, full, merged, host_workdir, exec_dir, language)
 
     @contextlib.asynccontextmanager
     async def _running(self, launch: Launch, limit: float) -> AsyncIterator[OutputPump]:
         out_r, out_w = open_pipe()
         err_r, err_w = open_pipe()
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            process = await self._spawner.start(
-                launch.command,
-                env=launch.env,
-                host_workdir=launch.host_workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=err_w,
-            )
+            process = await self._spawn(launch, null, out_w, err_w)
         except BaseException:
             for fd in (out_r, err_r):
                 os.close(fd)
-            remove_exec_dir(launch.exec_dir)
+            await self._remove_exec_dir(launch.exec_dir)
             raise
         finally:
-            os.close(out_w)
-            os.close(err_w)
+            for fd in (null, out_w, err_w):
+                os.close(fd)
         self.counters["executions_total"] += 1
         self.counters["executions_active"] += 1
-        self.processes.add(process)
         try:
             yield OutputPump(process, {out_r: "stdout", err_r: "stderr"}, limit)
         finally:
             self.counters["executions_active"] -= 1
             await terminate(process)
             self.processes.discard(process)
-            remove_exec_dir(launch.exec_dir)
+            await self._remove_exec_dir(launch.exec_dir)
+
+    @staticmethod
+    async def _remove_exec_dir(exec_dir: Path | None) -> None:
+        if exec_dir is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(remove_exec_dir, exec_dir)
+
+    @staticmethod
+    async def _rich(exec_dir: Path | None) -> list[dict[str, Any]]:
+        if exec_dir is None:
+            return []
+        return await anyio.to_thread.run_sync(read_rich_outputs, exec_dir)
 
     async def _collect(self, launch: Launch, limit: float) -> ExecOutcome:
         started = time.monotonic()
@@ -233,7 +356,7 @@ class SandboxRuntime(SandboxFileAPI):
             async for kind, data in chunks:
                 (out if kind == "stdout" else err).add(data)
             exit_code = await pump.finish()
-            rich = read_rich_outputs(launch.exec_dir) if launch.exec_dir else []
+            rich = await self._rich(launch.exec_dir)
             pid = pump.process.pid
         elapsed = time.monotonic() - started
         if pump.timed_out:
@@ -273,7 +396,7 @@ class SandboxRuntime(SandboxFileAPI):
                 if tail:
                     yield kind, tail
             exit_code = await pump.finish()
-            rich = read_rich_outputs(launch.exec_dir) if launch.exec_dir else []
+            rich = await self._rich(launch.exec_dir)
         summary = {
             "exit_code": exit_code,
             "execution_time": round(time.monotonic() - started, 6),
@@ -380,7 +503,8 @@ class SandboxRuntime(SandboxFileAPI):
     ) -> ProcessRecord:
         """Start code (``proc_<hex>``) or a program ``argv`` (``cmd_<hex>``) without waiting.
 
-        Its output goes to log files in the sandbox state; ``timeout`` (seconds) kills it.
+        Its output goes to log files outside the sandbox's view; ``timeout`` (seconds) kills
+        it and everything it started.
         """
         self.counters["requests_background"] += 1
         await self._release_finished()
@@ -393,24 +517,21 @@ class SandboxRuntime(SandboxFileAPI):
             workdir=workdir,
             kill_after=timeout,
         )
-        command = launch.command
         process_id = new_id("proc" if is_code else "cmd")
-        logs = self.layout.state / "logs"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+        await self.start()
+        logs = self.layout.logs
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         out = os.open(logs / f"{process_id}.stdout", flags, 0o600)
         err = os.open(logs / f"{process_id}.stderr", flags, 0o600)
         try:
-            process = await self._spawner.start(
-                command,
-                env=launch.env,
-                host_workdir=launch.host_workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-            )
+            process = await self._spawn(launch, null, out, err)
+        except BaseException:
+            await self._remove_exec_dir(launch.exec_dir)
+            raise
         finally:
-            os.close(out)
-            os.close(err)
+            for fd in (null, out, err):
+                os.close(fd)
         record = ProcessRecord(
             process_id=process_id,
             execution_id=launch.execution_id,
@@ -429,7 +550,7 @@ class SandboxRuntime(SandboxFileAPI):
         for job in self._background.finished():
             job.reaped = True
             await terminate(job.process)
-            remove_exec_dir(job.exec_dir)
+            await self._remove_exec_dir(job.exec_dir)
 
     def list_processes(self) -> list[ProcessRecord]:
         """Every background process this sandbox started, with current status."""
@@ -439,20 +560,21 @@ class SandboxRuntime(SandboxFileAPI):
     def process_output(self, process_id: str) -> tuple[str, str]:
         """(stdout, stderr) a background process wrote so far (the first ``output_cap`` bytes)."""
         self._background.job(process_id)
-        logs = self.layout.state / "logs"
         texts = []
         for stream in ("stdout", "stderr"):
-            with open(logs / f"{process_id}.{stream}", "rb") as handle:
+            path = self.layout.logs / f"{process_id}.{stream}"
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as handle:
                 texts.append(handle.read(self.output_cap).decode("utf-8", errors="replace"))
         return texts[0], texts[1]
 
     async def kill(self, process_id: str) -> ProcessRecord:
-        """SIGKILL a background process and its whole tree; its final record."""
+        """SIGKILL a background process and everything it started; its final record."""
         self.counters["requests_kill"] += 1
         job = self._background.job(process_id)
         if job.process.returncode is None:
             job.killed = True
-            kill_all(job.process.pid)
+            job.process.kill()
             with anyio.move_on_after(5):
                 await job.process.wait()
         record = self._background.record(process_id)
@@ -471,34 +593,25 @@ class SandboxRuntime(SandboxFileAPI):
     ) -> TerminalSession:
         """Start an interactive shell (bash, or sh) on a new pseudo-terminal."""
         self.counters["requests_terminal"] += 1
-        shell = shutil.which("bash") or shutil.which("sh") or "/bin/sh"
-        argv = [shell, "-i"]
         launch = self._launch(
             code=None,
             language="terminal",
-            argv=argv,
+            argv=[_shell(), "-i"],
             env=env,
             workdir="/workspace",
             terminal=True,
             prefix="term",
         )
+        launch.env.update(COLUMNS=str(cols), LINES=str(rows))
         master, slave = os.openpty()
         try:
             set_window_size(slave, cols, rows)
-            process = await self._spawner.start(
-                launch.command,
-                env={**launch.env, "COLUMNS": str(cols), "LINES": str(rows)},
-                host_workdir=launch.host_workdir,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-            )
+            process = await self._spawn(launch, slave, slave, slave)
         except BaseException:
             os.close(master)
             raise
         finally:
             os.close(slave)
-        self.processes.add(process)
         session = TerminalSession(process, master, self._terminal_closed)
         self._terminals.add(session)
         return session
@@ -528,37 +641,58 @@ class SandboxRuntime(SandboxFileAPI):
     # -- lifecycle -----------------------------------------------------------------------
 
     def pause(self) -> None:
-        """Stop (SIGSTOP) every process of the sandbox and refuse new executions."""
+        """Stop every process of the sandbox and refuse new executions.
+
+        With a freezer cgroup the sandbox is frozen while every process is sent SIGSTOP, so
+        none can run, fork or continue another in between; when it thaws each one stops
+        before running any more of its code. Without one, SIGSTOP goes out in two rounds.
+        """
         self._paused = True
+        cgroup = self.cgroup
+        if cgroup is not None and cgroup.can_freeze and self._instance is not None:
+            cgroup.freeze()
+            try:
+                self.processes.signal(signal.SIGSTOP)
+            finally:
+                cgroup.thaw()
+            return
         for _round in range(2):
             self.processes.signal(signal.SIGSTOP)
 
     def resume(self) -> None:
-        """Continue (SIGCONT) every process of the sandbox."""
+        """Continue every process of the sandbox."""
         self.processes.signal(signal.SIGCONT)
         self._paused = False
 
     async def shutdown(self) -> None:
-        """Kill every process of the sandbox and release their resources."""
+        """End the sandbox's instance: every process is gone when this returns (bounded)."""
         self._paused = False
         for job in self._background.all():
             if job.process.returncode is None:
                 job.killed = True
-        for process in self.processes.leaders:
-            kill_all(process.pid)
-        self.processes.signal(signal.SIGKILL)
-        for session in list(self._terminals):
-            await session.aclose()
-        self._terminals.clear()
-        self._background.records()
-        for job in self._background.all():
-            if not job.reaped:
-                job.reaped = True
-                await terminate(job.process)
-                remove_exec_dir(job.exec_dir)
-        for process in self.processes.leaders:
-            await terminate(process)
-            self.processes.discard(process)
+        with anyio.CancelScope(shield=True):
+            instance, self._instance = self._instance, None
+            if instance is not None:
+                await instance.stop()
+            self.processes.init_pid = None
+            for session in list(self._terminals):
+                await session.aclose()
+            self._terminals.clear()
+            self._background.records()
+            for job in self._background.all():
+                if not job.reaped:
+                    job.reaped = True
+                    await terminate(job.process)
+                    await self._remove_exec_dir(job.exec_dir)
+            for process in self.processes.leaders:
+                await terminate(process)
+                self.processes.discard(process)
+            if self.cgroup is not None:
+                await anyio.to_thread.run_sync(self.cgroup.kill_all)
+                self.cgroup.remove()
+            if self._uses_volume:
+                self.volume.detach()
+                self._use_layout(attrs.evolve(self.layout, data=None))
 
     def metrics(self) -> dict[str, Any]:
         """Live numbers from /proc plus the runtime's counters."""
@@ -584,3 +718,9 @@ class SandboxRuntime(SandboxFileAPI):
             "requests": requests,
             "paused": self._paused,
         }
+
+
+@functools.cache
+def _shell() -> str:
+    """The interactive shell, looked up in the system directories every sandbox sees."""
+    return "bash" if shutil.which("bash", path=BASE_PATH) else "sh"

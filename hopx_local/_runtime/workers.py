@@ -12,36 +12,36 @@ import attrs
 from .errors import fault
 from .paths import rfc3339
 from .process import SandboxProcess, exit_status
-from .procfs import ProcStat, descendants, pids_owned_by, read_stat, signal_all, uptime_seconds
+from .procfs import ProcStat, instance_pids, read_stat, signal_all, uptime_seconds
 from .records import ProcessRecord
 
 __all__ = ["BackgroundJob", "BackgroundTable", "SandboxProcesses"]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-#: Host-side helpers that are not the sandbox's own processes.
-_HELPERS = frozenset({"bwrap"})
 
 
 class SandboxProcesses:
-    """Every process a sandbox started, found through /proc.
+    """Every process of a sandbox, found through /proc below the sandbox's init.
 
-    A sandbox's processes are the trees below the processes it started. Without bubblewrap
-    (no pid namespace holding everything) ``owner_uid`` adds every process of the sandbox user,
-    so daemons that left the tree are found too.
+    ``init_pid`` is the init's host pid while the sandbox runs. The init and the reapers it
+    starts are the runtime's helpers, not the sandbox's processes, and are never listed,
+    signalled or counted. ``ns_level`` is the pid namespace level whose pids are shown (1: the
+    sandbox's own under bubblewrap, 0: the host's).
     """
 
-    def __init__(self, owner_uid: int | None) -> None:
-        self._owner_uid = owner_uid
+    def __init__(self, ns_level: int = 0) -> None:
+        self.init_pid: int | None = None
+        self._ns_level = ns_level
         self._live: dict[int, SandboxProcess] = {}
         self._cpu_samples: dict[int, tuple[float, float]] = {}
 
     def add(self, process: SandboxProcess) -> None:
         """Track a process the sandbox started."""
-        self._live[process.pid] = process
+        self._live[id(process)] = process
 
     def discard(self, process: SandboxProcess) -> None:
         """Stop tracking a finished process."""
-        self._live.pop(process.pid, None)
+        self._live.pop(id(process), None)
 
     @property
     def leaders(self) -> list[SandboxProcess]:
@@ -50,14 +50,12 @@ class SandboxProcesses:
 
     def pids(self) -> set[int]:
         """Host pids of every live process of the sandbox."""
-        found = descendants(self._live)
-        if self._owner_uid is not None:
-            found |= pids_owned_by(self._owner_uid)
-        return found
+        return instance_pids(self.init_pid) if self.init_pid is not None else set()
 
     def stats(self) -> list[ProcStat]:
-        """/proc snapshots of the sandbox's processes (host helpers included)."""
-        return [stat for stat in map(read_stat, sorted(self.pids())) if stat is not None]
+        """/proc snapshots of the sandbox's processes."""
+        found = (read_stat(pid, self._ns_level) for pid in sorted(self.pids()))
+        return [stat for stat in found if stat is not None]
 
     def signal(self, signum: int) -> int:
         """Send a signal to every process of the sandbox; how many were signalled."""
@@ -76,21 +74,19 @@ class SandboxProcesses:
     def system_processes(self) -> list[dict[str, Any]]:
         """The sandbox's processes as the agent lists them (pids as seen inside the sandbox)."""
         now, booted = time.monotonic(), uptime_seconds()
-        listed = []
-        for stat in self.stats():
-            if stat.name in _HELPERS:
-                continue
-            listed.append(
-                {
-                    "pid": stat.ns_pid,
-                    "name": stat.name,
-                    "status": stat.state,
-                    "cpu_percent": round(self._cpu_percent(stat, now, booted), 2),
-                    "memory_mb": round(stat.rss_bytes / (1 << 20), 3),
-                    "command": stat.command,
-                }
-            )
-        alive = {stat.pid for stat in self.stats()}
+        stats = self.stats()
+        listed = [
+            {
+                "pid": stat.ns_pid,
+                "name": stat.name,
+                "status": stat.state,
+                "cpu_percent": round(self._cpu_percent(stat, now, booted), 2),
+                "memory_mb": round(stat.rss_bytes / (1 << 20), 3),
+                "command": stat.command,
+            }
+            for stat in stats
+        ]
+        alive = {stat.pid for stat in stats}
         for pid in set(self._cpu_samples) - alive:
             del self._cpu_samples[pid]
         return listed

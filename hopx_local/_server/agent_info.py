@@ -112,6 +112,8 @@ async def info(ctx: AgentContext, _args: Any) -> dict[str, Any]:
         doc["warning"] = warning
     # Everything this sandbox does not enforce or contain (isolation, limits), in words.
     doc["warnings"] = list(ctx.runtime.warnings)
+    # What this host enforces for the sandbox (limits, filters, its own user), as facts.
+    doc["enforcement"] = ctx.runtime.enforcement.to_wire()
     return doc
 
 

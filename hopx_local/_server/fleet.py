@@ -29,7 +29,7 @@ import attrs
 from hopx_local._jwt import issue_token, new_secret
 from hopx_local._runtime.isolation import IsolationMode, isolation_warning
 from hopx_local._runtime.languages import available_languages
-from hopx_local._runtime.limits import Limits
+from hopx_local._runtime.limits import Limits, SandboxResources
 from hopx_local._runtime.registry import Registry, SandboxRecord
 from hopx_local._runtime.sandbox import SandboxRuntime
 
@@ -187,6 +187,7 @@ class Fleet:
     async def _launch(self, record: SandboxRecord) -> LiveSandbox:
         from .agent import AgentPlane
 
+        template = find_template(self.templates, str(record.template))
         runtime = SandboxRuntime(
             record.id,
             self.sandbox_root(record.id),
@@ -194,7 +195,18 @@ class Fleet:
             internet_access=bool(record.internet_access),
             limits=self.config.process_limits,
             output_cap=self.config.output_cap,
+            resources=SandboxResources(
+                vcpu=template.vcpu if template else 2,
+                memory_mb=template.memory_mb if template else 2048,
+                disk_mb=(template.disk_gb if template else 10) * 1024,
+            ),
         )
+        try:
+            await runtime.start()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await runtime.shutdown()
+            raise
         for note in runtime.warnings:
             if note not in self._warned:
                 self._warned.add(note)

@@ -142,6 +142,12 @@ async def _interrupt_busy_server(
     base_url = await anyio.to_thread.run_sync(read_base_url, proc)
     sandboxes, ws = await _busy_sandboxes(base_url, marker)
     try:
+        # A program started by a shell may still be on its way to exec when the shell's
+        # output arrives; wait (bounded) for all five to show.
+        for _attempt in range(100):
+            if len(_pids_running(marker)) >= 5:
+                break
+            await anyio.sleep(0.05)
         assert len(_pids_running(marker)) >= 5, "the sandboxes' processes did not start"
         proc.send_signal(signum)
         code = await anyio.to_thread.run_sync(_stop, proc)
