@@ -253,6 +253,10 @@ class SandboxRuntime(SandboxFileAPI):
         self.files.mkdir(sandbox)
         return host, sandbox
 
+    def _check_started(self) -> None:
+        if self._uses_volume and self.volume.path is None:
+            raise fault("INTERNAL_ERROR", "the sandbox is not started; start it first")
+
     def _launch(
         self,
         *,
@@ -266,6 +270,7 @@ class SandboxRuntime(SandboxFileAPI):
         kill_after: float | None = None,
     ) -> Launch:
         self._check_running()
+        self._check_started()
         if code is not None and not isinstance(code, str):
             raise fault("INVALID_REQUEST", "code must be a string")
         request_env = check_env(env or {})
@@ -420,6 +425,7 @@ class SandboxRuntime(SandboxFileAPI):
         """Run source code to completion (or until ``timeout`` seconds)."""
         self.counters["requests_execute"] += 1
         limit = self._check_timeout(timeout)
+        await self.start()
         launch = self._launch(code=code, language=language, argv=None, env=env, workdir=workdir)
         return await self._collect(launch, limit)
 
@@ -456,6 +462,7 @@ class SandboxRuntime(SandboxFileAPI):
         """Run a program (looked up on PATH inside the sandbox) with arguments."""
         self.counters["requests_command"] += 1
         limit = self._check_timeout(timeout)
+        await self.start()
         launch = self._launch(
             code=None,
             language="command",
@@ -508,6 +515,7 @@ class SandboxRuntime(SandboxFileAPI):
         """
         self.counters["requests_background"] += 1
         await self._release_finished()
+        await self.start()
         is_code = code is not None
         launch = self._launch(
             code=code,
@@ -518,7 +526,6 @@ class SandboxRuntime(SandboxFileAPI):
             kill_after=timeout,
         )
         process_id = new_id("proc" if is_code else "cmd")
-        await self.start()
         logs = self.layout.logs
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -593,6 +600,7 @@ class SandboxRuntime(SandboxFileAPI):
     ) -> TerminalSession:
         """Start an interactive shell (bash, or sh) on a new pseudo-terminal."""
         self.counters["requests_terminal"] += 1
+        await self.start()
         launch = self._launch(
             code=None,
             language="terminal",
