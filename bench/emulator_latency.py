@@ -4,10 +4,11 @@ Measures, side by side in one run (median and p99 of N runs each):
 
 * spawning the sandbox's interpreter directly: ``python -c 'print(1)'`` (the very binary the
   emulator runs code with), and with ``-S`` (no ``site``: the interpreter's own floor);
-* the same under bubblewrap with the flags the emulator uses for a default sandbox
-  (``bwrap_argv`` of a scratch sandbox layout);
-* the emulator's whole spawn chain: bubblewrap, the sandbox launcher (rlimits), then the
-  interpreter with the start-up hooks on its path;
+* the same under a fresh bubblewrap with a sandbox's namespaces and system mounts (what each
+  execution used to cost: a new instance per run);
+* the emulator's whole execution chain inside a running sandbox (``SandboxRuntime.execute``
+  of ``print(1)``: the request to the sandbox's init, the reaper in its own pid namespace, the
+  interpreter with the start-up hooks, the source file and the rich-output directory);
 * through the emulator with the asyncio client (``hopx_asyncio``): ``AsyncSandbox.create``,
   the first ``run_code("print(1)")`` of each new sandbox, its ``kill``, and ``run_code`` of
   ``print(1)`` on one long-lived sandbox (a kept-alive connection).
@@ -23,7 +24,6 @@ event loop; ``--in-process`` runs ``hopx_local.serve()`` in the benchmark's own 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import pathlib
@@ -42,13 +42,10 @@ import attrs
 
 import hopx_local
 from hopx_asyncio import AsyncSandbox
-from hopx_local._runtime.isolation import (
-    BOOT_MOUNT,
-    SandboxLayout,
-    bwrap_argv,
-    resolve_isolation,
-)
+from hopx_local._runtime import IsolationMode, Limits, SandboxRuntime
+from hopx_local._runtime.isolation import bwrap_path, resolve_isolation
 from hopx_local._runtime.languages import python_executable
+from hopx_local._runtime.mounts import interpreter_prefixes, parent_dirs, system_args
 
 WARMUP = 3
 PLAIN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -93,8 +90,20 @@ class Spawn:
         return elapsed
 
 
-def spawns(scratch: pathlib.Path) -> list[Spawn]:
-    """Direct, bubblewrapped and full-chain spawns of ``python -c 'print(1)'``."""
+def bwrap_once(python: str) -> tuple[str, ...]:
+    """A fresh bubblewrap with a sandbox's namespaces and read-only system mounts."""
+    argv = [bwrap_path() or "bwrap", "--unshare-user", "--unshare-pid", "--unshare-ipc"]
+    argv += ["--unshare-uts", "--unshare-net", "--die-with-parent", "--new-session"]
+    prefixes = list(interpreter_prefixes())
+    argv += parent_dirs([*prefixes, "/etc/x"])
+    argv += [*system_args(), "--proc", "/proc", "--dev", "/dev"]
+    for prefix in prefixes:
+        argv += ["--ro-bind", prefix, prefix]
+    return (*argv, python, "-c", "print(1)")
+
+
+def spawns() -> list[Spawn]:
+    """Direct and bubblewrapped spawns of ``python -c 'print(1)'``."""
     python = python_executable()
     code = (python, "-c", "print(1)")
     found = [
@@ -103,27 +112,26 @@ def spawns(scratch: pathlib.Path) -> list[Spawn]:
             Row("python -S -c 'print(1)'", "no site import"), (python, "-S", *code[1:]), PLAIN_ENV
         ),
     ]
-    if resolve_isolation("auto").value != "bwrap":
-        return found
-    layout = SandboxLayout("benchsandbox", scratch / "sandbox")
-    for directory in (layout.workspace, layout.tmp, layout.state):
-        directory.mkdir(parents=True, exist_ok=True)
-    prefix = bwrap_argv(
-        layout,
-        internet_access=True,
-        workdir="/workspace",
-        terminal=False,
-        interpreter_dirs=[os.path.dirname(os.path.dirname(python))],
-    )
-    found.append(Spawn(Row("bwrap + python", "default sandbox flags"), (*prefix, *code), PLAIN_ENV))
-    spec = {"rlimits": {"RLIMIT_NOFILE": 1024, "RLIMIT_CORE": 0}, "ctty": False}
-    launcher = (python, "-I", "-S", f"{BOOT_MOUNT}/launch.py", json.dumps(spec))
-    hooked = {**PLAIN_ENV, "PYTHONPATH": f"{BOOT_MOUNT}/pyhooks:/workspace"}
-    chain = (*prefix, *launcher, python, "-u", "-c", "print(1)")
-    found.append(
-        Spawn(Row("bwrap + launcher + hooks + python", "the emulator's chain"), chain, hooked)
-    )
+    if resolve_isolation("auto").value == "bwrap":
+        row = Row("bwrap + python", "a fresh instance, sandbox flags")
+        found.append(Spawn(row, bwrap_once(python), PLAIN_ENV))
     return found
+
+
+@attrs.frozen
+class Chain:
+    """``print(1)`` through a running sandbox's init: the emulator's execution chain."""
+
+    row: Row
+    runtime: SandboxRuntime
+
+    async def once(self) -> float:
+        started = time.perf_counter()
+        outcome = await self.runtime.execute("print(1)", "python")
+        elapsed = time.perf_counter() - started
+        if outcome.stdout.strip() != "1":
+            raise RuntimeError(f"the chain failed: {outcome}")
+        return elapsed
 
 
 @attrs.frozen
@@ -131,6 +139,7 @@ class Endpoint:
     base_url: str
     api_key: str
     isolation: str
+    pid: int = 0
 
 
 @asynccontextmanager
@@ -153,7 +162,7 @@ async def emulator_in_child(scratch: pathlib.Path) -> AsyncIterator[Endpoint]:
             if process.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the emulator did not start:\n{text}")
             await anyio.sleep(0.05)
-        yield Endpoint(url[1], key, mode[1])
+        yield Endpoint(url[1], key, mode[1], process.pid)
     finally:
         with anyio.CancelScope(shield=True):
             process.send_signal(signal.SIGTERM)
@@ -168,7 +177,7 @@ async def emulator_in_child(scratch: pathlib.Path) -> AsyncIterator[Endpoint]:
 @asynccontextmanager
 async def emulator_here() -> AsyncIterator[Endpoint]:
     async with hopx_local.serve() as local:
-        yield Endpoint(local.base_url, local.api_key, local.isolation)
+        yield Endpoint(local.base_url, local.api_key, local.isolation, os.getpid())
 
 
 async def print_one(sandbox: AsyncSandbox) -> float:
@@ -206,7 +215,9 @@ class Lifecycle:
             self.kill.samples.append(time.perf_counter() - before_kill)
 
 
-async def measure(endpoint: Endpoint, probes: list[Spawn], runs: int) -> list[Row]:
+async def measure(
+    endpoint: Endpoint, probes: list[Spawn], chain: Chain | None, runs: int
+) -> list[Row]:
     """Interleaved rounds: each takes one sample of every row."""
     lifecycle = Lifecycle()
     steady = Row("run_code('print(1)')", "one sandbox, kept-alive connection")
@@ -219,12 +230,17 @@ async def measure(endpoint: Endpoint, probes: list[Spawn], runs: int) -> list[Ro
                 elapsed = await anyio.to_thread.run_sync(probe.once)
                 if keep:
                     probe.row.samples.append(elapsed)
+            if chain is not None:
+                elapsed = await chain.once()
+                if keep:
+                    chain.row.samples.append(elapsed)
             elapsed = await print_one(sandbox)
             if keep:
                 steady.samples.append(elapsed)
             await lifecycle.once(endpoint, keep)
     return [
         *(probe.row for probe in probes),
+        *([chain.row] if chain is not None else []),
         steady,
         lifecycle.first,
         lifecycle.create,
@@ -246,11 +262,31 @@ def print_table(rows: list[Row]) -> None:
 async def main(runs: int, in_process: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="hopx-bench-") as temp:
         scratch = pathlib.Path(temp)
-        probes = await anyio.to_thread.run_sync(spawns, scratch)
+        probes = await anyio.to_thread.run_sync(spawns)
         load_before = os.getloadavg()[0]
+        runtime = None
+        if resolve_isolation("auto") is IsolationMode.BWRAP:
+            runtime = SandboxRuntime(
+                "benchchain",
+                scratch / "chain",
+                isolation=IsolationMode.BWRAP,
+                internet_access=False,
+                limits=Limits(),
+                output_cap=1 << 20,
+            )
+            await runtime.start()
+        chain = (
+            Chain(Row("init + hooks + python", "the emulator's chain"), runtime)
+            if runtime
+            else None
+        )
         opener = emulator_here() if in_process else emulator_in_child(scratch)
-        async with opener as endpoint:
-            rows = await measure(endpoint, probes, runs)
+        try:
+            async with opener as endpoint:
+                rows = await measure(endpoint, probes, chain, runs)
+        finally:
+            if runtime is not None:
+                await runtime.shutdown()
     where = "in this process" if in_process else "in a child process"
     print(
         f"python {sys.version.split()[0]} ({python_executable()}), {os.cpu_count()} CPUs,"
@@ -260,10 +296,13 @@ async def main(runs: int, in_process: bool) -> None:
     print_table(rows)
     by_name = {row.name: row for row in rows}
     execute = by_name["run_code('print(1)')"].median_ms
-    for base in ("python -c 'print(1)'", "bwrap + launcher + hooks + python"):
+    for base in ("python -c 'print(1)'", "bwrap + python"):
         if base in by_name:
             extra = execute - by_name[base].median_ms
             print(f"run_code('print(1)') median minus {base!r} median: {extra:.2f} ms")
+    if "init + hooks + python" in by_name and "bwrap + python" in by_name:
+        ratio = by_name["init + hooks + python"].median_ms / by_name["bwrap + python"].median_ms
+        print(f"execution chain / (bwrap + python), medians: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

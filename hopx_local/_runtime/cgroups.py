@@ -1,11 +1,13 @@
 """One cgroup per sandbox: memory, CPU and task limits for the sandbox as a whole, freezing,
 and a reliable list of its processes (cgroup v1 controllers or the v2 unified hierarchy).
 
-Sandbox cgroups live below the server's own cgroup in each hierarchy (below its parent on v2,
-where a cgroup holding processes cannot delegate controllers), in a directory named after the
-server's process, ``hopx-local-<pid>``; directories of servers that are gone are removed at
-start-up. Where the kernel or the user's permissions do not allow any of this, there is no
-cgroup and the runtime says so.
+Sandbox cgroups are created next to the server's processes: directly in the server's own
+cgroup of each v1 hierarchy, so that each sandbox weighs as much as one process of the host
+when CPUs are contended (not all sandboxes together), or, on v2 (where a cgroup holding
+processes cannot delegate controllers), in a ``hopx-local-<pid>`` directory beside the
+server's cgroup. Each is named ``hopx-local-<server pid>-<sandbox id>``; those of servers
+that are gone are removed at start-up. Where the kernel or the user's permissions do not
+allow any of this, there is no cgroup and the runtime says so.
 """
 
 from __future__ import annotations
@@ -80,20 +82,23 @@ def _own_paths() -> dict[str, str]:
     return paths
 
 
-def _writable_base(parent: Path) -> Path | None:
+def _writable_base(parent: Path, *, own_directory: bool) -> Path | None:
+    """Where this server's sandbox cgroups go below ``parent`` (None if it may not)."""
     base = parent / f"{_PREFIX}{os.getpid()}"
     try:
         base.mkdir(exist_ok=True)
+        if not own_directory:
+            base.rmdir()
     except OSError:
         return None
     _remove_stale(parent)
-    return base
+    return base if own_directory else parent
 
 
 def _remove_stale(parent: Path) -> None:
     with contextlib.suppress(OSError):
         for entry in parent.iterdir():
-            pid = entry.name.removeprefix(_PREFIX)
+            pid = entry.name.removeprefix(_PREFIX).split("-", 1)[0]
             if entry.name.startswith(_PREFIX) and pid.isdigit() and not _alive(int(pid)):
                 for child in entry.iterdir():
                     if child.is_dir():
@@ -114,7 +119,7 @@ def _detect_v1(mounts: list[tuple[str, str, set[str]]]) -> CgroupHost | None:
         for controller in _CONTROLLERS:
             if fstype == "cgroup" and controller in options and controller not in bases:
                 parent = Path(point) / own.get(controller, "/").lstrip("/")
-                base = _writable_base(parent)
+                base = _writable_base(parent, own_directory=False)
                 if base is not None:
                     bases[controller] = base
     return CgroupHost("v1", bases) if bases else None
@@ -131,7 +136,7 @@ def _detect_v2(mounts: list[tuple[str, str, set[str]]]) -> CgroupHost | None:
     except OSError:
         return None
     wanted = available & {"memory", "cpu", "pids"}
-    base = _writable_base(parent)
+    base = _writable_base(parent, own_directory=True)
     if base is None:
         return None
     try:
@@ -159,7 +164,8 @@ class SandboxCgroup:
 
     def __init__(self, host: CgroupHost, name: str) -> None:
         self.host = host
-        self.dirs = {controller: base / name for controller, base in host.bases.items()}
+        leaf = f"{_PREFIX}{os.getpid()}-{name}"
+        self.dirs = {controller: base / leaf for controller, base in host.bases.items()}
 
     def _unique_dirs(self) -> list[Path]:
         return list(dict.fromkeys(self.dirs.values()))

@@ -209,11 +209,14 @@ class SandboxRuntime(SandboxFileAPI):
             self.processes.init_pid = instance.init_pid
 
     def _cgroup_limits(self) -> CgroupLimits:
-        memory = self.resources.memory_mb
+        memory, vcpu = self.resources.memory_mb, self.resources.vcpu
+        # One CPU of the host is always left to everything else: a sandbox never takes the
+        # whole machine (or the server that serves every other sandbox).
+        cpus = min(vcpu, max(1.0, (os.cpu_count() or 1) - 1.0)) if vcpu is not None else None
         # The init, the reapers and the helper that starts each process count as tasks too.
         return CgroupLimits(
             memory_bytes=memory << 20 if memory is not None else None,
-            cpus=self.resources.vcpu,
+            cpus=cpus,
             max_tasks=self.limits.max_processes + 8,
         )
 
