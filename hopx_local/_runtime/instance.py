@@ -346,8 +346,6 @@ class SandboxInstance:
         for name, index in (("uid_map", 0), ("gid_map", 1)):
             text = f"0 {init_ids[index]} 1\n{CODE_ID} {code_ids[index]} 1\n"
             Path(f"/proc/{pid}/{name}").write_text(text)
-        with contextlib.suppress(OSError):
-            Path(f"/proc/{pid}/oom_score_adj").write_text("-1000")
 
     # -- talking to the init ----------------------------------------------------------------
 

@@ -284,6 +284,12 @@ class _Reaper:
 
     def _exec(self) -> None:
         try:
+            # When the sandbox runs out of memory, its programs go before the init.
+            try:
+                with open("/proc/self/oom_score_adj", "w") as handle:
+                    handle.write("500")
+            except OSError:
+                pass
             for target, fd in enumerate(self.stdio):
                 os.dup2(fd, target)
             for fd in (*self.stdio, self.status):
