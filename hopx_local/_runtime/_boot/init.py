@@ -197,6 +197,14 @@ class _Init:
     # -- main loop --------------------------------------------------------------------------
 
     def serve(self) -> None:
+        try:
+            self._serve()
+        finally:
+            if not self.pidns:
+                # Plain processes: nothing else kills what we started when the server is gone.
+                _kill_descendants()
+
+    def _serve(self) -> None:
         first = self.receive()
         if first is None:
             return
