@@ -24,9 +24,8 @@ from typing import Any
 
 import attrs
 
-from hopx_proto import OPERATIONS
-from hopx_proto._ops._base import Auth
-from hopx_proto._streams import STREAMS, StreamSpec
+from hopx_proto import OPERATIONS, Auth
+from hopx_proto.streams import STREAMS, StreamSpec
 
 DOCS = pathlib.Path(__file__).parent
 
@@ -138,15 +137,28 @@ def operation_table() -> str:
     return "\n".join(rows)
 
 
-def documented_at(module_name: str, name: str) -> str:
-    """The identifier of the reference entry for ``module_name.name``."""
-    import hopx_proto
-    import hopx_proto.aio
+#: Where a re-exported name is documented, most specific first.
+HOMES = (
+    "hopx_proto.aio",
+    "hopx_proto",
+    "hopx_proto.streams",
+    "hopx_proto.ops",
+    "hopx_proto.wire",
+    "hopx_proto.policy",
+)
 
+
+def documented_at(module_name: str, name: str) -> str:
+    """The identifier of the reference entry for ``module_name.name`` (the object may be
+    documented under another name, as ``SandboxTemplate`` is ``hopx_proto.Template``)."""
     value = getattr(importlib.import_module(module_name), name)
-    for home in (hopx_proto.aio, hopx_proto):
+    for home_name in HOMES:
+        home = importlib.import_module(home_name)
         if getattr(home, name, None) is value and name in home.__all__:
-            return f"{home.__name__}.{name}"
+            return f"{home_name}.{name}"
+        for other in home.__all__:
+            if getattr(home, other) is value:
+                return f"{home_name}.{other}"
     return f"{module_name}.{name}"
 
 

@@ -14,6 +14,10 @@ from typing import Any
 
 import hopx_proto
 import hopx_proto.aio
+import hopx_proto.ops
+import hopx_proto.policy
+import hopx_proto.streams
+import hopx_proto.wire
 
 ROLE = re.compile(r":(?:class|meth|func|attr|data|mod|exc|obj):<code>(?P<target>[^<]+)</code>")
 
@@ -21,13 +25,17 @@ ROLE = re.compile(r":(?:class|meth|func|attr|data|mod|exc|obj):<code>(?P<target>
 HOMES = (
     ("hopx_proto.aio", frozenset(hopx_proto.aio.__all__)),
     ("hopx_proto", frozenset(hopx_proto.__all__)),
+    ("hopx_proto.streams", frozenset(hopx_proto.streams.__all__)),
+    ("hopx_proto.ops", frozenset(hopx_proto.ops.__all__)),
+    ("hopx_proto.wire", frozenset(hopx_proto.wire.__all__)),
+    ("hopx_proto.policy", frozenset(hopx_proto.policy.__all__)),
 )
 
 
 def identifier(target: str) -> str:
     """The reference identifier for a role's target (``~`` and leading dots removed)."""
     name = target.lstrip("~.").strip()
-    if name.startswith(("hopx_proto", "hopx_trio", "hopx_asyncio", "hopx_local")):
+    if name.startswith(("hopx_proto", "hopx_io", "hopx_trio", "hopx_asyncio", "hopx_local")):
         return name
     first = name.split(".", 1)[0]
     for module, names in HOMES:

@@ -21,7 +21,7 @@ from typing import TextIO
 from _local import service
 
 from hopx_asyncio import AsyncSandbox
-from hopx_proto import ErrorMessage, Result, Stderr, Stdout
+from hopx_proto.streams import ErrorMessage, Result, Stderr, Stdout
 
 STEP = re.compile(r"^step (\d+)/(\d+)\b(.*)$")
 BAR_WIDTH = 30

@@ -36,25 +36,21 @@ import socket
 import sys
 from typing import Any
 
-from hopx_proto import (
-    NEED_DATA,
-    OPERATIONS,
+from hopx_proto import NEED_DATA, OPERATIONS, HTTPConnection, Role, TimeoutError
+from hopx_proto.streams import (
     Accepted,
-    BaseURL,
     BinaryMessage,
     CloseReceived,
     Complete,
     ExecuteStreamClient,
     ExecuteStreamRequest,
-    HTTPConnection,
     Result,
-    Role,
     Stderr,
     Stdout,
     TextMessage,
-    TimeoutError,
     WebSocket,
 )
+from hopx_proto.wire import BaseURL
 
 TIMEOUT = 30.0  # seconds any single read may wait
 CODE = """\

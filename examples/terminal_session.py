@@ -19,7 +19,7 @@ import sys
 from _local import service
 
 from hopx_asyncio import AsyncSandbox, TerminalSession
-from hopx_proto import Exit, Output
+from hopx_proto.streams import Exit, Output
 
 #: Control sequences of a terminal (colours, cursor moves, bracketed paste, titles).
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*(\x07|\x1b\\)|\x1b[=>]|\r")

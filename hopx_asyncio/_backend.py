@@ -1,248 +1,195 @@
-"""The anyio implementation of :class:`hopx_proto.aio.Backend` (asyncio, or trio via anyio).
+"""The asyncio implementation of :class:`hopx_proto.aio.Backend`, on asyncio alone.
 
-Deadlines, locks and threads come from anyio. Connections on an asyncio loop are asyncio's own
-transports (:mod:`hopx_asyncio._stream`), which read ahead without the per-read bookkeeping of
-anyio's streams; under another anyio backend they are anyio streams.
-
-anyio and ssl are imported by the methods that use them, on the first connection, deadline or
-lock, so that importing the package stays cheap; from then on the import is a dictionary look-up.
+Connections are asyncio's own transports (:mod:`hopx_asyncio._stream`); deadlines are
+:class:`Deadline` scopes that cancel the task and swallow their own cancellation; locks,
+sleeping and worker threads are asyncio's.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+import asyncio
+import functools
+import ssl
+import weakref
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
 
-from hopx_proto._errors import NetworkError, TimeoutError
-from hopx_proto.aio._backend import ByteStream, Deadline, EventLike, LockLike
+from hopx_io import BackendBase
+from hopx_proto import NetworkError
+from hopx_proto.aio import ByteStream, LockLike
 
-if TYPE_CHECKING:
-    import ssl
+from ._stream import AsyncioByteStream, open_stream
 
-    import anyio
-    import anyio.abc
-
-__all__ = ["AnyioBackend", "AnyioByteStream"]
+__all__ = ["AsyncioBackend", "Deadline"]
 
 T = TypeVar("T")
 
-_default_tls: ssl.SSLContext | None = None
+#: The scopes each task is inside, innermost last.
+_SCOPES: weakref.WeakKeyDictionary[asyncio.Task[Any], list[Deadline]] = weakref.WeakKeyDictionary()
 
 
-def _network_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean the connection is unusable."""
-    import ssl
+class Deadline:
+    """A cancel scope for asyncio: past its deadline, the task is cancelled and the scope
+    swallows that one cancellation (:attr:`cancelled_caught` then says so).
 
-    import anyio
+    A ``shield`` scope keeps the deadlines of the scopes around it out (their cancellation is
+    delivered once it ends, if their block is still running), like a shielded cancel scope of
+    trio. Cancellation from outside (``task.cancel()``, ``asyncio.timeout``) is not held back:
+    asyncio has no way to refuse it, so it goes through as usual.
 
-    return (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.ClosedResourceError)
+    Args:
+        seconds: the deadline, from entering the block (``None``: none).
+        shield: hold back the deadlines of enclosing scopes.
+    """
 
+    def __init__(self, seconds: float | None, *, shield: bool = False) -> None:
+        self.seconds = seconds
+        self.shield = shield
+        self.cancelled_caught = False
+        self._task: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._cancelling = 0
+        self._fired = False  # this scope cancelled the task
+        self._due = False  # the deadline passed while a shield inside held it back
+        self._active = False
 
-def _end_of_stream() -> type[BaseException]:
-    import anyio
+    def __enter__(self) -> Deadline:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a deadline needs a running asyncio task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._active = True
+        _SCOPES.setdefault(task, []).append(self)
+        if self.seconds is not None:
+            loop = task.get_loop()
+            self._timer = loop.call_at(loop.time() + self.seconds, self._expire)
+        return self
 
-    return anyio.EndOfStream
+    def _expire(self) -> None:
+        task = self._task
+        if not self._active or self._fired or task is None:
+            return
+        stack = _SCOPES.get(task, [])
+        inner = stack[stack.index(self) + 1 :]
+        if any(scope.shield for scope in inner):
+            self._due = True
+            return
+        self._fired = True
+        task.cancel()
 
-
-def _on_asyncio() -> bool:
-    """Is this an asyncio event loop (rather than trio run through anyio)?"""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        task = self._task
+        assert task is not None
+        self._active = False
+        if self._timer is not None:
+            self._timer.cancel()
+        stack = _SCOPES.get(task, [])
+        position = stack.index(self)
+        del stack[position]
+        if self.shield:
+            # Deadlines held back while this shield ran are delivered when the task next waits.
+            loop = task.get_loop()
+            for scope in stack[:position]:
+                if scope._due:
+                    scope._due = False
+                    loop.call_soon(scope._expire)
+        if self._fired:
+            # Ours, unless someone else asked to cancel the task too: then it goes on.
+            only_ours = task.uncancel() <= self._cancelling
+            if only_ours and exc_type is not None and issubclass(exc_type, asyncio.CancelledError):
+                self.cancelled_caught = True
+                return True
         return False
-    return True
 
 
-def _socket_is_readable(fd: int) -> bool:
-    """Would reading ``fd`` not block (data, EOF or an error waiting)? A closed descriptor
-    counts as readable: there is nothing to wait for on it."""
-    if fd < 0:
-        return True
-    import select
-
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLPRI)
-    return bool(poller.poll(0))
-
-
-class AnyioByteStream:
-    """An anyio byte stream with EOF as ``b""`` and errors mapped to :class:`NetworkError`."""
-
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
-        self.stream = stream
-
-    async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        import anyio
-
+async def _finish(future: asyncio.Future[T]) -> T:
+    """The result of ``future``, waiting for it even if the caller is cancelled meanwhile (a
+    worker thread cannot be stopped half-way); the cancellation is raised afterwards."""
+    cancelled: asyncio.CancelledError | None = None
+    while not future.done():
         try:
-            with anyio.move_on_after(timeout):
-                await self.stream.send(data)
-                return
-        except _network_errors() as exc:
-            raise NetworkError(f"connection lost while sending: {exc!r}") from exc
-        raise TimeoutError(f"sending took longer than {timeout:g} s", request_sent=False)
-
-    async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        import anyio
-
-        try:
-            with anyio.move_on_after(timeout):
-                return await self.stream.receive(max_bytes)
-        except _end_of_stream():
-            return b""
-        except _network_errors() as exc:
-            raise NetworkError(f"connection lost while receiving: {exc!r}") from exc
-        raise TimeoutError(f"nothing received within {timeout:g} s")
-
-    def is_stale(self) -> bool:
-        import anyio.abc
-
-        sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
-        return sock is not None and _socket_is_readable(sock.fileno())
-
-    async def aclose(self) -> None:
-        try:
-            await self.stream.aclose()
-        except _network_errors():
-            pass
+            await asyncio.wait((future,))
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
+    return future.result()
 
 
-class AnyioBackend:
-    """Sockets, TLS, deadlines and locks from anyio."""
+class AsyncioBackend(BackendBase):
+    """Sockets, TLS, deadlines and locks from asyncio.
+
+    Args:
+        environ: the mapping read for ``HOPX_API_KEY``, ``HOPX_BASE_URL`` and proxies;
+            ``os.environ`` when ``None``.
+    """
 
     name = "asyncio"
-
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self.environ: Mapping[str, str] = os.environ if environ is None else environ
 
     async def connect_tcp(
         self, host: str, port: int, *, tls: object | None, server_hostname: str | None
     ) -> ByteStream:
-        if _on_asyncio():
-            from hopx_asyncio._stream import open_stream
+        """A TCP connection to ``host:port`` (racing its addresses), with TLS if ``tls``.
 
-            tls_context = None
-            if tls is not None:
-                import ssl
-
-                if not isinstance(tls, ssl.SSLContext):
-                    raise NetworkError("TLS needs an ssl.SSLContext", request_sent=False)
-                tls_context = tls
-            return await open_stream(host, port, tls=tls_context, server_hostname=server_hostname)
-        import anyio
-
-        try:
-            sock = await anyio.connect_tcp(host, port)
-        except OSError as exc:
-            raise NetworkError(
-                f"cannot connect to {host}:{port}: {exc}", request_sent=False
-            ) from exc
-        stream = AnyioByteStream(sock)
-        if tls is None:
-            return stream
-        return await self.start_tls(stream, tls=tls, server_hostname=server_hostname or host)
+        Raises:
+            NetworkError: the connection or the TLS handshake failed (``request_sent=False``),
+                or ``tls`` is not an ``ssl.SSLContext``.
+        """
+        if tls is not None and not isinstance(tls, ssl.SSLContext):
+            raise NetworkError("TLS needs an ssl.SSLContext", request_sent=False)
+        return await open_stream(host, port, tls=tls, server_hostname=server_hostname)
 
     async def start_tls(
         self, stream: ByteStream, *, tls: object, server_hostname: str
     ) -> ByteStream:
-        import ssl
+        """TLS with ``tls`` (an ``ssl.SSLContext``) over the connected ``stream``.
 
-        from hopx_asyncio._stream import AsyncioByteStream
-
-        if isinstance(stream, AsyncioByteStream):
-            if not isinstance(tls, ssl.SSLContext):
-                await stream.aclose()
-                raise NetworkError("TLS needs an ssl.SSLContext", request_sent=False)
-            return await stream.start_tls(tls, server_hostname)
-
-        import anyio
-        import anyio.streams.tls
-
-        if not isinstance(stream, AnyioByteStream) or not isinstance(tls, ssl.SSLContext):
+        Raises:
+            NetworkError: the handshake failed, or the arguments are not an asyncio stream
+                and an ``ssl.SSLContext`` (the stream is closed).
+        """
+        if not isinstance(stream, AsyncioByteStream) or not isinstance(tls, ssl.SSLContext):
+            await stream.aclose()
             raise NetworkError(
-                "TLS needs an anyio stream and an ssl.SSLContext", request_sent=False
+                "TLS needs an asyncio stream and an ssl.SSLContext", request_sent=False
             )
-        try:
-            wrapped = await anyio.streams.tls.TLSStream.wrap(
-                stream.stream, hostname=server_hostname, ssl_context=tls, standard_compatible=False
-            )
-        except _network_errors() as exc:
-            with anyio.CancelScope(shield=True):
-                await stream.aclose()
-            raise NetworkError(
-                f"TLS handshake with {server_hostname} failed: {exc}", request_sent=False
-            ) from exc
-        return AnyioByteStream(wrapped)
-
-    def default_tls(self) -> object:
-        global _default_tls
-        import ssl
-
-        if _default_tls is None:
-            _default_tls = ssl.create_default_context()
-        return _default_tls
+        return await stream.start_tls(tls, server_hostname)
 
     async def sleep(self, seconds: float) -> None:
-        import anyio
-
-        await anyio.sleep(seconds)
+        """Sleep ``seconds``."""
+        await asyncio.sleep(seconds)
 
     def move_on_after(self, seconds: float | None) -> Deadline:
-        import anyio
-
-        return anyio.move_on_after(seconds)
+        """A scope that ends its block after ``seconds`` (``None``: never)."""
+        return Deadline(seconds)
 
     def shielded(self, seconds: float) -> Deadline:
-        import anyio
+        """A scope that holds back enclosing deadlines and gives up after ``seconds``."""
+        return Deadline(seconds, shield=True)
 
-        return anyio.move_on_after(seconds, shield=True)
-
-    # On asyncio, asyncio's own primitives: an uncontended acquire returns at once, where
-    # anyio's yields to the event loop first (one loop turn per request through the pool).
+    # asyncio's own primitives: an uncontended acquire returns without a loop turn.
 
     def lock(self) -> LockLike:
-        if _on_asyncio():
-            import asyncio
-
-            return asyncio.Lock()
-        import anyio
-
-        return anyio.Lock()
+        """An ``asyncio.Lock``."""
+        return asyncio.Lock()
 
     def semaphore(self, value: int) -> LockLike:
-        if _on_asyncio():
-            import asyncio
-
-            return asyncio.Semaphore(value)
-        import anyio
-
-        return anyio.Semaphore(value)
-
-    def event(self) -> EventLike:
-        if _on_asyncio():
-            import asyncio
-
-            return asyncio.Event()
-        import anyio
-
-        return anyio.Event()
+        """An ``asyncio.Semaphore`` of ``value`` slots."""
+        return asyncio.Semaphore(value)
 
     def monotonic(self) -> float:
-        import anyio
-
-        return anyio.current_time()
-
-    def wall_clock(self) -> float:
-        return time.time()
-
-    def random_bytes(self, count: int) -> bytes:
-        return os.urandom(count)  # what secrets.token_bytes returns
+        """The event loop's clock (the one its timers use)."""
+        return asyncio.get_running_loop().time()
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        import anyio.to_thread
-
-        return await anyio.to_thread.run_sync(fn, *args)
+        """``fn(*args)`` in the loop's default thread pool; a cancelled caller waits for it
+        to finish, then sees the cancellation."""
+        loop = asyncio.get_running_loop()
+        return await _finish(loop.run_in_executor(None, functools.partial(fn, *args)))

@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import TYPE_CHECKING, Any
+import ssl
+from typing import Any
 
-from hopx_proto._errors import NetworkError, TimeoutError
-
-if TYPE_CHECKING:
-    import ssl
+from hopx_io import MAX_CHUNK
+from hopx_proto import NetworkError, TimeoutError
 
 __all__ = ["AsyncioByteStream", "open_stream"]
 
 #: Bytes queued before the transport stops reading, and the level at which it reads again.
 HIGH_WATER = 1 << 20
 LOW_WATER = 256 << 10
-#: The receive buffer's starting size, and the most one read hands out (below the size at
-#: which the C allocator maps memory of its own for an object).
+#: The receive buffer's starting size (one read hands out at most ``MAX_CHUNK`` of it).
 BUFFER_SIZE = 256 << 10
-MAX_CHUNK = 120 << 10
 #: Free space below which the buffer is compacted (or grown) before the next read.
 MIN_SPACE = 16 << 10
 #: Seconds before the next address is tried while earlier attempts go on (RFC 8305).
@@ -332,14 +329,11 @@ async def open_stream(
             sock.close()
             raise
     except OSError as exc:
-        if tls is not None:
-            import ssl
-
-            if isinstance(exc, ssl.SSLError):
-                name = server_hostname or host
-                raise NetworkError(
-                    f"TLS handshake with {name} failed: {exc}", request_sent=False
-                ) from exc
+        if tls is not None and isinstance(exc, ssl.SSLError):
+            name = server_hostname or host
+            raise NetworkError(
+                f"TLS handshake with {name} failed: {exc}", request_sent=False
+            ) from exc
         raise NetworkError(f"cannot connect to {host}:{port}: {exc}", request_sent=False) from exc
     assert isinstance(transport, asyncio.Transport)
     return AsyncioByteStream(transport, protocol)

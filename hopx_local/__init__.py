@@ -12,8 +12,7 @@ fixture (``-p hopx_local.pytest_plugin``).
 
 from __future__ import annotations
 
-from ._server.app import LocalServer as LocalServer
-from ._server.app import serve as serve
+from ._server.app import LocalServer as LocalServer, serve as serve
 from ._server.connection import ServerLimits as ServerLimits
 
 __all__ = ["LocalServer", "ServerLimits", "serve"]

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._value import Value
 
 __all__ = ["dumps", "from_wire", "loads", "parse_datetime", "to_wire", "wire"]
 
@@ -237,8 +238,8 @@ def _build_decoder(tp: Any) -> Decoder:
     raise TypeError(f"unsupported field type {tp!r}")
 
 
-@attrs.frozen
-class _FieldPlan:
+@attrs.frozen(repr=False, eq=False)
+class _FieldPlan(Value):
     attr: str
     keys: tuple[str, ...]
     decode: Decoder

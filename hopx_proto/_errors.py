@@ -8,6 +8,7 @@ that failed and, where known, the sandbox id.
 from __future__ import annotations
 
 import builtins
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeAlias
@@ -27,6 +28,7 @@ __all__ = [
     "NotFoundError",
     "ProtocolError",
     "RateLimitError",
+    "RemoteErrorKind",
     "RemoteProtocolError",
     "ResourceLimitError",
     "SandboxExpiredError",
@@ -194,8 +196,6 @@ class TemplateNotFoundError(NotFoundError):
 
 
 def _closest(name: str | None, candidates: list[str]) -> str | None:
-    import difflib
-
     if not name:
         return None
     match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)

@@ -17,6 +17,7 @@ import attrs
 import h11
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._value import Value
 
 __all__ = [
     "NEED_DATA",
@@ -79,8 +80,8 @@ class _HeaderLookup:
         return [v.decode("latin-1") for k, v in self.headers if k == key]
 
 
-@attrs.frozen
-class Request(_HeaderLookup):
+@attrs.frozen(repr=False, eq=False)
+class Request(_HeaderLookup, Value):
     """An HTTP request. ``body=None`` means the body follows as :class:`BodyChunk` events."""
 
     method: str
@@ -101,8 +102,8 @@ class Request(_HeaderLookup):
         return self.target.split("?", 1)[0]
 
 
-@attrs.frozen
-class Response(_HeaderLookup):
+@attrs.frozen(repr=False, eq=False)
+class Response(_HeaderLookup, Value):
     """An HTTP response. ``body=None`` means the body follows as :class:`BodyChunk` events."""
 
     status: int
@@ -118,8 +119,8 @@ class Response(_HeaderLookup):
         return attrs.evolve(self, headers=kept + new)
 
 
-@attrs.frozen
-class RequestHead(_HeaderLookup):
+@attrs.frozen(repr=False, eq=False)
+class RequestHead(_HeaderLookup, Value):
     """The start of a received request; its body follows."""
 
     method: str
@@ -127,8 +128,8 @@ class RequestHead(_HeaderLookup):
     headers: Headers
 
 
-@attrs.frozen
-class ResponseHead(_HeaderLookup):
+@attrs.frozen(repr=False, eq=False)
+class ResponseHead(_HeaderLookup, Value):
     """The start of a received response; its body follows."""
 
     status: int
@@ -136,20 +137,20 @@ class ResponseHead(_HeaderLookup):
     reason: str = ""
 
 
-@attrs.frozen
-class BodyChunk:
+@attrs.frozen(repr=False, eq=False)
+class BodyChunk(Value):
     """A piece of a message body."""
 
     data: bytes
 
 
-@attrs.frozen
-class EndOfMessage:
+@attrs.frozen(repr=False, eq=False)
+class EndOfMessage(Value):
     """The current message is complete."""
 
 
-@attrs.frozen
-class ConnectionClosed:
+@attrs.frozen(repr=False, eq=False)
+class ConnectionClosed(Value):
     """The peer closed the connection cleanly between messages."""
 
 

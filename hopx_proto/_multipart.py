@@ -32,6 +32,7 @@ import attrs
 
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._http import NEED_DATA, NeedData
+from ._value import Value
 
 __all__ = [
     "Done",
@@ -207,8 +208,8 @@ def parse_header_params(value: str) -> tuple[str, dict[str, str]]:
 # Encoder
 
 
-@attrs.frozen
-class Part:
+@attrs.frozen(repr=False, eq=False)
+class Part(Value):
     """One part to send.
 
     A form value or an in-memory file has ``data``; a file whose bytes the caller streams has
@@ -233,8 +234,8 @@ class Part:
         return self.data
 
 
-@attrs.frozen
-class StreamSlot:
+@attrs.frozen(repr=False, eq=False)
+class StreamSlot(Value):
     """Where the caller writes the ``size`` bytes of streamed part number ``index``."""
 
     index: int
@@ -364,8 +365,8 @@ def encode_multipart(fields: Sequence[Part], boundary: str) -> tuple[bytes, byte
 # Decoder
 
 
-@attrs.frozen
-class PartStart:
+@attrs.frozen(repr=False, eq=False)
+class PartStart(Value):
     """A part begins. ``headers`` are ``(lower-case name, value)`` pairs as received."""
 
     name: str
@@ -374,20 +375,20 @@ class PartStart:
     headers: tuple[tuple[str, str], ...]
 
 
-@attrs.frozen
-class PartData:
+@attrs.frozen(repr=False, eq=False)
+class PartData(Value):
     """Some bytes of the current part's content."""
 
     data: bytes
 
 
-@attrs.frozen
-class PartEnd:
+@attrs.frozen(repr=False, eq=False)
+class PartEnd(Value):
     """The current part is complete."""
 
 
-@attrs.frozen
-class Done:
+@attrs.frozen(repr=False, eq=False)
+class Done(Value):
     """The closing delimiter was read; anything after it is ignored."""
 
 
@@ -604,8 +605,8 @@ class MultipartDecoder:
         return PartData(data)
 
 
-@attrs.frozen
-class DecodedPart:
+@attrs.frozen(repr=False, eq=False)
+class DecodedPart(Value):
     """A whole part, as :func:`decode_multipart` returns it."""
 
     name: str

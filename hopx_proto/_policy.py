@@ -32,22 +32,23 @@ from ._errors import (
     RateLimitError,
     RemoteProtocolError,
 )
+from ._value import Value
 
 __all__ = ["GiveUp", "Retry", "RetryDecision", "RetryPolicy", "TokenState", "parse_retry_after"]
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 
 
-@attrs.frozen
-class Retry:
+@attrs.frozen(repr=False, eq=False)
+class Retry(Value):
     """Try again after ``delay`` seconds."""
 
     delay: float
     reason: str
 
 
-@attrs.frozen
-class GiveUp:
+@attrs.frozen(repr=False, eq=False)
+class GiveUp(Value):
     """Do not try again; raise the last error."""
 
     reason: str
@@ -149,8 +150,8 @@ def _positive(name: str) -> Any:
     return check
 
 
-@attrs.frozen
-class RetryPolicy:
+@attrs.frozen(repr=False, eq=False)
+class RetryPolicy(Value):
     """When to repeat a failed request, and after how long.
 
     Attributes:
@@ -252,8 +253,8 @@ def _epoch(value: _dt.datetime | str | float | None) -> float | None:
     return value.timestamp()
 
 
-@attrs.frozen
-class TokenState:
+@attrs.frozen(repr=False, eq=False)
+class TokenState(Value):
     """A sandbox JWT, when it expires, and when to refresh it.
 
     Attributes:

@@ -27,6 +27,7 @@ from ._errors import LocalProtocolError, RemoteProtocolError
 from ._http import NEED_DATA, NeedData
 from ._models.control import BuildLogs
 from ._ops.control import BuildLogsQuery
+from ._value import Value
 
 __all__ = [
     "BuildLogPoller",
@@ -45,8 +46,8 @@ DEFAULT_MAX_EVENT_SIZE = 1 << 20
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-@attrs.frozen
-class SSEEvent:
+@attrs.frozen(repr=False, eq=False)
+class SSEEvent(Value):
     """One dispatched event: its type (``"message"`` by default), data, last id and retry."""
 
     event: str = "message"
@@ -270,8 +271,8 @@ def guess_log_level(line: str) -> LogLevel:
     return "INFO"
 
 
-@attrs.frozen
-class LogLine:
+@attrs.frozen(repr=False, eq=False)
+class LogLine(Value):
     """One build log line, as the official clients hand it to their log callback."""
 
     level: LogLevel
@@ -283,8 +284,8 @@ class LogLine:
         return {"level": self.level, "message": self.message, "timestamp": self.timestamp}
 
 
-@attrs.frozen
-class BuildLogUpdate:
+@attrs.frozen(repr=False, eq=False)
+class BuildLogUpdate(Value):
     """What one poll brought: new lines, the offset to ask for next, and whether it is over."""
 
     lines: tuple[LogLine, ...]
@@ -293,8 +294,8 @@ class BuildLogUpdate:
     done: bool
 
 
-@attrs.frozen
-class _PollerArgs:
+@attrs.frozen(repr=False, eq=False)
+class _PollerArgs(Value):
     template_id: str = attrs.field()
 
     @template_id.validator

@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote, urlsplit
 import attrs
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._value import Value
 
 __all__ = [
     "BaseURL",
@@ -73,8 +74,8 @@ def split_target(target: str) -> tuple[str, str]:
     return path, query
 
 
-@attrs.frozen
-class BaseURL:
+@attrs.frozen(repr=False, eq=False)
+class BaseURL(Value):
     """An ``http``/``https`` base URL: scheme, host, port and an optional path prefix."""
 
     scheme: str

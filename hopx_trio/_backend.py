@@ -1,53 +1,24 @@
-"""The trio implementation of :class:`hopx_proto.aio.Backend`.
-
-trio and ssl are imported by the methods that use them (a trio program has trio loaded
-already), so importing the package stays cheap.
-"""
+"""The trio implementation of :class:`hopx_proto.aio.Backend`: trio's sockets, TLS streams,
+cancel scopes, locks and worker threads, and trio's clock."""
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+import ssl
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from hopx_proto._errors import NetworkError, TimeoutError
-from hopx_proto.aio._backend import ByteStream, Deadline, LockLike
+import trio
 
-if TYPE_CHECKING:
-    import ssl
-
-    import trio
+from hopx_io import MAX_CHUNK, BackendBase, socket_is_readable
+from hopx_proto import NetworkError, TimeoutError
+from hopx_proto.aio import ByteStream, Deadline, LockLike
 
 __all__ = ["TrioBackend", "TrioByteStream"]
 
 T = TypeVar("T")
 
-_default_tls: ssl.SSLContext | None = None
-
-#: The most one read asks for (below the size at which the C allocator maps memory of its own).
-MAX_CHUNK = 120 << 10
-
-
-def _network_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean the connection is unusable."""
-    import ssl
-
-    import trio
-
-    return (OSError, ssl.SSLError, trio.BrokenResourceError, trio.ClosedResourceError)
-
-
-def _socket_is_readable(fd: int) -> bool:
-    """Would reading ``fd`` not block (data, EOF or an error waiting)? A closed descriptor
-    counts as readable: there is nothing to wait for on it."""
-    if fd < 0:
-        return True
-    import select
-
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLPRI)
-    return bool(poller.poll(0))
+#: The exceptions that mean the connection is unusable.
+NETWORK_ERRORS = (OSError, ssl.SSLError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 class _Uncontended:
@@ -63,8 +34,6 @@ class _Uncontended:
         self._inner = inner
 
     async def __aenter__(self) -> None:
-        import trio
-
         try:
             self._inner.acquire_nowait()
         except trio.WouldBlock:
@@ -75,14 +44,22 @@ class _Uncontended:
 
 
 class TrioByteStream:
-    """A trio stream (TCP, maybe TLS) with errors mapped to :class:`NetworkError`."""
+    """A trio stream (TCP, maybe TLS) with errors mapped to :class:`NetworkError`.
+
+    Args:
+        stream: the connected trio stream.
+    """
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
 
     async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        import trio
+        """Write all of ``data``.
 
+        Raises:
+            TimeoutError: the write took longer than ``timeout`` seconds.
+            NetworkError: the connection failed.
+        """
         try:
             if timeout is None:
                 await self.stream.send_all(data)
@@ -90,13 +67,17 @@ class TrioByteStream:
             with trio.move_on_after(timeout):
                 await self.stream.send_all(data)
                 return
-        except _network_errors() as exc:
+        except NETWORK_ERRORS as exc:
             raise NetworkError(f"connection lost while sending: {exc!r}") from exc
         raise TimeoutError(f"sending took longer than {timeout:g} s", request_sent=False)
 
     async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        import trio
+        """Up to ``max_bytes`` received bytes; ``b""`` once the peer closed its side.
 
+        Raises:
+            TimeoutError: nothing arrived within ``timeout`` seconds.
+            NetworkError: the connection failed.
+        """
         # trio allocates the whole size asked for before reading; past 128 KiB the C allocator
         # maps (and page-faults) fresh memory for it on every read.
         max_bytes = min(max_bytes, MAX_CHUNK)
@@ -105,40 +86,45 @@ class TrioByteStream:
                 return bytes(await self.stream.receive_some(max_bytes))
             with trio.move_on_after(timeout):
                 return bytes(await self.stream.receive_some(max_bytes))
-        except _network_errors() as exc:
+        except NETWORK_ERRORS as exc:
             raise NetworkError(f"connection lost while receiving: {exc!r}") from exc
         raise TimeoutError(f"nothing received within {timeout:g} s")
 
     def is_stale(self) -> bool:
-        import trio
-
+        """Whether the idle connection was closed or reset by the peer, or has unread bytes."""
         stream: object = self.stream
         while isinstance(stream, trio.SSLStream):
             stream = stream.transport_stream
         if not isinstance(stream, trio.SocketStream):
             return False
-        return _socket_is_readable(stream.socket.fileno())
+        return socket_is_readable(stream.socket.fileno())
 
     async def aclose(self) -> None:
+        """Close the stream (errors while closing are ignored)."""
         try:
             await self.stream.aclose()
-        except _network_errors():
+        except NETWORK_ERRORS:
             pass
 
 
-class TrioBackend:
-    """Sockets, TLS, deadlines and locks from trio."""
+class TrioBackend(BackendBase):
+    """Sockets, TLS, deadlines and locks from trio.
+
+    Args:
+        environ: the mapping read for ``HOPX_API_KEY``, ``HOPX_BASE_URL`` and proxies;
+            ``os.environ`` when ``None``.
+    """
 
     name = "trio"
-
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self.environ: Mapping[str, str] = os.environ if environ is None else environ
 
     async def connect_tcp(
         self, host: str, port: int, *, tls: object | None, server_hostname: str | None
     ) -> ByteStream:
-        import trio
+        """A TCP connection to ``host:port`` (happy eyeballs), with TLS if ``tls``.
 
+        Raises:
+            NetworkError: the connection or the TLS handshake failed (``request_sent=False``).
+        """
         try:
             sock = await trio.open_tcp_stream(host, port)
         except OSError as exc:
@@ -153,10 +139,12 @@ class TrioBackend:
     async def start_tls(
         self, stream: ByteStream, *, tls: object, server_hostname: str
     ) -> ByteStream:
-        import ssl
+        """TLS with ``tls`` (an ``ssl.SSLContext``) over the connected ``stream``.
 
-        import trio
-
+        Raises:
+            NetworkError: the handshake failed (the stream is closed), or the arguments are
+                not a trio stream and an ``ssl.SSLContext``.
+        """
         if not isinstance(stream, TrioByteStream) or not isinstance(tls, ssl.SSLContext):
             raise NetworkError("TLS needs a trio stream and an ssl.SSLContext", request_sent=False)
         wrapped = trio.SSLStream(
@@ -164,7 +152,7 @@ class TrioBackend:
         )
         try:
             await wrapped.do_handshake()
-        except _network_errors() as exc:
+        except NETWORK_ERRORS as exc:
             with trio.CancelScope(shield=True):
                 await stream.aclose()
             raise NetworkError(
@@ -173,58 +161,32 @@ class TrioBackend:
             ) from exc
         return TrioByteStream(wrapped)
 
-    def default_tls(self) -> object:
-        global _default_tls
-        import ssl
-
-        if _default_tls is None:
-            _default_tls = ssl.create_default_context()
-        return _default_tls
-
     async def sleep(self, seconds: float) -> None:
-        import trio
-
+        """Sleep ``seconds``."""
         await trio.sleep(seconds)
 
     def move_on_after(self, seconds: float | None) -> Deadline:
-        import trio
-
+        """A cancel scope that ends its block after ``seconds`` (``None``: never)."""
         return trio.CancelScope() if seconds is None else trio.move_on_after(seconds)
 
     def shielded(self, seconds: float) -> Deadline:
-        import trio
-
+        """A cancel scope shielded from outer cancellation that gives up after ``seconds``."""
         scope = trio.move_on_after(seconds)
         scope.shield = True
         return scope
 
     def lock(self) -> LockLike:
-        import trio
-
+        """A trio lock whose uncontended acquire does not yield."""
         return _Uncontended(trio.Lock())
 
     def semaphore(self, value: int) -> LockLike:
-        import trio
-
+        """A trio semaphore of ``value`` slots whose uncontended acquire does not yield."""
         return _Uncontended(trio.Semaphore(value))
 
-    def event(self) -> trio.Event:
-        import trio
-
-        return trio.Event()
-
     def monotonic(self) -> float:
-        import trio
-
+        """trio's clock (the one its deadlines use)."""
         return trio.current_time()
 
-    def wall_clock(self) -> float:
-        return time.time()
-
-    def random_bytes(self, count: int) -> bytes:
-        return os.urandom(count)  # what secrets.token_bytes returns
-
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        import trio
-
+        """``fn(*args)`` in a worker thread; a cancelled caller waits for it to finish."""
         return await trio.to_thread.run_sync(fn, *args)

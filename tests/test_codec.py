@@ -9,8 +9,7 @@ from typing import Any, Literal
 
 import attrs
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hopx_proto._codec import dumps, from_wire, loads, parse_datetime, to_wire, wire
 from hopx_proto._errors import HopxError, LocalProtocolError, RemoteProtocolError

@@ -26,13 +26,18 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference"
 
-#: Each package and the reference page that documents it.
+#: Each package and the reference pages that document it.
 PAGES = {
-    "hopx_proto": "hopx_proto.md",
-    "hopx_proto.aio": "hopx_proto_aio.md",
-    "hopx_asyncio": "hopx_asyncio.md",
-    "hopx_trio": "hopx_trio.md",
-    "hopx_local": "hopx_local.md",
+    "hopx_proto": ["hopx_proto.md"],
+    "hopx_proto.ops": ["hopx_proto_ops.md"],
+    "hopx_proto.streams": ["hopx_proto_streams.md"],
+    "hopx_proto.wire": ["hopx_proto_wire.md"],
+    "hopx_proto.policy": ["hopx_proto_policy.md"],
+    "hopx_proto.aio": ["sandbox.md", "hopx_proto_aio.md"],
+    "hopx_io": ["hopx_io.md"],
+    "hopx_asyncio": ["hopx_asyncio.md"],
+    "hopx_trio": ["hopx_trio.md"],
+    "hopx_local": ["hopx_local.md"],
 }
 
 DIRECTIVE = re.compile(r"^::: (?P<module>[\w.]+)\n(?P<options>(?:[ ]{4}.*\n)*)", re.MULTILINE)
@@ -55,9 +60,9 @@ def _pages() -> list[pathlib.Path]:
     return sorted(DOCS.rglob("*.md"))
 
 
-def _documented(page: str) -> dict[str, set[str]]:
-    """Module -> the names a reference page renders or lists."""
-    text = (REFERENCE / page).read_text(encoding="utf-8")
+def _documented(*pages: str) -> dict[str, set[str]]:
+    """Module -> the names the reference pages render or list."""
+    text = "".join((REFERENCE / page).read_text(encoding="utf-8") for page in pages)
     found: dict[str, set[str]] = {}
     for match in DIRECTIVE.finditer(text):
         module = importlib.import_module(match["module"])
@@ -73,11 +78,11 @@ def _documented(page: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize("package", sorted(PAGES))
 def test_every_public_name_is_in_the_reference(package: str) -> None:
     module = importlib.import_module(package)
-    documented = _documented(PAGES[package]).get(package, set())
-    text = (REFERENCE / PAGES[package]).read_text(encoding="utf-8")
+    documented = _documented(*PAGES[package]).get(package, set())
+    text = "".join((REFERENCE / page).read_text(encoding="utf-8") for page in PAGES[package])
     for row in REEXPORT_ROW.finditer(text):
         target_module, _, target_name = row["target"].rpartition(".")
-        assert target_name in _documented(PAGES[target_module]).get(target_module, set()), row[0]
+        assert target_name in _documented(*PAGES[target_module]).get(target_module, set()), row[0]
         documented.add(row["name"])
     missing = sorted(set(module.__all__) - documented)
     assert not missing, f"{package}: not in docs/reference/{PAGES[package]}: {missing}"

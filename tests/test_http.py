@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from helpers import ClientServerPair, events_from_pieces, get_all_events, split_at
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from hopx_proto._errors import HopxError, LocalProtocolError, RemoteProtocolError

@@ -12,8 +12,7 @@ from email.parser import BytesParser
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from hopx_proto._errors import LocalProtocolError, RemoteProtocolError
 from hopx_proto._http import NEED_DATA

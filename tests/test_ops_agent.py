@@ -7,8 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hopx_proto._codec import to_wire
 from hopx_proto._errors import (
@@ -35,8 +34,7 @@ from hopx_proto._models.agent import (
     sign_webhook,
     verify_webhook,
 )
-from hopx_proto._ops import OPERATIONS, Plane, route
-from hopx_proto._ops import agent as ops
+from hopx_proto._ops import OPERATIONS, Plane, agent as ops, route
 from hopx_proto._ops._base import Auth, NoContent
 
 JSON = (("content-type", "application/json"),)

@@ -6,8 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hopx_proto._errors import (
     APIError,
@@ -26,8 +25,7 @@ from hopx_proto._models.control import (
     Template,
     TokenInfo,
 )
-from hopx_proto._ops import Operation, Plane, route
-from hopx_proto._ops import control as c
+from hopx_proto._ops import Operation, Plane, control as c, route
 
 UTC = dt.UTC
 

@@ -8,8 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from hopx_proto._codec import from_wire, to_wire
 from hopx_proto._errors import (
@@ -28,9 +27,7 @@ from hopx_proto._models.desktop import (
 )
 from hopx_proto._models.files import FileChange, FileExists, FileInfo, FileList
 from hopx_proto._multipart import StreamSlot, decode_multipart
-from hopx_proto._ops import OPERATIONS, Plane, route
-from hopx_proto._ops import desktop as D
-from hopx_proto._ops import files as F
+from hopx_proto._ops import OPERATIONS, Plane, desktop as D, files as F, route
 
 JWT = "jwt-token"
 QUERY_PATH_OPS = [F.FILES_READ, F.FILES_DOWNLOAD, F.FILES_EXISTS, F.FILES_REMOVE]

@@ -17,8 +17,7 @@ from typing import Any
 import attrs
 import pytest
 import strategies as gen
-from hypothesis import HealthCheck, given, reject, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, reject, settings, strategies as st
 
 from hopx_proto._errors import HopxError, LocalProtocolError
 from hopx_proto._http import HTTPConnection, Request, Response, Role

@@ -6,8 +6,7 @@ import datetime as _dt
 import email.utils
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from hopx_proto._errors import (
     AuthenticationError,

@@ -11,7 +11,12 @@ import pytest
 PACKAGES = [
     "hopx_proto",
     "hopx_proto.ops",
+    "hopx_proto.streams",
+    "hopx_proto.wire",
+    "hopx_proto.policy",
     "hopx_proto.aio",
+    "hopx_proto.aio.api",
+    "hopx_io",
     "hopx_trio",
     "hopx_asyncio",
     "hopx_local",
@@ -35,5 +40,5 @@ def test_every_exported_name_resolves_and_is_public(name: str) -> None:
 
 def test_adapters_export_the_same_api() -> None:
     trio_api = set(importlib.import_module("hopx_trio").__all__) - {"TrioBackend"}
-    anyio_api = set(importlib.import_module("hopx_asyncio").__all__) - {"AnyioBackend"}
+    anyio_api = set(importlib.import_module("hopx_asyncio").__all__) - {"AsyncioBackend"}
     assert trio_api == anyio_api

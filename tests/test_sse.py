@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hopx_proto._errors import LocalProtocolError, RemoteProtocolError
 from hopx_proto._http import NEED_DATA

@@ -6,8 +6,7 @@ import string
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hopx_proto._errors import LocalProtocolError, RemoteProtocolError
 from hopx_proto._http import Request

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pytest
 import wsproto
 import wsproto.events as wse
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hopx_proto._errors import (
     AgentError,

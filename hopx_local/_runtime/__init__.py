@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from .errors import FAULT_STATUS as FAULT_STATUS
-from .errors import SandboxFault as SandboxFault
+from .errors import FAULT_STATUS as FAULT_STATUS, SandboxFault as SandboxFault
 from .files import UploadWriter as UploadWriter
-from .isolation import IsolationMode as IsolationMode
-from .isolation import isolation_warning as isolation_warning
-from .isolation import resolve_isolation as resolve_isolation
+from .isolation import (
+    IsolationMode as IsolationMode,
+    isolation_warning as isolation_warning,
+    resolve_isolation as resolve_isolation,
+)
 from .languages import available_languages as available_languages
 from .limits import Limits as Limits
 from .limits import SandboxResources as SandboxResources
-from .records import ExecOutcome as ExecOutcome
-from .records import ProcessRecord as ProcessRecord
-from .registry import Registry as Registry
-from .registry import SandboxRecord as SandboxRecord
+from .records import ExecOutcome as ExecOutcome, ProcessRecord as ProcessRecord
+from .registry import Registry as Registry, SandboxRecord as SandboxRecord
 from .sandbox import SandboxRuntime as SandboxRuntime
 from .terminal import TerminalSession as TerminalSession
 

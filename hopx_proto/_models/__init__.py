@@ -1,1 +1,1 @@
-"""Result models of both planes (frozen attrs values decoded from the service's JSON)."""
+"""Result models of both planes: what the operations decode replies into."""

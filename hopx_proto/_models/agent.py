@@ -19,6 +19,8 @@ execution. The service does not say how that body is signed; :func:`sign_webhook
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import hmac
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +28,7 @@ import attrs
 
 from .._codec import from_wire, loads, wire
 from .._errors import LocalProtocolError
+from .._value import Value
 
 __all__ = [
     "MASKED_VALUE",
@@ -68,8 +71,8 @@ def _extra() -> Any:
 # Code execution
 
 
-@attrs.frozen(kw_only=True)
-class RichOutput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RichOutput(Value):
     """One rich output of an execution: ``data`` maps the MIME type to the payload.
 
     ``format`` says how the payload is written (``base64`` for images, ``html``, ``json``,
@@ -87,8 +90,8 @@ class RichOutput:
         return self.data.get(self.type)
 
 
-@attrs.frozen
-class _RichSource:
+@attrs.frozen(repr=False, eq=False)
+class _RichSource(Value):
     key: str
     mime: str
     format: str
@@ -130,8 +133,8 @@ def rich_fields(outputs: Iterable[RichOutput]) -> dict[str, Any]:
     return fields
 
 
-@attrs.frozen(kw_only=True)
-class ExecutionResult:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ExecutionResult(Value):
     """The reply of ``POST /execute`` (and ``/execute/ipython``).
 
     ``json_output`` is the wire key ``json``. Missing ``stdout``/``stderr`` read as ``""`` and a
@@ -188,8 +191,8 @@ class ExecutionResult:
         return self.rich_count > 0
 
 
-@attrs.frozen(kw_only=True)
-class BackgroundExecution:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class BackgroundExecution(Value):
     """The reply of ``POST /execute/background`` (and ``/commands/background``)."""
 
     process_id: str = wire()
@@ -201,8 +204,8 @@ class BackgroundExecution:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class AsyncExecution:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AsyncExecution(Value):
     """The reply of ``POST /execute/async``: the execution is queued, a webhook follows."""
 
     execution_id: str = wire()
@@ -213,8 +216,8 @@ class AsyncExecution:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class CommandResult:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class CommandResult(Value):
     """The reply of ``POST /commands/run``."""
 
     stdout: str = wire(default="")
@@ -237,8 +240,8 @@ class CommandResult:
 # Processes and Jupyter
 
 
-@attrs.frozen(kw_only=True)
-class ProcessInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ProcessInfo(Value):
     """A background execution the agent tracks (``GET /execute/processes``).
 
     ``status`` is ``running``, ``completed``, ``failed`` or ``killed``; ``start_time`` is also
@@ -263,8 +266,8 @@ class ProcessInfo:
         return self.status == "running"
 
 
-@attrs.frozen(kw_only=True)
-class ProcessList:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ProcessList(Value):
     """The reply of ``GET /execute/processes``."""
 
     processes: list[ProcessInfo] = wire(factory=list)
@@ -273,8 +276,8 @@ class ProcessList:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class SystemProcess:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SystemProcess(Value):
     """An operating-system process inside the sandbox (``GET /processes``)."""
 
     pid: int | None = wire(default=None)
@@ -287,8 +290,8 @@ class SystemProcess:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class SystemProcessList:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SystemProcessList(Value):
     """The reply of ``GET /processes``."""
 
     processes: list[SystemProcess] = wire(factory=list)
@@ -297,8 +300,8 @@ class SystemProcessList:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class JupyterSession:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class JupyterSession(Value):
     """A Jupyter kernel session; ``execution_state`` is ``idle``, ``busy`` or ``starting``."""
 
     id: str | None = wire(default=None)
@@ -309,8 +312,8 @@ class JupyterSession:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class JupyterSessions:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class JupyterSessions(Value):
     """The reply of ``GET /jupyter/sessions``."""
 
     sessions: list[JupyterSession] = wire(factory=list)
@@ -321,8 +324,8 @@ class JupyterSessions:
 # Environment
 
 
-@attrs.frozen(kw_only=True)
-class EnvVars:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class EnvVars(Value):
     """The reply of ``GET /env``: the sandbox-wide variables every execution inherits.
 
     Values of sensitive names may come back as ``***MASKED***`` while staying real inside the
@@ -361,8 +364,8 @@ class EnvVars:
 # Health, info, metrics
 
 
-@attrs.frozen(kw_only=True)
-class HealthFeatures:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class HealthFeatures(Value):
     """What the agent can do, from ``/health``."""
 
     code_execution: bool | None = wire(default=None)
@@ -377,8 +380,8 @@ class HealthFeatures:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class HealthInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class HealthInfo(Value):
     """The reply of ``GET /health``. ``uptime`` is a duration string such as ``2h34m12s``."""
 
     status: str = wire()
@@ -398,8 +401,8 @@ class HealthInfo:
         return self.status.lower() in ("healthy", "ok")
 
 
-@attrs.frozen(kw_only=True)
-class AgentInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AgentInfo(Value):
     """The reply of ``GET /info``, in either shape agents use.
 
     The OpenAPI shape is ``agent, version, go_version, ip, platform, port, start_time, vm_id``
@@ -432,8 +435,8 @@ class AgentInfo:
         return self.agent_version or self.version
 
 
-@attrs.frozen(kw_only=True)
-class CPUUsage:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class CPUUsage(Value):
     """CPU use from ``/system``."""
 
     usage_percent: float | None = wire(default=None)
@@ -441,8 +444,8 @@ class CPUUsage:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class UsageStats:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class UsageStats(Value):
     """Memory or disk use from ``/system`` (bytes)."""
 
     total: int | None = wire(default=None)
@@ -452,8 +455,8 @@ class UsageStats:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class SystemMetrics:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SystemMetrics(Value):
     """The reply of ``GET /system``."""
 
     cpu: CPUUsage | None = wire(default=None)
@@ -463,8 +466,8 @@ class SystemMetrics:
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True)
-class MetricsSnapshot:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class MetricsSnapshot(Value):
     """The reply of ``GET /metrics/snapshot``: counters since the agent started.
 
     Agents disagree on the keys; the common ones are fields and the rest (``system``,
@@ -490,8 +493,8 @@ WEBHOOK_SIGNATURE_HEADER = "X-Hopx-Signature"
 _SIGNATURE_PREFIX = "sha256="
 
 
-@attrs.frozen(kw_only=True)
-class WebhookExecutionComplete:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class WebhookExecutionComplete(Value):
     """The body the agent posts to ``callback_url`` when an async execution ends.
 
     ``status`` is ``completed``, ``failed`` or ``timeout``.
@@ -523,9 +526,6 @@ def sign_webhook(secret: bytes | str, body: bytes) -> str:
     """
     if not isinstance(body, bytes | bytearray):
         raise LocalProtocolError("a webhook body must be bytes")
-    import hashlib  # here, not at the top: only webhook receivers need it
-    import hmac
-
     digest = hmac.new(_secret_bytes(secret), bytes(body), hashlib.sha256).hexdigest()
     return _SIGNATURE_PREFIX + digest
 
@@ -546,8 +546,6 @@ def verify_webhook(secret: bytes | str, body: bytes, signature: str | bytes | No
     if not text.lower().startswith(_SIGNATURE_PREFIX):
         return False
     expected = sign_webhook(secret, body)
-    import hmac
-
     return hmac.compare_digest(expected, _SIGNATURE_PREFIX + text[len(_SIGNATURE_PREFIX) :].lower())
 
 

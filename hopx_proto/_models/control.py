@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from .._codec import wire
+from .._value import Value
 
 __all__ = [
     "BUILD_TERMINAL_STATUSES",
@@ -39,8 +40,8 @@ def _utc(value: _dt.datetime) -> _dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
 
 
-@attrs.frozen
-class ExpiryInfo:
+@attrs.frozen(repr=False, eq=False)
+class ExpiryInfo(Value):
     """When a sandbox expires, seen from one instant ``now`` (never read from a clock here).
 
     ``time_to_expiry`` is whole seconds left (negative once past), truncated toward zero as
@@ -76,8 +77,8 @@ class ExpiryInfo:
         )
 
 
-@attrs.frozen
-class Resources:
+@attrs.frozen(repr=False, eq=False)
+class Resources(Value):
     """A sandbox's resources; note ``disk_mb`` (templates speak ``disk_gb``)."""
 
     vcpu: int
@@ -85,8 +86,8 @@ class Resources:
     disk_mb: int
 
 
-@attrs.frozen
-class SandboxInfo:
+@attrs.frozen(repr=False, eq=False)
+class SandboxInfo(Value):
     """A sandbox as the control plane describes it (``GET /v1/sandboxes/{id}``)."""
 
     sandbox_id: str = wire("id", aliases=("sandbox_id",))
@@ -134,8 +135,8 @@ class SandboxInfo:
         return ExpiryInfo.at(self.expires_at, now, threshold_seconds=threshold_seconds)
 
 
-@attrs.frozen
-class SandboxList:
+@attrs.frozen(repr=False, eq=False)
+class SandboxList(Value):
     """One page of ``GET /v1/sandboxes``; ask again with ``cursor=next_cursor`` while
     ``has_more``."""
 
@@ -148,8 +149,8 @@ class SandboxList:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class TokenInfo:
+@attrs.frozen(repr=False, eq=False)
+class TokenInfo(Value):
     """An agent JWT and when it expires (``POST /v1/sandboxes/{id}/token/refresh``)."""
 
     auth_token: str = wire()
@@ -162,8 +163,8 @@ class TokenInfo:
         return left < seconds
 
 
-@attrs.frozen
-class TemplateResources:
+@attrs.frozen(repr=False, eq=False)
+class TemplateResources(Value):
     """Template resource sizes; note ``disk_gb`` (sandboxes speak ``disk_mb``)."""
 
     vcpu: int | None = wire(default=None)
@@ -171,8 +172,8 @@ class TemplateResources:
     disk_gb: int | None = wire(default=None)
 
 
-@attrs.frozen
-class Template:
+@attrs.frozen(repr=False, eq=False)
+class Template(Value):
     """A template (``GET /v1/templates/{name}``), also the item of a template list.
 
     ``organization_id`` is a string here (it is an integer on sandboxes).
@@ -210,8 +211,8 @@ class Template:
         return self.status == "active" and self.is_active
 
 
-@attrs.frozen
-class TemplateList:
+@attrs.frozen(repr=False, eq=False)
+class TemplateList(Value):
     """``GET /v1/templates``: every template visible to the key."""
 
     object: str | None = wire(default=None)
@@ -222,8 +223,8 @@ class TemplateList:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class RegistryCredentials:
+@attrs.frozen(repr=False, eq=False)
+class RegistryCredentials(Value):
     """Credentials for a private base image (``type``: basic, github, gitlab, ecr, gcr)."""
 
     type: str = wire()
@@ -232,8 +233,8 @@ class RegistryCredentials:
     token: str | None = wire(default=None)
 
 
-@attrs.frozen
-class FileUploadLink:
+@attrs.frozen(repr=False, eq=False)
+class FileUploadLink(Value):
     """Where to upload a build context tarball; ``present`` means it is already stored."""
 
     present: bool = wire()
@@ -244,8 +245,8 @@ class FileUploadLink:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class TemplateBuild:
+@attrs.frozen(repr=False, eq=False)
+class TemplateBuild(Value):
     """A started template build (``POST /v1/templates/build``, 201)."""
 
     build_id: str = wire()
@@ -256,8 +257,8 @@ class TemplateBuild:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class BuildStatus:
+@attrs.frozen(repr=False, eq=False)
+class BuildStatus(Value):
     """Progress of a template build (``GET /v1/templates/build/{build_id}/status``)."""
 
     build_id: str = wire()
@@ -283,8 +284,8 @@ class BuildStatus:
         return self.status in BUILD_SUCCESS_STATUSES
 
 
-@attrs.frozen
-class BuildLogs:
+@attrs.frozen(repr=False, eq=False)
+class BuildLogs(Value):
     """One poll of a build's log (JSON form); send ``offset`` back to get what follows.
 
     Missing keys read as the official clients default them: ``""``, ``0``, ``"unknown"``,

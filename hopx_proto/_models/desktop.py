@@ -16,6 +16,7 @@ import attrs
 
 from .._codec import wire
 from .._errors import RemoteProtocolError
+from .._value import Value
 
 __all__ = [
     "Display",
@@ -29,8 +30,8 @@ __all__ = [
 ]
 
 
-@attrs.frozen
-class VNCInfo:
+@attrs.frozen(repr=False, eq=False)
+class VNCInfo(Value):
     """A VNC server: ``url`` (``vnc://host:5901``), ``display`` (1 for ``:1``), ``port``."""
 
     url: str | None = wire(default=None)
@@ -42,8 +43,8 @@ class VNCInfo:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class WindowInfo:
+@attrs.frozen(repr=False, eq=False)
+class WindowInfo(Value):
     """One window. ``id`` is the X11 window id, as a number or as text such as ``0x1a00003``."""
 
     id: int | str | None = wire(default=None)
@@ -59,8 +60,8 @@ class WindowInfo:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class WindowList:
+@attrs.frozen(repr=False, eq=False)
+class WindowList(Value):
     """The reply of a window listing."""
 
     windows: list[WindowInfo] = wire(factory=list)
@@ -68,8 +69,8 @@ class WindowList:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class RecordingInfo:
+@attrs.frozen(repr=False, eq=False)
+class RecordingInfo(Value):
     """A screen recording; ``status`` is recording, stopped or failed."""
 
     recording_id: str | None = wire(default=None)
@@ -93,8 +94,8 @@ class RecordingInfo:
         return self.status == "stopped"
 
 
-@attrs.frozen
-class Display:
+@attrs.frozen(repr=False, eq=False)
+class Display(Value):
     """One monitor of a multi-monitor display."""
 
     id: int | None = wire(default=None)
@@ -105,8 +106,8 @@ class Display:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class DisplayInfo:
+@attrs.frozen(repr=False, eq=False)
+class DisplayInfo(Value):
     """The X display: size in pixels, colour ``depth`` in bits, and its monitors."""
 
     width: int | None = wire(default=None)
@@ -139,8 +140,8 @@ def _pair(item: Any, index: int) -> tuple[int, int]:
     return width, height
 
 
-@attrs.frozen
-class DisplayResolutions:
+@attrs.frozen(repr=False, eq=False)
+class DisplayResolutions(Value):
     """The resolutions a display can be set to, as ``{width, height}`` objects or pairs."""
 
     resolutions: list[Any] = wire(factory=list)
@@ -151,8 +152,8 @@ class DisplayResolutions:
         return [_pair(item, i) for i, item in enumerate(self.resolutions)]
 
 
-@attrs.frozen
-class ScreenshotResponse:
+@attrs.frozen(repr=False, eq=False)
+class ScreenshotResponse(Value):
     """A screenshot carried in JSON: ``image`` is base64, ``format`` png or jpeg."""
 
     image: str | None = wire(default=None)

@@ -8,12 +8,13 @@ from typing import Any
 import attrs
 
 from .._codec import wire
+from .._value import Value
 
 __all__ = ["FileChange", "FileContent", "FileExists", "FileInfo", "FileList", "FileResult"]
 
 
-@attrs.frozen
-class FileInfo:
+@attrs.frozen(repr=False, eq=False)
+class FileInfo(Value):
     """One directory entry of ``GET /files/list``.
 
     The agent writes ``is_directory``, ``modified_time`` and ``permissions``; older agents
@@ -59,8 +60,8 @@ class FileInfo:
         return self.size / (1024 * 1024)
 
 
-@attrs.frozen
-class FileList:
+@attrs.frozen(repr=False, eq=False)
+class FileList(Value):
     """The reply of ``GET /files/list``."""
 
     files: list[FileInfo] = wire(factory=list)
@@ -69,8 +70,8 @@ class FileList:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class FileContent:
+@attrs.frozen(repr=False, eq=False)
+class FileContent(Value):
     """The reply of ``GET /files/read``: the file as text."""
 
     content: str = wire(default="")
@@ -79,8 +80,8 @@ class FileContent:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class FileResult:
+@attrs.frozen(repr=False, eq=False)
+class FileResult(Value):
     """The reply of a file change (write, upload, mkdir, remove).
 
     ``size`` is the written size for writes and uploads. ``success`` is whatever the agent
@@ -95,8 +96,8 @@ class FileResult:
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen
-class FileExists:
+@attrs.frozen(repr=False, eq=False)
+class FileExists(Value):
     """The reply of ``GET /files/exists``; a reply without ``exists`` is malformed."""
 
     exists: bool = wire()
@@ -107,8 +108,8 @@ class FileExists:
         return self.exists
 
 
-@attrs.frozen
-class FileChange:
+@attrs.frozen(repr=False, eq=False)
+class FileChange(Value):
     """One event of the ``/files/watch`` stream: ``event`` is created, modified, deleted or
     renamed."""
 

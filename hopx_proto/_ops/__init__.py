@@ -3,25 +3,21 @@
 Each module below declares its operations as module-level :class:`Operation` constants; this
 package collects them into :data:`OPERATIONS` (by name) and routes requests with
 :func:`route`. Nothing else in the code spells an endpoint path.
-
-The desktop and agent-update operations (``desktop.py``, about a third of the table) are
-imported the first time the table is read, not when the package is: a client only needs an
-operation when it calls it, and most programs never drive a desktop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from types import ModuleType
+from collections.abc import Mapping
+from types import MappingProxyType, ModuleType
 from typing import Any
 
-from . import agent, control, files
-from ._base import Operation, Plane
+from . import agent, control, desktop, files
+from ._base import Auth, Operation, Plane
 
 __all__ = [
     "OPERATIONS",
+    "Auth",
     "Operation",
-    "OperationTable",
     "Plane",
     "allowed_methods",
     "operations_for",
@@ -40,59 +36,43 @@ def _collect(*modules: ModuleType) -> dict[str, Operation[Any, Any]]:
     return table
 
 
-class OperationTable(Mapping[str, Operation[Any, Any]]):
-    """Every operation by name (read-only), filled from the operation modules on first read."""
-
-    def __init__(self) -> None:
-        self._table: dict[str, Operation[Any, Any]] | None = None
-
-    def _loaded(self) -> dict[str, Operation[Any, Any]]:
-        if self._table is None:
-            from . import desktop
-
-            self._table = _collect(control, agent, files, desktop)
-        return self._table
-
-    def __getitem__(self, name: str) -> Operation[Any, Any]:
-        return self._loaded()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._loaded())
-
-    def __len__(self) -> int:
-        return len(self._loaded())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._loaded()
-
-    def __repr__(self) -> str:
-        return f"OperationTable({sorted(self._loaded())!r})"
-
-
-OPERATIONS: Mapping[str, Operation[Any, Any]] = OperationTable()
+#: Every operation by name (read-only).
+OPERATIONS: Mapping[str, Operation[Any, Any]] = MappingProxyType(
+    _collect(control, agent, files, desktop)
+)
 
 
 def operations_for(plane: Plane) -> list[Operation[Any, Any]]:
-    """Every operation of one plane, static paths before parameterised ones."""
+    """Every operation of one plane, static paths before parameterised ones.
+
+    Args:
+        plane: the control plane or the agent.
+
+    Returns:
+        The operations, in the order :func:`route` tries them.
+    """
     ops = [op for op in OPERATIONS.values() if op.plane is plane]
     return sorted(ops, key=lambda op: (op.path.count("{"), op.path, op.method))
 
 
-_routes: dict[Plane, list[Operation[Any, Any]]] = {}
-
-
-def _routes_for(plane: Plane) -> list[Operation[Any, Any]]:
-    routes = _routes.get(plane)
-    if routes is None:
-        routes = _routes[plane] = operations_for(plane)
-    return routes
+_ROUTES: dict[Plane, list[Operation[Any, Any]]] = {plane: operations_for(plane) for plane in Plane}
 
 
 def route(
     plane: Plane, method: str, path: str
 ) -> tuple[Operation[Any, Any], dict[str, str]] | None:
-    """The operation serving ``method path`` on ``plane`` and its path parameters."""
-    for op in _routes_for(plane):
+    """The operation serving ``method path`` on ``plane``.
+
+    Args:
+        plane: which plane received the request.
+        method: the request method (``"GET"``, ...).
+        path: the request path, without the query.
+
+    Returns:
+        The operation and its path parameters (percent-decoded), or ``None`` when no
+        operation serves that method and path.
+    """
+    for op in _ROUTES[plane]:
         params = op.match(method, path)
         if params is not None:
             return op, params
@@ -100,5 +80,6 @@ def route(
 
 
 def allowed_methods(plane: Plane, path: str) -> list[str]:
-    """Methods that ``path`` answers to (for a 405 reply)."""
-    return sorted({op.method for op in _routes_for(plane) if op.match(op.method, path) is not None})
+    """The methods that ``path`` answers to on ``plane``, sorted (for a 405 reply's
+    ``Allow`` header); empty when no operation serves the path."""
+    return sorted({op.method for op in _ROUTES[plane] if op.match(op.method, path) is not None})

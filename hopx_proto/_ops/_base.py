@@ -35,12 +35,14 @@ from .._url import (
     split_target,
     unquote_path_param,
 )
+from .._value import Value
 
 __all__ = [
     "Auth",
     "Binary",
     "Loc",
     "Model",
+    "NoArgs",
     "NoContent",
     "Operation",
     "Plane",
@@ -58,6 +60,11 @@ R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 
 JSON_TYPE = b"application/json"
+
+
+@attrs.frozen(repr=False, eq=False)
+class NoArgs(Value):
+    """Arguments of an operation that takes none (and sends no body)."""
 
 
 class Plane(enum.Enum):
@@ -144,8 +151,8 @@ def _json_body(response: Response) -> Any:
     return loads(body)
 
 
-@attrs.frozen
-class Model(Generic[R]):
+@attrs.frozen(repr=False, eq=False)
+class Model(Value, Generic[R]):
     """The body is a JSON object decoded into an attrs model."""
 
     cls: type[R]
@@ -158,8 +165,8 @@ class Model(Generic[R]):
         return dumps(to_wire(result))
 
 
-@attrs.frozen
-class RawJSON:
+@attrs.frozen(repr=False, eq=False)
+class RawJSON(Value):
     """A free-form JSON object, returned as a ``dict``; an empty body (204) reads as ``{}``."""
 
     content_type: bytes = JSON_TYPE
@@ -176,8 +183,8 @@ class RawJSON:
         return dumps(to_wire(result))
 
 
-@attrs.frozen
-class NoContent:
+@attrs.frozen(repr=False, eq=False)
+class NoContent(Value):
     """Success carries nothing the caller needs; any body is accepted and ignored."""
 
     content_type: bytes = JSON_TYPE
@@ -189,8 +196,8 @@ class NoContent:
         return dumps(to_wire(result) if result is not None else {})
 
 
-@attrs.frozen
-class Binary:
+@attrs.frozen(repr=False, eq=False)
+class Binary(Value):
     """Raw bytes (downloads, screenshots); never guessed at as base64."""
 
     content_type: bytes = b"application/octet-stream"
@@ -204,8 +211,8 @@ class Binary:
         return bytes(result)
 
 
-@attrs.frozen
-class Text:
+@attrs.frozen(repr=False, eq=False)
+class Text(Value):
     """A UTF-8 text body (e.g. Prometheus exposition)."""
 
     content_type: bytes = b"text/plain; charset=utf-8"
@@ -226,8 +233,8 @@ class Text:
 # The operation
 
 
-@attrs.frozen
-class _ArgField:
+@attrs.frozen(repr=False, eq=False)
+class _ArgField(Value):
     attr: str
     key: str
     loc: Loc
@@ -309,8 +316,8 @@ def _compile_path(template: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
-@attrs.frozen
-class Operation(Generic[A, R]):
+@attrs.frozen(repr=False, eq=False)
+class Operation(Value, Generic[A, R]):
     """One endpoint of the control plane or of the agent.
 
     Attributes:

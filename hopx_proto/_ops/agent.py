@@ -33,8 +33,10 @@ from .._models.agent import (
     SystemMetrics,
     SystemProcessList,
 )
+from .._value import Value
 from ._base import (
     Model,
+    NoArgs,
     NoContent,
     Operation,
     Plane,
@@ -85,7 +87,6 @@ __all__ = [
     "EnvUpdateArgs",
     "ExecuteArgs",
     "IPythonExecuteArgs",
-    "NoArgs",
     "ProcessId",
     "ProcessIdQuery",
 ]
@@ -182,13 +183,8 @@ def _flag(_instance: Any, attribute: Any, value: Any) -> None:
 # Arguments
 
 
-@attrs.frozen
-class NoArgs:
-    """Arguments of an operation that takes none."""
-
-
-@attrs.frozen(kw_only=True)
-class ExecuteArgs:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ExecuteArgs(Value):
     """``POST /execute``: run code and wait for it (``timeout`` in seconds)."""
 
     language: str = body(default="python", validator=non_empty)
@@ -198,8 +194,8 @@ class ExecuteArgs:
     env: dict[str, str] | None = body(default=None, validator=_env)
 
 
-@attrs.frozen(kw_only=True)
-class BackgroundExecuteArgs:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class BackgroundExecuteArgs(Value):
     """``POST /execute/background``: start code and return at once.
 
     ``workdir`` is not part of the OpenAPI request and is sent only when given (the agent
@@ -214,8 +210,8 @@ class BackgroundExecuteArgs:
     workdir: str | None = body(default=None, validator=_workdir)
 
 
-@attrs.frozen(kw_only=True)
-class AsyncExecuteArgs:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AsyncExecuteArgs(Value):
     """``POST /execute/async``: queue code; the agent posts the result to ``callback_url``.
 
     With ``callback_signature_secret`` the webhook is signed (see
@@ -232,8 +228,8 @@ class AsyncExecuteArgs:
     callback_signature_secret: str | None = body(default=None, validator=_optional_string)
 
 
-@attrs.frozen(kw_only=True)
-class IPythonExecuteArgs:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class IPythonExecuteArgs(Value):
     """``POST /execute/ipython``: run code in the sandbox's IPython kernel."""
 
     code: str = body(validator=_string)
@@ -241,22 +237,22 @@ class IPythonExecuteArgs:
     env: dict[str, str] | None = body(default=None, validator=_env)
 
 
-@attrs.frozen(kw_only=True)
-class ProcessIdQuery:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ProcessIdQuery(Value):
     """``DELETE /execute/kill?process_id=``."""
 
     process_id: str = query(default=attrs.NOTHING, validator=non_empty)
 
 
-@attrs.frozen(kw_only=True)
-class ProcessId:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ProcessId(Value):
     """Operations that name one process in the path."""
 
     process_id: str = path_param(validator=non_empty)
 
 
-@attrs.frozen(kw_only=True)
-class CommandArgs:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class CommandArgs(Value):
     """``POST /commands/run`` and ``/commands/background``: run ``command`` with ``args``.
 
     The official client always runs ``bash -c <string>``; :meth:`shell` builds that.
@@ -283,8 +279,8 @@ class CommandArgs:
         return cls(command="bash", args=["-c", script], timeout=timeout, workdir=workdir, env=env)
 
 
-@attrs.frozen(kw_only=True)
-class EnvSetArgs:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class EnvSetArgs(Value):
     """``PUT /env``: replace every sandbox-wide variable with ``env_vars``.
 
     ``timestamp`` lets the agent drop a request older than one it already applied.
@@ -295,8 +291,8 @@ class EnvSetArgs:
     timestamp: _dt.datetime | None = body(default=None)
 
 
-@attrs.frozen(kw_only=True)
-class EnvUpdateArgs:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class EnvUpdateArgs(Value):
     """``PATCH /env``: add or overwrite ``env_vars``, keeping the others."""
 
     env_vars: dict[str, str] = body(validator=_env)

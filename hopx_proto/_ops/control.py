@@ -29,9 +29,11 @@ from .._models.control import (
     TemplateList,
     TokenInfo,
 )
+from .._value import Value
 from ._base import (
     Auth,
     Model,
+    NoArgs,
     Operation,
     Plane,
     RawJSON,
@@ -65,7 +67,6 @@ __all__ = [
     "CreateSandbox",
     "ListSandboxes",
     "ListTemplates",
-    "NoArgs",
     "SandboxId",
     "SetTimeout",
     "TemplateId",
@@ -89,20 +90,15 @@ def _template_id_text(value: str | int | None) -> str | None:
 # Arguments
 
 
-@attrs.frozen
-class NoArgs:
-    """Arguments of an operation that takes none."""
-
-
-@attrs.frozen
-class SandboxId:
+@attrs.frozen(repr=False, eq=False)
+class SandboxId(Value):
     """Arguments of every operation that names one sandbox."""
 
     id: str = path_param(validator=non_empty)
 
 
-@attrs.frozen
-class ListSandboxes:
+@attrs.frozen(repr=False, eq=False)
+class ListSandboxes(Value):
     """``GET /v1/sandboxes``: one page, filtered; ``cursor`` is a previous ``next_cursor``."""
 
     limit: int | None = query(validator=positive)
@@ -111,8 +107,8 @@ class ListSandboxes:
     cursor: str | None = query(validator=_optional_text)
 
 
-@attrs.frozen
-class CreateSandbox:
+@attrs.frozen(repr=False, eq=False)
+class CreateSandbox(Value):
     """``POST /v1/sandboxes``: a template by name or by id (an integer id is sent as a
     string); ``None`` fields are left out of the body."""
 
@@ -168,46 +164,46 @@ def _create_hints() -> dict[str, Any]:
     return typing.get_type_hints(CreateSandbox)
 
 
-@attrs.frozen
-class SetTimeout:
+@attrs.frozen(repr=False, eq=False)
+class SetTimeout(Value):
     """``PUT /v1/sandboxes/{id}/timeout``: the sandbox expires ``timeout_seconds`` from now."""
 
     id: str = path_param(validator=non_empty)
     timeout_seconds: int = body(validator=positive)
 
 
-@attrs.frozen
-class ListTemplates:
+@attrs.frozen(repr=False, eq=False)
+class ListTemplates(Value):
     """``GET /v1/templates``, optionally filtered (filters the official client sends)."""
 
     category: str | None = query(validator=_optional_text)
     language: str | None = query(validator=_optional_text)
 
 
-@attrs.frozen
-class TemplateName:
+@attrs.frozen(repr=False, eq=False)
+class TemplateName(Value):
     """A template by name (or by id: the service accepts both here)."""
 
     name: str = path_param(validator=non_empty)
 
 
-@attrs.frozen
-class TemplateId:
+@attrs.frozen(repr=False, eq=False)
+class TemplateId(Value):
     """A template by id."""
 
     template_id: str = path_param(validator=non_empty)
 
 
-@attrs.frozen
-class UploadLinkRequest:
+@attrs.frozen(repr=False, eq=False)
+class UploadLinkRequest(Value):
     """``POST /v1/templates/files/upload-link``: a build context blob by content hash."""
 
     files_hash: str = body(validator=non_empty)
     content_length: int = body(validator=positive)
 
 
-@attrs.frozen
-class BuildTemplate:
+@attrs.frozen(repr=False, eq=False)
+class BuildTemplate(Value):
     """``POST /v1/templates/build``. ``steps`` are step objects as the service takes them
     (``{"type": "RUN", "args": [...]}`` ...); ``update`` creates or replaces the template."""
 
@@ -225,15 +221,15 @@ class BuildTemplate:
     agent_version: str | None = body(default=None)
 
 
-@attrs.frozen
-class BuildId:
+@attrs.frozen(repr=False, eq=False)
+class BuildId(Value):
     """A template build by id."""
 
     build_id: str = path_param(validator=non_empty)
 
 
-@attrs.frozen
-class BuildLogsQuery:
+@attrs.frozen(repr=False, eq=False)
+class BuildLogsQuery(Value):
     """One poll of a build's log from ``offset`` on.
 
     The official clients put the *template* id in the path segment the OpenAPI file calls

@@ -30,7 +30,8 @@ from .._models.desktop import (
     WindowList,
 )
 from .._multipart import Part, boundary_of, decode_multipart, encode_multipart
-from ._base import Operation, Plane, RawJSON, ResultCodec, body, query, whole_body
+from .._value import Value
+from ._base import NoArgs as NoArgs, Operation, Plane, RawJSON, ResultCodec, body, query, whole_body
 from .files import BINARY, model, result_codec
 
 __all__ = [
@@ -91,7 +92,6 @@ __all__ = [
     "MouseDrag",
     "MouseMove",
     "MouseScroll",
-    "NoArgs",
     "OcrRegion",
     "RecordingQuery",
     "RecordingStart",
@@ -171,28 +171,23 @@ def _optional_password(_instance: Any, attribute: Any, value: Any) -> None:
 # Arguments
 
 
-@attrs.frozen
-class NoArgs:
-    """No arguments and no body."""
-
-
-@attrs.frozen
-class EmptyBody:
+@attrs.frozen(repr=False, eq=False)
+class EmptyBody(Value):
     """A JSON object body, ``{}`` unless options are given."""
 
     options: dict[str, Any] = whole_body()
 
 
-@attrs.frozen
-class VncStart:
+@attrs.frozen(repr=False, eq=False)
+class VncStart(Value):
     """``{display, password?}``: display 1 is ``:1``; the password is left out when None."""
 
     display: int = body(default=1, validator=_integer(0))
     password: str | None = body(default=None, validator=_optional_password)
 
 
-@attrs.frozen
-class MouseClick:
+@attrs.frozen(repr=False, eq=False)
+class MouseClick(Value):
     """``{x, y, button, clicks}``."""
 
     x: int = body(validator=_coordinate)
@@ -203,16 +198,16 @@ class MouseClick:
     clicks: int = body(default=1, validator=_count)
 
 
-@attrs.frozen
-class MouseMove:
+@attrs.frozen(repr=False, eq=False)
+class MouseMove(Value):
     """``{x, y}``."""
 
     x: int = body(validator=_coordinate)
     y: int = body(validator=_coordinate)
 
 
-@attrs.frozen
-class MouseDrag:
+@attrs.frozen(repr=False, eq=False)
+class MouseDrag(Value):
     """``{from_x, from_y, to_x, to_y, button}``."""
 
     from_x: int = body(validator=_coordinate)
@@ -224,8 +219,8 @@ class MouseDrag:
     )
 
 
-@attrs.frozen
-class MouseScroll:
+@attrs.frozen(repr=False, eq=False)
+class MouseScroll(Value):
     """``{amount, direction}``: ``amount`` steps towards ``direction``."""
 
     amount: int = body(validator=_count)
@@ -234,38 +229,38 @@ class MouseScroll:
     )
 
 
-@attrs.frozen
-class KeyboardType:
+@attrs.frozen(repr=False, eq=False)
+class KeyboardType(Value):
     """``{text, delay_ms}``."""
 
     text: str = body(validator=_text)
     delay_ms: int = body(default=10, validator=_integer(0))
 
 
-@attrs.frozen
-class KeyboardPress:
+@attrs.frozen(repr=False, eq=False)
+class KeyboardPress(Value):
     """``{key}``: an X key name such as ``Return``, ``Escape``, ``F1``."""
 
     key: str = body(validator=_non_empty_text)
 
 
-@attrs.frozen
-class KeyCombination:
+@attrs.frozen(repr=False, eq=False)
+class KeyCombination(Value):
     """``{modifiers, key}`` (keyboard combinations and X11 hotkeys)."""
 
     modifiers: list[str] = body(validator=_key_names)
     key: str = body(validator=_non_empty_text)
 
 
-@attrs.frozen
-class ClipboardSet:
+@attrs.frozen(repr=False, eq=False)
+class ClipboardSet(Value):
     """``{text}``."""
 
     text: str = body(validator=_text)
 
 
-@attrs.frozen
-class Region:
+@attrs.frozen(repr=False, eq=False)
+class Region(Value):
     """``{x, y, width, height}``."""
 
     x: int = body(validator=_coordinate)
@@ -274,8 +269,8 @@ class Region:
     height: int = body(validator=_count)
 
 
-@attrs.frozen
-class RecordingStart:
+@attrs.frozen(repr=False, eq=False)
+class RecordingStart(Value):
     """``{fps, format, quality}``."""
 
     fps: int = body(default=10, validator=_count)
@@ -285,29 +280,29 @@ class RecordingStart:
     )
 
 
-@attrs.frozen
-class RecordingStop:
+@attrs.frozen(repr=False, eq=False)
+class RecordingStop(Value):
     """``{recording_id}``."""
 
     recording_id: str = body(validator=_non_empty_text)
 
 
-@attrs.frozen
-class RecordingQuery:
+@attrs.frozen(repr=False, eq=False)
+class RecordingQuery(Value):
     """``?id=<recording_id>``."""
 
     recording_id: str = query("id", default=attrs.NOTHING, validator=_non_empty_text)
 
 
-@attrs.frozen
-class WindowTarget:
+@attrs.frozen(repr=False, eq=False)
+class WindowTarget(Value):
     """``{window_id}``."""
 
     window_id: str | int = body(validator=_window_id)
 
 
-@attrs.frozen
-class WindowResize:
+@attrs.frozen(repr=False, eq=False)
+class WindowResize(Value):
     """``{window_id, width, height}``."""
 
     window_id: str | int = body(validator=_window_id)
@@ -315,16 +310,16 @@ class WindowResize:
     height: int = body(validator=_count)
 
 
-@attrs.frozen
-class DisplaySize:
+@attrs.frozen(repr=False, eq=False)
+class DisplaySize(Value):
     """``{width, height}``."""
 
     width: int = body(validator=_count)
     height: int = body(validator=_count)
 
 
-@attrs.frozen
-class OcrRegion:
+@attrs.frozen(repr=False, eq=False)
+class OcrRegion(Value):
     """``{x, y, width, height, language}`` (a Tesseract language code)."""
 
     x: int = body(validator=_coordinate)
@@ -334,8 +329,8 @@ class OcrRegion:
     language: str = body(default="eng", validator=_non_empty_text)
 
 
-@attrs.frozen
-class DragDrop:
+@attrs.frozen(repr=False, eq=False)
+class DragDrop(Value):
     """``{from_x, from_y, to_x, to_y}``."""
 
     from_x: int = body(validator=_coordinate)
@@ -344,23 +339,23 @@ class DragDrop:
     to_y: int = body(validator=_coordinate)
 
 
-@attrs.frozen
-class ElementText:
+@attrs.frozen(repr=False, eq=False)
+class ElementText(Value):
     """``{text}``: the text of the element to find."""
 
     text: str = body(validator=_non_empty_text)
 
 
-@attrs.frozen
-class WaitFor:
+@attrs.frozen(repr=False, eq=False)
+class WaitFor(Value):
     """``{text, timeout}``: wait up to ``timeout`` seconds for the element."""
 
     text: str = body(validator=_non_empty_text)
     timeout: int = body(default=30, validator=_count)
 
 
-@attrs.frozen
-class CaptureWindow:
+@attrs.frozen(repr=False, eq=False)
+class CaptureWindow(Value):
     """``?window_id=``; the active window when None."""
 
     window_id: str | None = query(default=None)
@@ -371,8 +366,8 @@ def _bytes_value(_instance: Any, attribute: Any, value: Any) -> None:
         raise LocalProtocolError(f"{attribute.name} must be bytes, got {type(value).__name__}")
 
 
-@attrs.frozen
-class UpdateUpload:
+@attrs.frozen(repr=False, eq=False)
+class UpdateUpload(Value):
     """A new agent binary. ``boundary`` as for ``files.upload`` (derived when None)."""
 
     data: bytes = attrs.field(validator=_bytes_value, repr=lambda d: f"<{len(d)} bytes>")

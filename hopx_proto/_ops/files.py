@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from typing import Any, Literal, TypeVar, cast
 
@@ -20,6 +21,7 @@ from .._errors import LocalProtocolError, RemoteProtocolError
 from .._http import Request
 from .._models.files import FileContent, FileExists, FileList, FileResult
 from .._multipart import MultipartEncoder, Part, boundary_of, decode_multipart, encode_multipart
+from .._value import Value
 from ._base import Binary, Model, NoContent, Operation, Plane, ResultCodec, body, query
 
 __all__ = [
@@ -105,29 +107,29 @@ def _optional_bool(_instance: Any, attribute: Any, value: Any) -> None:
         raise LocalProtocolError(f"{attribute.name} must be true, false or None, got {value!r}")
 
 
-@attrs.frozen
-class FilePath:
+@attrs.frozen(repr=False, eq=False)
+class FilePath(Value):
     """Arguments naming one path in the query string (read, download, exists, remove)."""
 
     path: str = query(default=attrs.NOTHING, validator=required_absolute_path)
 
 
-@attrs.frozen
-class FilesList:
+@attrs.frozen(repr=False, eq=False)
+class FilesList(Value):
     """Arguments of ``files.list``: the directory, ``/workspace`` unless given."""
 
     path: str = query(default=DEFAULT_DIRECTORY, validator=required_absolute_path)
 
 
-@attrs.frozen
-class FileMkdir:
+@attrs.frozen(repr=False, eq=False)
+class FileMkdir(Value):
     """Arguments of ``files.mkdir`` (parents are created too)."""
 
     path: str = body(validator=required_absolute_path)
 
 
-@attrs.frozen
-class FileWrite:
+@attrs.frozen(repr=False, eq=False)
+class FileWrite(Value):
     """Arguments of ``files.write``: the body ``{path, content[, mode][, encoding][, overwrite]}``.
 
     ``content`` is text, or base64 text with ``encoding="base64"`` (see :meth:`from_bytes`).
@@ -179,8 +181,8 @@ def _boundary_value(_instance: Any, attribute: Any, value: Any) -> None:
         raise LocalProtocolError(f"{attribute.name} must be a string or None")
 
 
-@attrs.frozen
-class FileUpload:
+@attrs.frozen(repr=False, eq=False)
+class FileUpload(Value):
     """Arguments of ``files.upload``: destination ``path``, the bytes, and the part's filename.
 
     ``boundary`` is the multipart boundary; callers that can draw random bytes pass one
@@ -199,8 +201,6 @@ class FileUpload:
 
 
 def _derived_boundary(args: FileUpload) -> str:
-    import hashlib  # here, not at the top: only uploads need it
-
     seed = hashlib.sha256()
     for piece in (args.path.encode(), args.filename.encode(), args.data):
         seed.update(len(piece).to_bytes(8, "big"))
@@ -260,8 +260,8 @@ def streamed_upload(path: str, filename: str, size: int, boundary: str) -> Multi
     )
 
 
-@attrs.frozen
-class FileWatch:
+@attrs.frozen(repr=False, eq=False)
+class FileWatch(Value):
     """``/files/watch`` takes no arguments in the URL; the path goes in the first message."""
 
 

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 
 from .._errors import LocalProtocolError, RemoteProtocolError, StreamEndedError
+from .._value import Value
 
 __all__ = [
     "POLICY_VIOLATION",
@@ -388,8 +389,8 @@ def decode_frame(
 S = TypeVar("S", bound=enum.Enum)
 
 
-@attrs.frozen
-class StreamSpec:
+@attrs.frozen(repr=False, eq=False)
+class StreamSpec(Value):
     """One stream's rules: its states, its message kinds and its legal transitions.
 
     ``transitions`` maps ``(state, direction, message name)`` to the next state; the message

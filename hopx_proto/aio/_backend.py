@@ -1,7 +1,7 @@
 """What the async client needs from an event loop, as a small protocol.
 
 The client in :mod:`hopx_proto.aio` is written once against :class:`Backend`; ``hopx_trio`` and
-``hopx_asyncio`` implement it with trio and anyio. Everything impure lives behind it: sockets
+``hopx_asyncio`` implement it with trio and with asyncio. Everything impure lives behind it: sockets
 and TLS, sleeping, deadlines (cancel scopes), locks, clocks, randomness, the process
 environment (for proxies) and blocking calls run in a worker thread (local files).
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Backend", "ByteStream", "CancelScope", "Deadline", "EventLike", "LockLike"]
+__all__ = ["Backend", "ByteStream", "CancelScope", "Deadline", "LockLike"]
 
 T = TypeVar("T")
 
@@ -79,14 +79,6 @@ class LockLike(Protocol):
     ) -> bool | None: ...
 
 
-class EventLike(Protocol):
-    def set(self) -> None: ...
-
-    def is_set(self) -> bool: ...
-
-    async def wait(self) -> object: ...
-
-
 class Backend(Protocol):
     """The capabilities of one event-loop library.
 
@@ -136,8 +128,6 @@ class Backend(Protocol):
     def lock(self) -> LockLike: ...
 
     def semaphore(self, value: int) -> LockLike: ...
-
-    def event(self) -> EventLike: ...
 
     def monotonic(self) -> float:
         """Seconds on a clock that never goes back (deadlines, idle expiry)."""

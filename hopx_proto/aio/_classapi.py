@@ -1,20 +1,23 @@
-"""The class-level API of ``AsyncSandbox``: create, connect, list, iter, templates, health.
+"""The base of ``AsyncSandbox``: one sandbox object's lifetime, and the class-level API.
 
-A mixin of :class:`~hopx_proto.aio.AsyncSandbox`. Each class method uses the ``client=`` it is
-given, or makes one that closes with the last sandbox using it.
+An object is made for one sandbox id and holds its :class:`Client` (connection pool and
+credentials) until :meth:`aclose`; ``async with`` kills the sandbox on exit. The class methods
+(create, connect, list, iter, templates, health) use the ``client=`` they are given, or make
+one that closes with the last sandbox using it.
 """
 
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from .._errors import HopxError, NotFoundError, TemplateNotFoundError
 from .._models.control import SandboxInfo, Template
 from .._ops import control as control_ops
-from .._ops._base import Operation
-from .._url import BaseURL
+from .._ops._base import NoArgs, Operation
+from ._agent import Agent
 from ._backend import Backend
 from ._client import DEFAULT_BASE_URL, Client
 from ._streaming import EventStream
@@ -22,9 +25,14 @@ from ._transport import Timeouts
 
 __all__ = ["SandboxClassAPI"]
 
+_logger = logging.getLogger("hopx.sandbox")
+
 A = TypeVar("A")
 R = TypeVar("R")
 T = TypeVar("T", bound="_ContextExit")
+
+#: Seconds the kill on leaving ``async with`` may take, shielded from cancellation.
+EXIT_KILL_GRACE = 30.0
 
 
 class _ContextExit(Protocol):
@@ -51,23 +59,120 @@ class _CreateCall(Generic[T]):
 
 
 class SandboxClassAPI:
-    """Class methods of ``AsyncSandbox``."""
+    """One sandbox object's lifetime and the class methods of ``AsyncSandbox``.
 
-    #: Set by the adapter (hopx_trio / hopx_asyncio).
+    Args:
+        sandbox_id: the sandbox's id.
+        api_key: the API key (``HOPX_API_KEY`` when ``None``).
+        base_url: the control plane (``HOPX_BASE_URL`` overrides the default).
+        timeout: the default read deadline of a request, in seconds.
+        max_retries: retries after a failed attempt (non-idempotent requests only when they
+            never reached the server).
+        client: share an existing :class:`Client` (and its pool) instead of making one.
+
+    Raises:
+        HopxError: ``sandbox_id`` is not a non-empty string.
+        LocalProtocolError: no API key was given or found in the environment.
+    """
+
+    #: Makes the backend of a sandbox created without a client (set by ``backend=`` on an
+    #: adapter's subclass: ``class AsyncSandbox(aio.AsyncSandbox, backend=TrioBackend)``).
     _backend_factory: ClassVar[Callable[[], Backend] | None] = None
 
-    if TYPE_CHECKING:
-        sandbox_id: str
+    def __init_subclass__(cls, *, backend: Callable[[], Backend] | None = None, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if backend is not None:
+            cls._backend_factory = backend
 
-        def __init__(self, sandbox_id: str, *, client: Client | None = None) -> None: ...
+    def __init__(
+        self,
+        sandbox_id: str,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: int = 60,
+        max_retries: int = 3,
+        client: Client | None = None,
+    ) -> None:
+        if not isinstance(sandbox_id, str) or not sandbox_id:
+            raise HopxError("sandbox_id must be a non-empty string")
+        self.sandbox_id = sandbox_id
+        if client is None:
+            client = Client(
+                self._new_backend(),
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+            ).close_with_last_holder()
+        self._client = client
+        client.acquire()
+        self._released = False
+        self._killed = False
+        self._agent = Agent(client, sandbox_id)
+        self._resources: dict[type, object] = {}
 
-        def _adopt_agent(self, info: SandboxInfo) -> BaseURL | None: ...
+    @property
+    def client(self) -> Client:
+        """The client (credentials and connection pool) this sandbox uses."""
+        return self._client
 
-        async def get_info(self) -> SandboxInfo: ...
+    @property
+    def agent(self) -> Agent:
+        """The sandbox's agent: its URL, token, ``call`` and ``open_ws``."""
+        return self._agent
 
-        async def aclose(self) -> None: ...
+    # -- closing ----------------------------------------------------------------------------
 
-        async def __aexit__(self, *exc: object) -> None: ...
+    async def aclose(self) -> None:
+        """Release this object's hold on the connection pool (closed with the last holder)."""
+        if not self._released:
+            self._released = True
+            await self._client.release()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Kill the sandbox (errors are logged, not raised) and close connections."""
+        try:
+            with self._client.backend.shielded(EXIT_KILL_GRACE):
+                try:
+                    if not self._killed:
+                        await self.kill()
+                except HopxError as err:
+                    _logger.warning("could not kill sandbox %s on exit: %s", self.sandbox_id, err)
+        finally:
+            await self.aclose()
+
+    async def kill(self) -> None:
+        """Delete the sandbox, then release this object's connections.
+
+        Raises:
+            NotFoundError: the sandbox is already gone (connections are released anyway).
+        """
+        try:
+            await self._control(control_ops.SANDBOXES_DELETE, self._sid())
+            self._killed = True
+        finally:
+            self._client.tokens.pop(self.sandbox_id, None)
+            await self.aclose()
+
+    # -- the control plane ------------------------------------------------------------------
+
+    async def _control(self, op: Operation[A, R], args: A) -> R:
+        return await self._client.call(op, args, sandbox_id=self.sandbox_id)
+
+    def _sid(self) -> control_ops.SandboxId:
+        return control_ops.SandboxId(id=self.sandbox_id)
+
+    async def get_info(self) -> SandboxInfo:
+        """The sandbox as the control plane describes it.
+
+        Raises:
+            NotFoundError: the sandbox does not exist.
+        """
+        return await self._agent.info()
 
     @classmethod
     def _new_backend(cls) -> Backend:
@@ -170,7 +275,7 @@ class SandboxClassAPI:
         token = client.new_token_state(info)
         if token is not None:
             client.tokens[info.sandbox_id] = token
-        sandbox._adopt_agent(info)
+        sandbox._agent.adopt(info)
         return sandbox
 
     @classmethod
@@ -185,7 +290,7 @@ class SandboxClassAPI:
         """An object for an existing sandbox (one ``GET``; a typed error if it is gone)."""
         sandbox = cls(sandbox_id, client=cls._make_client(api_key, base_url, client))
         try:
-            sandbox._adopt_agent(await sandbox.get_info())
+            sandbox._agent.adopt(await sandbox.get_info())
         except BaseException:
             await sandbox.aclose()
             raise
@@ -331,7 +436,7 @@ class SandboxClassAPI:
         cls, *, base_url: str = DEFAULT_BASE_URL, client: Client | None = None
     ) -> dict[str, Any]:
         """The control plane's ``/health`` (no API key needed)."""
-        args, timeouts = control_ops.NoArgs(), Timeouts(10, 10, 10)
+        args, timeouts = NoArgs(), Timeouts(10, 10, 10)
         if client is not None:
             return await client.call(control_ops.HEALTH, args, timeouts=timeouts)
         backend = cls._new_backend()

@@ -7,8 +7,9 @@ client itself, when the caller made it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Self, TypeVar
 
 import attrs
 
@@ -20,17 +21,10 @@ from ._backend import Backend
 from ._pool import PoolLimits
 from ._transport import BodySink, HTTPTransport, ProxyConfig, Timeouts
 
-if TYPE_CHECKING:
-    import logging
-
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
 
-def _log() -> logging.Logger:
-    """This module's logger (logging is loaded by the first message, not by the import)."""
-    import logging
-
-    return logging.getLogger("hopx.client")
+_logger = logging.getLogger("hopx.client")
 
 
 DEFAULT_BASE_URL = "https://api.hopx.dev"
@@ -43,8 +37,14 @@ R = TypeVar("R")
 class Client:
     """Credentials, a connection pool and the retry policy, shared by sandboxes.
 
+    An adapter binds it to its event loop by subclassing with ``backend=``: ``class
+    Client(aio.Client, backend=TrioBackend)``; the subclass then makes its own backend.
+
     Args:
-        backend: the event-loop capabilities (given by ``hopx_trio`` / ``hopx_asyncio``).
+        backend: the event-loop capabilities; the bound backend of an adapter's subclass
+            when ``None``.
+        environ: the mapping read for ``HOPX_API_KEY``, ``HOPX_BASE_URL`` and proxies when
+            the backend is made here (``os.environ`` when ``None``).
         api_key: the API key; ``HOPX_API_KEY`` from the environment when ``None``.
         base_url: the control plane; ``HOPX_BASE_URL`` overrides the default.
         timeout: the default read deadline in seconds.
@@ -54,12 +54,27 @@ class Client:
         proxies: proxy settings; from the environment when ``None``.
         limits: connection-pool limits.
         token_margin: refresh a sandbox token this many seconds before it expires.
+
+    Raises:
+        LocalProtocolError: no API key, or no backend (an unbound client needs one).
+        HopxError: ``base_url`` is not an ``http(s)`` URL.
     """
+
+    #: Makes the backend of a client created without one (set by ``backend=`` on a subclass).
+    _backend_factory: ClassVar[Callable[[Mapping[str, str] | None], Backend] | None] = None
+
+    def __init_subclass__(
+        cls, *, backend: Callable[[Mapping[str, str] | None], Backend] | None = None, **kw: Any
+    ) -> None:
+        super().__init_subclass__(**kw)
+        if backend is not None:
+            cls._backend_factory = backend
 
     def __init__(
         self,
-        backend: Backend,
+        backend: Backend | None = None,
         *,
+        environ: Mapping[str, str] | None = None,
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 60,
@@ -70,6 +85,14 @@ class Client:
         limits: PoolLimits | None = None,
         token_margin: float = 60.0,
     ) -> None:
+        if backend is None:
+            factory = type(self)._backend_factory
+            if factory is None:
+                raise LocalProtocolError(
+                    "hopx_proto.aio.Client needs a backend: pass one, or use the Client of "
+                    "hopx_trio or hopx_asyncio"
+                )
+            backend = factory(environ)
         key = api_key if api_key is not None else backend.environ.get("HOPX_API_KEY")
         if not key:
             raise LocalProtocolError(
@@ -207,7 +230,7 @@ class Client:
                 ):
                     refreshed = True
                     attempt -= 1
-                    _log().info("%s: 401 from the agent; refreshing the token once", op.name)
+                    _logger.info("%s: 401 from the agent; refreshing the token once", op.name)
                     credential = await refresh()
                     continue
                 retry_after = response.header("retry-after")
@@ -226,9 +249,9 @@ class Client:
                     retry_after_header=retry_after,
                 )
                 if isinstance(decision, GiveUp):
-                    _log().debug("%s: not retrying (%s)", op.name, decision.reason)
+                    _logger.debug("%s: not retrying (%s)", op.name, decision.reason)
                     raise
-                _log().info(
+                _logger.info(
                     "%s: attempt %d failed (%s); retrying in %.2f s (%s)",
                     op.name,
                     attempt,

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from .._models.agent import ExecutionResult
 from .._ops import agent as agent_ops
+from .._streams import CommandEvent, CommandStreamClient, CommandStreamRequest
+from ._agent import Agent
 from ._streaming import EventStream, stream_messages
-
-if TYPE_CHECKING:
-    from .._streams import CommandEvent
-    from ._sandbox import AsyncSandbox
 
 __all__ = ["AsyncCommands"]
 
@@ -21,8 +18,8 @@ OutputCallback = Callable[[str], Awaitable[None] | None]
 class AsyncCommands:
     """Run ``bash -c <command>`` in the sandbox."""
 
-    def __init__(self, sandbox: AsyncSandbox) -> None:
-        self._sandbox = sandbox
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
 
     async def run(
         self,
@@ -45,9 +42,7 @@ class AsyncCommands:
             command, timeout=timeout_seconds, workdir=working_dir, env=env
         )
         if background:
-            started = await self._sandbox._agent(
-                agent_ops.COMMANDS_BACKGROUND, args, read_timeout=60
-            )
+            started = await self._agent.call(agent_ops.COMMANDS_BACKGROUND, args, read_timeout=60)
             return ExecutionResult(
                 stdout=f"Background process started: {started.process_id}",
                 stderr="",
@@ -59,7 +54,7 @@ class AsyncCommands:
             return await self._run_streamed(
                 command, timeout_seconds, env, working_dir, on_stdout, on_stderr
             )
-        reply = await self._sandbox._agent(
+        reply = await self._agent.call(
             agent_ops.COMMANDS_RUN, args, read_timeout=timeout_seconds + 30
         )
         return ExecutionResult(
@@ -121,8 +116,6 @@ class AsyncCommands:
         Use ``async with`` around it to stop early: leaving the block closes the WebSocket,
         which stops the remote command.
         """
-        from .._streams import CommandStreamClient, CommandStreamRequest
-
         machine = CommandStreamClient()
         first = machine.start(
             CommandStreamRequest(
@@ -134,7 +127,5 @@ class AsyncCommands:
             )
         )
         return EventStream(
-            stream_messages(
-                lambda: self._sandbox._open_ws(agent_ops.COMMANDS_STREAM), machine, first
-            )
+            stream_messages(lambda: self._agent.open_ws(agent_ops.COMMANDS_STREAM), machine, first)
         )

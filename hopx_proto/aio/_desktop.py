@@ -2,23 +2,19 @@
 
 Every method is one operation of the desktop table. A sandbox without a desktop answers with
 :class:`hopx_proto.DesktopNotAvailableError` (listing what is missing).
-
-Each method imports the desktop operations when it runs, so a program that never drives a
-desktop never builds their classes.
 """
 
 # ruff: noqa: ASYNC109  (the official signatures take per-call timeout= keywords)
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .._errors import RemoteProtocolError
 from .._models.desktop import DisplayInfo, RecordingInfo, VNCInfo, WindowInfo
-from .._ops._base import Operation
-
-if TYPE_CHECKING:
-    from ._sandbox import AsyncSandbox
+from .._ops import desktop as d
+from .._ops._base import NoArgs, Operation
+from ._agent import Agent
 
 __all__ = ["AsyncDesktop"]
 
@@ -37,31 +33,25 @@ def _key(reply: dict[str, Any], key: str, op: str) -> Any:
 class AsyncDesktop:
     """VNC, mouse, keyboard, clipboard, screenshots, recordings, windows and display."""
 
-    def __init__(self, sandbox: AsyncSandbox) -> None:
-        self._sandbox = sandbox
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
 
     async def _call(self, op: Operation[A, R], args: A, *, read_timeout: float | None = None) -> R:
-        return await self._sandbox._agent(op, args, read_timeout=read_timeout)
+        return await self._agent.call(op, args, read_timeout=read_timeout)
 
     # -- VNC --------------------------------------------------------------------------------
 
     async def start_vnc(self, display: int = 1, password: str | None = None) -> VNCInfo:
         """Start a VNC server on ``display``."""
-        from .._ops import desktop as d
-
         return await self._call(d.DESKTOP_VNC_START, d.VncStart(display=display, password=password))
 
     async def stop_vnc(self) -> None:
         """Stop the VNC server."""
-        from .._ops import desktop as d
-
         await self._call(d.DESKTOP_VNC_STOP, d.EmptyBody())
 
     async def get_vnc_status(self) -> VNCInfo:
         """The VNC server's status."""
-        from .._ops import desktop as d
-
-        return await self._call(d.DESKTOP_VNC_STATUS, d.NoArgs())
+        return await self._call(d.DESKTOP_VNC_STATUS, NoArgs())
 
     async def get_vnc_url(self) -> str:
         """The VNC URL (starting the server if it is not running)."""
@@ -76,8 +66,6 @@ class AsyncDesktop:
 
     async def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
         """Click at (x, y)."""
-        from .._ops import desktop as d
-
         await self._call(
             d.DESKTOP_MOUSE_CLICK,
             d.MouseClick(x=x, y=y, button=button, clicks=clicks),  # type: ignore[arg-type]
@@ -85,16 +73,12 @@ class AsyncDesktop:
 
     async def move(self, x: int, y: int) -> None:
         """Move the pointer to (x, y)."""
-        from .._ops import desktop as d
-
         await self._call(d.DESKTOP_MOUSE_MOVE, d.MouseMove(x=x, y=y))
 
     async def drag(
         self, from_x: int, from_y: int, to_x: int, to_y: int, button: str = "left"
     ) -> None:
         """Drag from one point to another."""
-        from .._ops import desktop as d
-
         await self._call(
             d.DESKTOP_MOUSE_DRAG,
             d.MouseDrag(
@@ -108,8 +92,6 @@ class AsyncDesktop:
 
     async def scroll(self, amount: int, direction: str = "down") -> None:
         """Scroll ``amount`` steps."""
-        from .._ops import desktop as d
-
         await self._call(
             d.DESKTOP_MOUSE_SCROLL,
             d.MouseScroll(amount=amount, direction=direction),  # type: ignore[arg-type]
@@ -117,20 +99,14 @@ class AsyncDesktop:
 
     async def type(self, text: str, delay_ms: int = 10) -> None:
         """Type text."""
-        from .._ops import desktop as d
-
         await self._call(d.DESKTOP_KEYBOARD_TYPE, d.KeyboardType(text=text, delay_ms=delay_ms))
 
     async def press(self, key: str) -> None:
         """Press one key."""
-        from .._ops import desktop as d
-
         await self._call(d.DESKTOP_KEYBOARD_PRESS, d.KeyboardPress(key=key))
 
     async def combination(self, modifiers: builtins.list[str], key: str) -> None:
         """Press ``key`` with ``modifiers`` held."""
-        from .._ops import desktop as d
-
         await self._call(
             d.DESKTOP_KEYBOARD_COMBINATION, d.KeyCombination(modifiers=list(modifiers), key=key)
         )
@@ -139,8 +115,6 @@ class AsyncDesktop:
         self, modifiers: builtins.list[str], key: str, *, timeout: int | None = None
     ) -> None:
         """Press a hotkey."""
-        from .._ops import desktop as d
-
         await self._call(
             d.DESKTOP_X11_HOTKEY,
             d.KeyCombination(modifiers=list(modifiers), key=key),
@@ -151,37 +125,27 @@ class AsyncDesktop:
 
     async def set_clipboard(self, text: str) -> None:
         """Set the clipboard text."""
-        from .._ops import desktop as d
-
         await self._call(d.DESKTOP_CLIPBOARD_SET, d.ClipboardSet(text=text))
 
     async def get_clipboard(self) -> str:
         """The clipboard text."""
-        from .._ops import desktop as d
-
-        reply = await self._call(d.DESKTOP_CLIPBOARD_GET, d.NoArgs())
+        reply = await self._call(d.DESKTOP_CLIPBOARD_GET, NoArgs())
         return str(_key(reply, "text", "desktop.clipboard.get"))
 
     async def get_clipboard_history(self) -> builtins.list[str]:
         """Recent clipboard texts."""
-        from .._ops import desktop as d
-
-        reply = await self._call(d.DESKTOP_CLIPBOARD_HISTORY, d.NoArgs())
+        reply = await self._call(d.DESKTOP_CLIPBOARD_HISTORY, NoArgs())
         return [str(x) for x in reply.get("history") or []]
 
     # -- screenshots and recordings ---------------------------------------------------------
 
     async def screenshot(self) -> bytes:
         """A screenshot's image bytes."""
-        from .._ops import desktop as d
-
         reply = await self._call(d.DESKTOP_SCREENSHOT_CAPTURE, d.EmptyBody())
         return reply.image_bytes()
 
     async def screenshot_region(self, x: int, y: int, width: int, height: int) -> bytes:
         """A screenshot of a region."""
-        from .._ops import desktop as d
-
         return await self._call(
             d.DESKTOP_SCREENSHOT_REGION, d.Region(x=x, y=y, width=width, height=height)
         )
@@ -190,8 +154,6 @@ class AsyncDesktop:
         self, window_id: str | None = None, *, timeout: int | None = None
     ) -> bytes:
         """A window's image bytes (the active window when ``None``)."""
-        from .._ops import desktop as d
-
         return await self._call(
             d.DESKTOP_X11_CAPTURE_WINDOW, d.CaptureWindow(window_id=window_id), read_timeout=timeout
         )
@@ -200,8 +162,6 @@ class AsyncDesktop:
         self, fps: int = 10, format: str = "mp4", quality: str = "medium"
     ) -> RecordingInfo:
         """Start recording the screen."""
-        from .._ops import desktop as d
-
         return await self._call(
             d.DESKTOP_RECORDING_START,
             d.RecordingStart(fps=fps, format=format, quality=quality),  # type: ignore[arg-type]
@@ -209,24 +169,18 @@ class AsyncDesktop:
 
     async def stop_recording(self, recording_id: str) -> RecordingInfo:
         """Stop a recording."""
-        from .._ops import desktop as d
-
         return await self._call(
             d.DESKTOP_RECORDING_STOP, d.RecordingStop(recording_id=recording_id)
         )
 
     async def get_recording_status(self, recording_id: str) -> RecordingInfo:
         """A recording's status."""
-        from .._ops import desktop as d
-
         return await self._call(
             d.DESKTOP_RECORDING_STATUS, d.RecordingQuery(recording_id=recording_id)
         )
 
     async def download_recording(self, recording_id: str) -> bytes:
         """A finished recording's video bytes."""
-        from .._ops import desktop as d
-
         return await self._call(
             d.DESKTOP_RECORDING_DOWNLOAD,
             d.RecordingQuery(recording_id=recording_id),
@@ -237,26 +191,18 @@ class AsyncDesktop:
 
     async def get_windows(self) -> builtins.list[WindowInfo]:
         """Every window."""
-        from .._ops import desktop as d
-
-        return list((await self._call(d.DESKTOP_WINDOWS_LIST, d.NoArgs())).windows)
+        return list((await self._call(d.DESKTOP_WINDOWS_LIST, NoArgs())).windows)
 
     async def focus_window(self, window_id: str) -> None:
         """Focus a window."""
-        from .._ops import desktop as d
-
         await self._call(d.DESKTOP_WINDOWS_FOCUS, d.WindowTarget(window_id=window_id))
 
     async def close_window(self, window_id: str) -> None:
         """Close a window."""
-        from .._ops import desktop as d
-
         await self._call(d.DESKTOP_WINDOWS_CLOSE, d.WindowTarget(window_id=window_id))
 
     async def resize_window(self, window_id: str, width: int, height: int) -> None:
         """Resize a window."""
-        from .._ops import desktop as d
-
         await self._call(
             d.DESKTOP_WINDOWS_RESIZE,
             d.WindowResize(window_id=window_id, width=width, height=height),
@@ -264,28 +210,20 @@ class AsyncDesktop:
 
     async def minimize_window(self, window_id: str) -> None:
         """Minimize a window."""
-        from .._ops import desktop as d
-
         await self._call(d.DESKTOP_WINDOWS_MINIMIZE, d.WindowTarget(window_id=window_id))
 
     # -- display ----------------------------------------------------------------------------
 
     async def get_display(self) -> DisplayInfo:
         """The display's size and depth."""
-        from .._ops import desktop as d
-
-        return await self._call(d.DESKTOP_DISPLAY_CURRENT, d.NoArgs())
+        return await self._call(d.DESKTOP_DISPLAY_CURRENT, NoArgs())
 
     async def get_available_resolutions(self) -> builtins.list[tuple[int, int]]:
         """Resolutions the display can be set to."""
-        from .._ops import desktop as d
-
-        return (await self._call(d.DESKTOP_DISPLAY_AVAILABLE, d.NoArgs())).pairs()
+        return (await self._call(d.DESKTOP_DISPLAY_AVAILABLE, NoArgs())).pairs()
 
     async def set_resolution(self, width: int, height: int) -> DisplayInfo:
         """Set the display resolution."""
-        from .._ops import desktop as d
-
         return await self._call(d.DESKTOP_DISPLAY_SET, d.DisplaySize(width=width, height=height))
 
     # -- X11 helpers ------------------------------------------------------------------------
@@ -301,8 +239,6 @@ class AsyncDesktop:
         timeout: int | None = None,
     ) -> str:
         """The text recognised in a region."""
-        from .._ops import desktop as d
-
         reply = await self._call(
             d.DESKTOP_X11_OCR,
             d.OcrRegion(x=x, y=y, width=width, height=height, language=language),
@@ -312,8 +248,6 @@ class AsyncDesktop:
 
     async def find_element(self, text: str, *, timeout: int | None = None) -> dict[str, Any] | None:
         """The UI element showing ``text``, or ``None``."""
-        from .._ops import desktop as d
-
         reply = await self._call(
             d.DESKTOP_X11_FIND_ELEMENT, d.ElementText(text=text), read_timeout=timeout
         )
@@ -322,8 +256,6 @@ class AsyncDesktop:
 
     async def wait_for(self, text: str, *, timeout: int = 30) -> dict[str, Any]:
         """Wait until a UI element showing ``text`` appears."""
-        from .._ops import desktop as d
-
         reply = await self._call(
             d.DESKTOP_X11_WAIT_FOR, d.WaitFor(text=text, timeout=timeout), read_timeout=timeout + 30
         )
@@ -334,8 +266,6 @@ class AsyncDesktop:
         self, from_x: int, from_y: int, to_x: int, to_y: int, *, timeout: int | None = None
     ) -> None:
         """Drag and drop."""
-        from .._ops import desktop as d
-
         await self._call(
             d.DESKTOP_X11_DRAG_DROP,
             d.DragDrop(from_x=from_x, from_y=from_y, to_x=to_x, to_y=to_y),
@@ -344,22 +274,16 @@ class AsyncDesktop:
 
     async def get_bounds(self, text: str, *, timeout: int | None = None) -> dict[str, Any]:
         """The bounding box of the UI element showing ``text``."""
-        from .._ops import desktop as d
-
         return await self._call(
             d.DESKTOP_X11_GET_BOUNDS, d.ElementText(text=text), read_timeout=timeout
         )
 
     async def get_debug_logs(self) -> builtins.list[str]:
         """Desktop service log lines."""
-        from .._ops import desktop as d
-
-        reply = await self._call(d.DESKTOP_DEBUG_LOGS, d.NoArgs())
+        reply = await self._call(d.DESKTOP_DEBUG_LOGS, NoArgs())
         return [str(x) for x in reply.get("logs") or []]
 
     async def get_debug_processes(self) -> builtins.list[dict[str, Any]]:
         """Desktop service processes."""
-        from .._ops import desktop as d
-
-        reply = await self._call(d.DESKTOP_DEBUG_PROCESSES, d.NoArgs())
+        reply = await self._call(d.DESKTOP_DEBUG_PROCESSES, NoArgs())
         return [p for p in reply.get("processes") or [] if isinstance(p, dict)]

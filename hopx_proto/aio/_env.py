@@ -3,13 +3,12 @@
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._codec import to_wire
 from .._ops import agent as agent_ops
-
-if TYPE_CHECKING:
-    from ._sandbox import AsyncSandbox
+from .._ops._base import NoArgs
+from ._agent import Agent
 
 __all__ = ["AsyncCache", "AsyncEnvironmentVariables"]
 
@@ -20,14 +19,12 @@ class AsyncEnvironmentVariables:
     ``timeout`` is a per-call read deadline in seconds (honoured, unlike the official client).
     """
 
-    def __init__(self, sandbox: AsyncSandbox) -> None:
-        self._sandbox = sandbox
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
 
     async def get_all(self, *, timeout: int | None = None) -> dict[str, str]:
         """Every variable."""
-        reply = await self._sandbox._agent(
-            agent_ops.ENV_GET, agent_ops.NoArgs(), read_timeout=timeout
-        )
+        reply = await self._agent.call(agent_ops.ENV_GET, NoArgs(), read_timeout=timeout)
         return dict(reply.env_vars)
 
     async def set_all(
@@ -37,7 +34,7 @@ class AsyncEnvironmentVariables:
         timeout: int | None = None,
     ) -> dict[str, str]:
         """Replace every variable with ``env_vars``; the variables now set."""
-        reply = await self._sandbox._agent(
+        reply = await self._agent.call(
             agent_ops.ENV_SET, agent_ops.EnvSetArgs(env_vars=env_vars), read_timeout=timeout
         )
         return _vars_of(reply, env_vars)
@@ -49,7 +46,7 @@ class AsyncEnvironmentVariables:
         timeout: int | None = None,
     ) -> dict[str, str]:
         """Add or overwrite ``env_vars``; every variable afterwards."""
-        reply = await self._sandbox._agent(
+        reply = await self._agent.call(
             agent_ops.ENV_UPDATE,
             agent_ops.EnvUpdateArgs(env_vars=env_vars),
             read_timeout=timeout,
@@ -61,12 +58,10 @@ class AsyncEnvironmentVariables:
 
     async def delete(self, name: str, *, timeout: int | None = None) -> None:
         """Remove one variable (nothing happens if it is not set)."""
-        current = await self._sandbox._agent(
-            agent_ops.ENV_GET, agent_ops.NoArgs(), read_timeout=timeout
-        )
+        current = await self._agent.call(agent_ops.ENV_GET, NoArgs(), read_timeout=timeout)
         if name not in current.env_vars:
             return
-        await self._sandbox._agent(
+        await self._agent.call(
             agent_ops.ENV_SET,
             agent_ops.EnvSetArgs(env_vars=current.without(name)),
             read_timeout=timeout,
@@ -91,14 +86,14 @@ def _vars_of(reply: Any, sent: dict[str, str]) -> dict[str, str]:
 class AsyncCache:
     """The agent's execution cache."""
 
-    def __init__(self, sandbox: AsyncSandbox) -> None:
-        self._sandbox = sandbox
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
 
     async def stats(self) -> dict[str, Any]:
         """Cache statistics."""
-        reply = await self._sandbox._agent(agent_ops.CACHE_STATS, agent_ops.NoArgs())
+        reply = await self._agent.call(agent_ops.CACHE_STATS, NoArgs())
         return dict(to_wire(reply))
 
     async def clear(self) -> None:
         """Empty the cache."""
-        await self._sandbox._agent(agent_ops.CACHE_CLEAR, agent_ops.NoArgs())
+        await self._agent.call(agent_ops.CACHE_CLEAR, NoArgs())

@@ -1,51 +1,80 @@
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
-"""Code execution on the agent: run, stream, background and queued runs, processes, metrics.
+"""Code execution on the agent: run, stream, background and queued runs, processes, metrics,
+and the sandbox's health and expiry.
 
-A mixin of :class:`~hopx_proto.aio.AsyncSandbox`, which provides the agent plumbing
-(``_agent`` for REST calls, ``_open_ws`` for WebSockets) and ``ensure_healthy``.
+The layer of :class:`~hopx_proto.aio.AsyncSandbox` above its lifetime: every method talks to
+the agent through the sandbox's :class:`~hopx_proto.aio.Agent`.
 """
 
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, TypeVar
+import datetime as _dt
+from typing import Any
 
 from .._codec import to_wire
+from .._errors import HopxError, SandboxExpiredError
 from .._models.agent import ExecutionResult
+from .._models.control import ExpiryInfo
 from .._ops import agent as agent_ops
-from .._ops._base import Operation
+from .._ops._base import NoArgs
+from .._streams import ExecuteEvent, ExecuteStreamClient, ExecuteStreamRequest
+from ._classapi import SandboxClassAPI
 from ._streaming import EventStream, stream_messages
-
-if TYPE_CHECKING:
-    from .._streams import ExecuteEvent
-    from ._websocket import WebSocketSession
 
 __all__ = ["ExecutionAPI"]
 
-A = TypeVar("A")
-R = TypeVar("R")
 
+class ExecutionAPI(SandboxClassAPI):
+    """``run_code`` and friends, ``is_healthy`` and the expiry questions."""
 
-class ExecutionAPI:
-    """``run_code`` and friends."""
+    # -- health and expiry ------------------------------------------------------------------
 
-    if TYPE_CHECKING:
+    async def get_time_to_expiry(self) -> int | None:
+        """Seconds until the sandbox expires (negative once expired), ``None`` if never."""
+        return (await self.get_expiry_info()).time_to_expiry
 
-        async def _agent(
-            self,
-            op: Operation[A, R],
-            args: A,
-            *,
-            read_timeout: float | None = None,
-            error_path: str | None = None,
-            **kw: Any,
-        ) -> R: ...
+    async def is_expiring_soon(self, threshold_seconds: int = 300) -> bool:
+        """Whether the sandbox expires within ``threshold_seconds``."""
+        return (await self.get_expiry_info(threshold_seconds)).is_expiring_soon
 
-        async def _open_ws(
-            self, op: Operation[Any, Any], *, timeout: float | None = ...
-        ) -> WebSocketSession: ...
+    async def get_expiry_info(self, expiring_soon_threshold: int = 300) -> ExpiryInfo:
+        """Expiry facts from one ``get_info`` call.
 
-        async def ensure_healthy(self) -> None: ...
+        Args:
+            expiring_soon_threshold: seconds below which ``is_expiring_soon`` is true.
+        """
+        info = await self.get_info()
+        now = _dt.datetime.fromtimestamp(self._client.backend.wall_clock(), _dt.UTC)
+        return ExpiryInfo.at(info.expires_at, now, threshold_seconds=expiring_soon_threshold)
+
+    async def is_healthy(self) -> bool:
+        """Whether the agent answers ``/health`` as healthy (any error gives False)."""
+        try:
+            health = await self._agent.call(agent_ops.AGENT_HEALTH, NoArgs())
+        except HopxError:
+            return False
+        return health.status in ("healthy", "ok")
+
+    async def ensure_healthy(self) -> None:
+        """Check that the sandbox has not expired and its agent is healthy.
+
+        Raises:
+            SandboxExpiredError: the sandbox's lifetime is over.
+            HopxError: the agent is not healthy (code ``sandbox_unhealthy``).
+        """
+        expiry = await self.get_expiry_info()
+        if expiry.is_expired:
+            raise SandboxExpiredError(
+                sandbox_id=self.sandbox_id,
+                expires_at=expiry.expires_at.isoformat() if expiry.expires_at else None,
+            )
+        if not await self.is_healthy():
+            raise HopxError(
+                "the sandbox agent is not healthy",
+                code="sandbox_unhealthy",
+                sandbox_id=self.sandbox_id,
+            )
 
     # -- execution --------------------------------------------------------------------------
 
@@ -65,7 +94,7 @@ class ExecutionAPI:
         args = agent_ops.ExecuteArgs(
             language=language, code=code, workdir=working_dir, timeout=timeout_seconds, env=env
         )
-        return await self._agent(agent_ops.EXECUTE, args, read_timeout=timeout_seconds + 30)
+        return await self._agent.call(agent_ops.EXECUTE, args, read_timeout=timeout_seconds + 30)
 
     def run_code_stream(
         self,
@@ -81,8 +110,6 @@ class ExecutionAPI:
         ``async for`` over the result; use ``async with`` around it to stop early: leaving
         the block closes the WebSocket, which stops the remote process.
         """
-        from .._streams import ExecuteStreamClient, ExecuteStreamRequest
-
         machine = ExecuteStreamClient()
         first = machine.start(
             ExecuteStreamRequest(
@@ -90,7 +117,7 @@ class ExecutionAPI:
             )
         )
         return EventStream(
-            stream_messages(lambda: self._open_ws(agent_ops.EXECUTE_STREAM), machine, first)
+            stream_messages(lambda: self._agent.open_ws(agent_ops.EXECUTE_STREAM), machine, first)
         )
 
     async def run_code_background(
@@ -106,7 +133,7 @@ class ExecutionAPI:
         args = agent_ops.BackgroundExecuteArgs(
             code=code, language=language, timeout=timeout, env=env, name=name
         )
-        reply = await self._agent(agent_ops.EXECUTE_BACKGROUND, args, read_timeout=30)
+        reply = await self._agent.call(agent_ops.EXECUTE_BACKGROUND, args, read_timeout=30)
         return dict(to_wire(reply))
 
     async def run_code_async(
@@ -132,38 +159,38 @@ class ExecutionAPI:
             callback_headers=callback_headers,
             callback_signature_secret=callback_signature_secret,
         )
-        reply = await self._agent(agent_ops.EXECUTE_ASYNC, args, read_timeout=30)
+        reply = await self._agent.call(agent_ops.EXECUTE_ASYNC, args, read_timeout=30)
         return dict(to_wire(reply))
 
     async def list_processes(self) -> builtins.list[dict[str, Any]]:
         """Background executions (``/execute/processes``)."""
-        reply = await self._agent(agent_ops.EXECUTE_PROCESSES, agent_ops.NoArgs())
+        reply = await self._agent.call(agent_ops.EXECUTE_PROCESSES, NoArgs())
         return [dict(to_wire(p)) for p in reply.processes]
 
     async def kill_process(self, process_id: str) -> dict[str, Any]:
         """Kill a background execution."""
-        return await self._agent(
+        return await self._agent.call(
             agent_ops.EXECUTE_KILL, agent_ops.ProcessIdQuery(process_id=process_id)
         )
 
     async def list_system_processes(self) -> builtins.list[dict[str, Any]]:
         """Operating-system processes inside the sandbox (``/processes``)."""
-        reply = await self._agent(agent_ops.PROCESSES_LIST, agent_ops.NoArgs())
+        reply = await self._agent.call(agent_ops.PROCESSES_LIST, NoArgs())
         return [dict(to_wire(p)) for p in reply.processes]
 
     async def get_metrics_snapshot(self) -> dict[str, Any]:
         """The agent's metrics (``/metrics/snapshot``)."""
-        return dict(to_wire(await self._agent(agent_ops.METRICS_SNAPSHOT, agent_ops.NoArgs())))
+        return dict(to_wire(await self._agent.call(agent_ops.METRICS_SNAPSHOT, NoArgs())))
 
     async def get_agent_metrics(self) -> dict[str, Any]:
         """The agent's own metrics (``/metrics``)."""
-        return dict(to_wire(await self._agent(agent_ops.METRICS, agent_ops.NoArgs())))
+        return dict(to_wire(await self._agent.call(agent_ops.METRICS, NoArgs())))
 
     async def get_agent_info(self) -> dict[str, Any]:
         """Agent version, platform and endpoints (``/info``)."""
-        return dict(to_wire(await self._agent(agent_ops.AGENT_INFO, agent_ops.NoArgs())))
+        return dict(to_wire(await self._agent.call(agent_ops.AGENT_INFO, NoArgs())))
 
     async def get_jupyter_sessions(self) -> builtins.list[dict[str, Any]]:
         """Jupyter kernel sessions."""
-        reply = await self._agent(agent_ops.JUPYTER_SESSIONS, agent_ops.NoArgs())
+        reply = await self._agent.call(agent_ops.JUPYTER_SESSIONS, NoArgs())
         return [dict(to_wire(s)) for s in reply.sessions]

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import builtins
+import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from .._errors import FileOperationError
 from .._models.files import FileInfo
+from .._multipart import StreamSlot
 from .._ops import files as file_ops
+from .._streams import WatchClient, WatchEvent, WatchRequest
+from ._agent import Agent
 from ._localfile import CHUNK, AtomicWriter, LocalReader
 from ._streaming import EventStream, stream_messages
-
-if TYPE_CHECKING:
-    import pathlib
-
-    from .._streams import WatchEvent
-    from ._sandbox import AsyncSandbox
 
 __all__ = ["AsyncFiles", "ProgressCallback"]
 
@@ -36,25 +33,25 @@ async def _report(callback: ProgressCallback | None, done: int, total: int | Non
 class AsyncFiles:
     """File operations; every path is percent-encoded on the wire."""
 
-    def __init__(self, sandbox: AsyncSandbox) -> None:
-        self._sandbox = sandbox
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
 
     async def read(self, path: str) -> str:
         """A text file's content."""
-        reply = await self._sandbox._agent(
+        reply = await self._agent.call(
             file_ops.FILES_READ, file_ops.FilePath(path=path), error_path=path
         )
         return reply.content
 
     async def read_bytes(self, path: str) -> bytes:
         """A file's raw bytes (never guessed at as base64)."""
-        return await self._sandbox._agent(
+        return await self._agent.call(
             file_ops.FILES_DOWNLOAD, file_ops.FilePath(path=path), error_path=path
         )
 
     async def write(self, path: str, content: str, mode: str = "0644") -> None:
         """Create or overwrite a text file."""
-        await self._sandbox._agent(
+        await self._agent.call(
             file_ops.FILES_WRITE,
             file_ops.FileWrite(path, content, mode=mode),
             error_path=path,
@@ -62,7 +59,7 @@ class AsyncFiles:
 
     async def write_bytes(self, path: str, content: bytes, mode: str = "0644") -> None:
         """Create or overwrite a file with raw bytes."""
-        await self._sandbox._agent(
+        await self._agent.call(
             file_ops.FILES_WRITE,
             file_ops.FileWrite.from_bytes(path, content, mode=mode),
             error_path=path,
@@ -70,29 +67,25 @@ class AsyncFiles:
 
     async def list(self, path: str = "/workspace") -> builtins.list[FileInfo]:
         """A directory's entries."""
-        reply = await self._sandbox._agent(
+        reply = await self._agent.call(
             file_ops.FILES_LIST, file_ops.FilesList(path=path), error_path=path
         )
         return builtins.list(reply.files)
 
     async def exists(self, path: str) -> bool:
         """Whether the path exists."""
-        reply = await self._sandbox._agent(
+        reply = await self._agent.call(
             file_ops.FILES_EXISTS, file_ops.FilePath(path=path), error_path=path
         )
         return reply.exists
 
     async def remove(self, path: str) -> None:
         """Remove a file, or a directory with its content."""
-        await self._sandbox._agent(
-            file_ops.FILES_REMOVE, file_ops.FilePath(path=path), error_path=path
-        )
+        await self._agent.call(file_ops.FILES_REMOVE, file_ops.FilePath(path=path), error_path=path)
 
     async def mkdir(self, path: str) -> None:
         """Create a directory and its parents."""
-        await self._sandbox._agent(
-            file_ops.FILES_MKDIR, file_ops.FileMkdir(path=path), error_path=path
-        )
+        await self._agent.call(file_ops.FILES_MKDIR, file_ops.FileMkdir(path=path), error_path=path)
 
     async def upload(
         self,
@@ -102,9 +95,7 @@ class AsyncFiles:
         on_progress: ProgressCallback | None = None,
     ) -> None:
         """Stream a local file to ``remote_path`` (multipart, sized, in chunks)."""
-        backend = self._sandbox.client.backend
-        import pathlib
-
+        backend = self._agent.backend
         local = pathlib.Path(local_path)
         probe = LocalReader(backend, local)
         size = await probe.open()
@@ -113,8 +104,6 @@ class AsyncFiles:
         encoder = file_ops.streamed_upload(remote_path, local.name or "file", size, boundary)
 
         async def body() -> AsyncIterator[bytes]:
-            from .._multipart import StreamSlot
-
             reader = LocalReader(backend, local)
             await reader.open()
             done = 0
@@ -141,7 +130,7 @@ class AsyncFiles:
                 await reader.aclose()
 
         args = file_ops.FileUpload(remote_path, b"", local.name or "file", boundary=boundary)
-        await self._sandbox._agent(
+        await self._agent.call(
             file_ops.FILES_UPLOAD,
             args,
             read_timeout=TRANSFER_READ_TIMEOUT,
@@ -158,7 +147,7 @@ class AsyncFiles:
         on_progress: ProgressCallback | None = None,
     ) -> None:
         """Stream ``remote_path`` into a local file, atomically (temp file + rename)."""
-        backend = self._sandbox.client.backend
+        backend = self._agent.backend
         writer = AtomicWriter(backend, local_path)
         await writer.open()
 
@@ -167,7 +156,7 @@ class AsyncFiles:
             await _report(on_progress, writer.written, None)
 
         try:
-            await self._sandbox._agent(
+            await self._agent.call(
                 file_ops.FILES_DOWNLOAD,
                 file_ops.FilePath(path=remote_path),
                 read_timeout=TRANSFER_READ_TIMEOUT,
@@ -188,14 +177,12 @@ class AsyncFiles:
         ``timeout`` bounds the WebSocket handshake, in seconds. Use ``async with`` around
         the result to stop watching at once.
         """
-        from .._streams import WatchClient, WatchRequest
-
         machine = WatchClient()
         first = machine.start(WatchRequest(path=path))
         handshake = float(timeout) if timeout is not None else 30.0
         return EventStream(
             stream_messages(
-                lambda: self._sandbox._open_ws(file_ops.FILES_WATCH, timeout=handshake),
+                lambda: self._agent.open_ws(file_ops.FILES_WATCH, timeout=handshake),
                 machine,
                 first,
             )

@@ -7,13 +7,11 @@ half-written file never appears under the destination name.
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING
+import pathlib
+from typing import IO
 
 from .._errors import FileOperationError
 from ._backend import Backend
-
-if TYPE_CHECKING:
-    import pathlib
 
 __all__ = ["AtomicWriter", "LocalReader"]
 
@@ -25,8 +23,6 @@ class LocalReader:
 
     def __init__(self, backend: Backend, path: str | pathlib.Path) -> None:
         self._backend = backend
-        import pathlib  # here: the first local file needs it, importing the package does not
-
         self.path = pathlib.Path(path)
         self._file: IO[bytes] | None = None
 
@@ -62,8 +58,6 @@ class AtomicWriter:
 
     def __init__(self, backend: Backend, path: str | pathlib.Path) -> None:
         self._backend = backend
-        import pathlib  # here: the first local file needs it, importing the package does not
-
         self.path = pathlib.Path(path)
         suffix = backend.random_bytes(6).hex()
         self.temp = self.path.with_name(f".{self.path.name}.{suffix}.part")

@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 import attrs
 
 from .._errors import LocalProtocolError
+from .._value import Value
 
 __all__ = ["ConnectionPool", "PoolKey", "PoolLimits"]
 
@@ -22,8 +23,8 @@ C = TypeVar("C")
 PoolKey = tuple[str, str, int]
 
 
-@attrs.frozen
-class PoolLimits:
+@attrs.frozen(repr=False, eq=False)
+class PoolLimits(Value):
     """Pool sizes and lifetimes.
 
     Attributes:

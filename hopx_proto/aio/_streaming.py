@@ -8,10 +8,9 @@ then says whether the stream ended too soon).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
-if TYPE_CHECKING:
-    from ._websocket import WebSocketSession
+from ._websocket import WebSocketSession
 
 __all__ = ["EventStream", "StreamMachine", "stream_messages"]
 

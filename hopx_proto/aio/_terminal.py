@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
 
 from .._ops import agent as agent_ops
 from .._streams import TerminalClient, TerminalServerEvent
+from ._agent import Agent
 from ._streaming import EventStream
 from ._websocket import WebSocketSession
-
-if TYPE_CHECKING:
-    from ._sandbox import AsyncSandbox
 
 __all__ = ["AsyncTerminal", "TerminalSession"]
 
@@ -71,12 +68,12 @@ class TerminalSession:
 class AsyncTerminal:
     """Open terminals; also the official function shapes taking the session first."""
 
-    def __init__(self, sandbox: AsyncSandbox) -> None:
-        self._sandbox = sandbox
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
 
     async def connect(self, *, timeout: int | None = 30) -> TerminalSession:
         """Open a terminal (``timeout`` bounds the handshake, in seconds)."""
-        session = await self._sandbox._open_ws(
+        session = await self._agent.open_ws(
             agent_ops.TERMINAL, timeout=float(timeout) if timeout is not None else None
         )
         return TerminalSession(session, TerminalClient())

@@ -16,8 +16,9 @@ error reply found there is the result, so the caller sees the server's own error
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -41,28 +42,14 @@ from .._http import (
     Role,
 )
 from .._url import BaseURL
+from .._value import Value
 from ._backend import Backend, ByteStream
 from ._pool import ConnectionPool, PoolKey, PoolLimits
 
-if TYPE_CHECKING:
-    import logging
-
 __all__ = ["HTTPTransport", "ProxyConfig", "Timeouts", "redact_headers"]
 
-_DEBUG = 10  # logging.DEBUG
 
-
-_logger: logging.Logger | None = None
-
-
-def _log() -> logging.Logger:
-    """This module's logger (logging is loaded by the first message, not by the import)."""
-    global _logger
-    if _logger is None:
-        import logging
-
-        _logger = logging.getLogger("hopx.transport")
-    return _logger
+_logger = logging.getLogger("hopx.transport")
 
 
 READ_SIZE = 64 * 1024
@@ -74,8 +61,8 @@ SECRET_HEADERS = frozenset({b"authorization", b"x-api-key", b"proxy-authorizatio
 BodySink = Callable[[bytes], Awaitable[None]]
 
 
-@attrs.frozen
-class Timeouts:
+@attrs.frozen(repr=False, eq=False)
+class Timeouts(Value):
     """Deadlines in seconds (``None``: none).
 
     Attributes:
@@ -100,8 +87,8 @@ def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, st
     ]
 
 
-@attrs.frozen
-class ProxyConfig:
+@attrs.frozen(repr=False, eq=False)
+class ProxyConfig(Value):
     """Proxies from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``."""
 
     http: BaseURL | None = None
@@ -382,8 +369,8 @@ class HTTPTransport:
         if not any(k == b"user-agent" for k, _ in headers):
             headers.append((b"user-agent", self.user_agent.encode()))
         out = attrs.evolve(request, target=target, headers=tuple(headers))
-        if _log().isEnabledFor(_DEBUG):
-            _log().debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
+        if _logger.isEnabledFor(logging.DEBUG):
+            _logger.debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
         if max_body_size is not None:
             conn.http.max_body_size = max_body_size
         try:
@@ -443,7 +430,7 @@ class HTTPTransport:
                 else:
                     chunks.append(event.data)
             elif isinstance(event, EndOfMessage) and head is not None:
-                _log().debug("<- %s %s: %d", request.method, target, head.status)
+                _logger.debug("<- %s %s: %d", request.method, target, head.status)
                 return Response(head.status, head.headers, b"".join(chunks), head.reason)
             elif isinstance(event, ConnectionClosed):
                 raise NetworkError(
@@ -480,14 +467,14 @@ class HTTPTransport:
                     elif isinstance(event, EndOfMessage | ConnectionClosed):
                         break
             except HopxError:
-                _log().debug("no whole reply after a failed write", exc_info=True)
+                _logger.debug("no whole reply after a failed write", exc_info=True)
         if head is None:
             return None
         if head.status < 400:
             if conn.send_error is not None:
                 conn.send_error.request_sent = True
             return None
-        _log().debug(
+        _logger.debug(
             "<- %s %s: %d, before the request was sent whole", request.method, target, head.status
         )
         return Response(head.status, head.headers, b"".join(chunks), head.reason)
@@ -561,7 +548,7 @@ class HTTPTransport:
                 try:
                     await conn.stream.aclose()
                 except HopxError:
-                    _log().debug("error while closing a connection", exc_info=True)
+                    _logger.debug("error while closing a connection", exc_info=True)
 
     async def aclose(self) -> None:
         """Close every idle connection and refuse new requests."""

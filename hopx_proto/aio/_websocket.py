@@ -9,8 +9,9 @@ stops the remote process).
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from .._errors import HopxError, NetworkError, RemoteProtocolError, TimeoutError
 from .._http import NEED_DATA, Role
@@ -26,17 +27,10 @@ from .._ws import (
 )
 from ._backend import Backend, ByteStream
 
-if TYPE_CHECKING:
-    import logging
-
 __all__ = ["WebSocketSession"]
 
 
-def _log() -> logging.Logger:
-    """This module's logger (logging is loaded by the first message, not by the import)."""
-    import logging
-
-    return logging.getLogger("hopx.websocket")
+_logger = logging.getLogger("hopx.websocket")
 
 
 READ_SIZE = 256 * 1024
@@ -182,7 +176,7 @@ class WebSocketSession:
                             if not data:
                                 break
             except HopxError:
-                _log().debug("error while closing WebSocket %s", self.path, exc_info=True)
+                _logger.debug("error while closing WebSocket %s", self.path, exc_info=True)
         await self._close_stream()
 
     async def _close_stream(self) -> None:
@@ -194,7 +188,7 @@ class WebSocketSession:
             try:
                 await self._stream.aclose()
             except HopxError:
-                _log().debug("error while closing the stream of %s", self.path, exc_info=True)
+                _logger.debug("error while closing the stream of %s", self.path, exc_info=True)
 
     async def __aenter__(self) -> Self:
         return self

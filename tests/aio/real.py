@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hopx_proto.aio._backend import Backend
+from hopx_asyncio import AsyncioBackend
+from hopx_proto.aio import Backend
+from hopx_trio import TrioBackend
+
+#: Each loop's own backend: one I/O stack per loop.
+BACKENDS: dict[str, Callable[[dict[str, str]], Backend]] = {
+    "asyncio": AsyncioBackend,
+    "trio": TrioBackend,
+}
 
 
 def real_backends(loop: str) -> list[Callable[[dict[str, str]], Backend]]:
-    """Backend factories for ``loop`` ("asyncio" or "trio"): the asyncio adapter runs on
-    both (on trio through anyio), the trio adapter on trio only."""
-    from hopx_asyncio._backend import AnyioBackend
-
-    if loop == "asyncio":
-        return [AnyioBackend]
-    from hopx_trio._backend import TrioBackend
-
-    return [TrioBackend, AnyioBackend]
+    """Backend factories for ``loop`` ("asyncio" or "trio")."""
+    return [BACKENDS[loop]]

@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 from hopx_asyncio import _stream
-from hopx_asyncio._backend import AnyioBackend
+from hopx_asyncio._backend import AsyncioBackend
 from hopx_asyncio._stream import HIGH_WATER, AsyncioByteStream, open_stream
 from hopx_proto._errors import NetworkError, TimeoutError
 
@@ -224,7 +224,7 @@ async def test_tls_direct_and_through_start_tls(authority: trustme.CA) -> None:
         writer.close()
 
     server = await serve(handler, tls=server_context)
-    backend = AnyioBackend({})
+    backend = AsyncioBackend({})
     direct = await backend.connect_tcp(
         "127.0.0.1", port_of(server), tls=client_context, server_hostname="sandbox.test"
     )
