@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from hopx_proto._checks import positive
+from hopx_proto.wire import positive
 
 __all__ = ["Limits", "SandboxResources"]
 

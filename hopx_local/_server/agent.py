@@ -17,9 +17,16 @@ import attrs
 
 from hopx_local._jwt import TokenRejected, verify_token
 from hopx_local._runtime.errors import SandboxFault
-from hopx_proto._errors import RemoteErrorKind, RemoteProtocolError
-from hopx_proto._http import Request, Response
-from hopx_proto._ops import Operation, Plane, allowed_methods, route
+from hopx_proto import (
+    Operation,
+    Plane,
+    RemoteErrorKind,
+    RemoteProtocolError,
+    Request,
+    Response,
+    allowed_methods,
+    route,
+)
 
 from .connection import Exchange
 from .envelope import Problem, agent_error

@@ -11,8 +11,8 @@ from typing import Any
 import anyio
 
 from hopx_local._runtime.records import ExecOutcome, ProcessRecord
-from hopx_proto._codec import dumps
-from hopx_proto._models.agent import WEBHOOK_SIGNATURE_HEADER, sign_webhook
+from hopx_proto import WEBHOOK_SIGNATURE_HEADER, sign_webhook
+from hopx_proto.wire import dumps
 
 from .agent import AgentContext, Handler
 from .envelope import utc_now_text

@@ -10,10 +10,8 @@ import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from hopx_proto._errors import RemoteProtocolError
-from hopx_proto._http import NEED_DATA, Response
-from hopx_proto._multipart import Done, MultipartDecoder, PartData, PartEnd, PartStart
-from hopx_proto._ops import OPERATIONS
+from hopx_proto import NEED_DATA, OPERATIONS, RemoteProtocolError, Response
+from hopx_proto.wire import Done, MultipartDecoder, PartData, PartEnd, PartStart
 
 from .agent import AgentContext, Handler, RawHandler
 from .envelope import Problem, utc_now_text
@@ -81,7 +79,7 @@ async def download(ctx: AgentContext) -> Response | None:
 
 
 def _bodyless(ctx: AgentContext) -> Any:
-    from hopx_proto._http import Request
+    from hopx_proto import Request
 
     ex = ctx.exchange
     return Request(ex.method, ex.target, ex.head.headers, b"")

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from hopx_local._runtime.isolation import isolation_warning
-from hopx_proto._ops import OPERATIONS, Operation, Plane
+from hopx_proto import OPERATIONS, Operation, Plane
 
 from .agent import AgentContext, Handler
 from .envelope import Problem, utc_now_text

@@ -18,14 +18,16 @@ import anyio
 import anyio.abc
 import attrs
 
-from hopx_proto._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from hopx_proto._http import (
+from hopx_proto import (
     NEED_DATA,
     BodyChunk,
     ConnectionClosed,
     EndOfMessage,
     HTTPConnection,
     HTTPEvent,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
     RequestHead,
     Response,
     Role,

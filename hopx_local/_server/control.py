@@ -10,10 +10,17 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hopx_proto._errors import RemoteErrorKind, RemoteProtocolError
-from hopx_proto._http import Request, Response
-from hopx_proto._ops import Operation, Plane, allowed_methods, route
-from hopx_proto._ops._base import Auth
+from hopx_proto import (
+    Auth,
+    Operation,
+    Plane,
+    RemoteErrorKind,
+    RemoteProtocolError,
+    Request,
+    Response,
+    allowed_methods,
+    route,
+)
 
 from .connection import Exchange
 from .envelope import Problem, control_error

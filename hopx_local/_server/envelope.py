@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from hopx_proto._codec import dumps
-from hopx_proto._http import Response
+from hopx_proto import Response
+from hopx_proto.wire import dumps
 
 __all__ = [
     "AGENT_CODES",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import anyio
 
-from hopx_proto._http import (
+from hopx_proto import (
     NEED_DATA,
     BodyChunk,
     ConnectionClosed,
@@ -16,7 +16,7 @@ from hopx_proto._http import (
     ResponseHead,
     Role,
 )
-from hopx_proto._url import BaseURL
+from hopx_proto.wire import BaseURL
 
 __all__ = ["WebhookError", "post_webhook"]
 

@@ -18,10 +18,8 @@ from typing import Any
 import anyio
 
 from hopx_local._runtime.errors import SandboxFault
-from hopx_proto._errors import ProtocolError, RemoteProtocolError
-from hopx_proto._http import Role
-from hopx_proto._ops import Operation
-from hopx_proto._streams import (
+from hopx_proto import Operation, ProtocolError, RemoteProtocolError, Role
+from hopx_proto.streams import (
     CommandStreamServer,
     Complete,
     ErrorMessage,
@@ -34,8 +32,8 @@ from hopx_proto._streams import (
     Stdout,
     TerminalServer,
     WatchServer,
+    WebSocket,
 )
-from hopx_proto._ws import WebSocket
 
 from .agent import AgentContext
 from .envelope import Problem, utc_now_text
@@ -285,7 +283,7 @@ async def command_stream(ctx: AgentContext, channel: WSChannel) -> None:
 
 
 async def terminal(ctx: AgentContext, channel: WSChannel) -> None:
-    from hopx_proto._streams import Exit, Input, Output, Resize
+    from hopx_proto.streams import Exit, Input, Output, Resize
 
     machine = TerminalServer()
     session = await ctx.runtime.open_terminal(80, 24, {})
@@ -339,7 +337,7 @@ async def terminal(ctx: AgentContext, channel: WSChannel) -> None:
 
 
 async def files_watch(ctx: AgentContext, channel: WSChannel) -> None:
-    from hopx_proto._streams import Change
+    from hopx_proto.streams import Change
 
     machine = WatchServer()
     first = await _first_message(channel)

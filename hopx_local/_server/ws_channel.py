@@ -12,9 +12,8 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from hopx_proto._errors import ProtocolError, RemoteProtocolError
-from hopx_proto._http import NEED_DATA
-from hopx_proto._ws import (
+from hopx_proto import NEED_DATA, ProtocolError, RemoteProtocolError
+from hopx_proto.streams import (
     BinaryMessage,
     CloseReceived,
     Ping,
