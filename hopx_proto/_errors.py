@@ -10,8 +10,12 @@ from __future__ import annotations
 import builtins
 import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TypeAlias
+
+import attrs
+
+from ._value import Value
 
 __all__ = [
     "APIError",
@@ -424,18 +428,164 @@ def _number(value: object) -> float | None:
     return number if 0 <= number < float("inf") else None
 
 
-def _status_class(status: int) -> type[APIError]:
-    if status == 400 or status == 422:
-        return ValidationError
-    if status == 401:
-        return AuthenticationError
-    if status == 404:
-        return NotFoundError
-    if status == 429:
-        return RateLimitError
-    if status >= 500:
-        return ServerError
-    return APIError
+@attrs.frozen(repr=False, eq=False)
+class _Reply(Value):
+    """What an error reply says, read once from its status, headers and body."""
+
+    status: int
+    headers: Headers
+    body: bytes
+    message: str
+    code: str | None
+    details: dict[str, Any]
+    path: str | None = None
+    raw: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        """The code, upper case (``""`` when there is none): what the tables match."""
+        return self.code.upper() if self.code else ""
+
+
+_Extras = Callable[[_Reply], dict[str, Any]]
+
+
+def _nothing(_reply: _Reply) -> dict[str, Any]:
+    return {}
+
+
+def _retry_after(reply: _Reply) -> dict[str, Any]:
+    retry_after = _number(reply.details.get("retry_after_seconds"))
+    if retry_after is None:
+        retry_after = _retry_after_header(reply.headers)
+    return {"retry_after": retry_after}
+
+
+def _expiry(reply: _Reply) -> dict[str, Any]:
+    return {
+        "expires_at": _str_or_none(reply.details.get("expires_at")),
+        "created_at": _str_or_none(reply.details.get("created_at")),
+    }
+
+
+def _path(reply: _Reply) -> dict[str, Any]:
+    return {"path": reply.path}
+
+
+def _missing_dependencies(reply: _Reply) -> dict[str, Any]:
+    missing = reply.details.get("missing_dependencies")
+    if reply.raw is not None and missing is None:
+        missing = reply.raw.get("missing_dependencies")
+    return {"missing_dependencies": [str(d) for d in missing] if isinstance(missing, list) else []}
+
+
+def _unexpected(reply: _Reply) -> dict[str, Any]:
+    return {"message": f"unexpected HTTP status {reply.status}: {excerpt(reply.body)}"}
+
+
+@attrs.frozen(repr=False, eq=False)
+class _Rule(Value):
+    """One row of an error table: when it ``matches`` a reply, raise ``error`` with the
+    keyword arguments ``extras`` adds (``message`` among them replaces the reply's)."""
+
+    matches: Callable[[_Reply], bool]
+    error: type[HopxError]
+    extras: _Extras = _nothing
+
+
+def _status(*statuses: int) -> Callable[[_Reply], bool]:
+    return lambda reply: reply.status in statuses
+
+
+def _code(*codes: str) -> Callable[[_Reply], bool]:
+    return lambda reply: reply.key in codes
+
+
+def _server_failure(reply: _Reply) -> bool:
+    return reply.status >= 500
+
+
+def _not_an_error(reply: _Reply) -> bool:
+    return reply.status < 400
+
+
+def _anything(_reply: _Reply) -> bool:
+    return True
+
+
+#: The control plane: the first row that matches a reply makes its error.
+CONTROL_ERRORS: tuple[_Rule, ...] = (
+    _Rule(lambda r: r.status == 410 or r.key == "SANDBOX_EXPIRED", SandboxExpiredError, _expiry),
+    _Rule(
+        lambda r: r.status == 401 and r.key in ("TOKEN_EXPIRED", "JWT_EXPIRED"), TokenExpiredError
+    ),
+    _Rule(lambda r: r.status == 403 and "limit" in r.message.lower(), ResourceLimitError),
+    _Rule(_status(400, 422), ValidationError),
+    _Rule(_status(401), AuthenticationError),
+    _Rule(_status(404), NotFoundError),
+    _Rule(_status(429), RateLimitError, _retry_after),
+    _Rule(_server_failure, ServerError),
+    _Rule(_not_an_error, RemoteProtocolError, _unexpected),
+    _Rule(_anything, APIError),
+)
+
+#: The agent: codes first, where the agent names one, then the status.
+AGENT_ERRORS: tuple[_Rule, ...] = (
+    _Rule(_code("TOKEN_EXPIRED"), TokenExpiredError),
+    _Rule(
+        lambda r: r.key in ("TOKEN_INVALID", "INVALID_TOKEN", "UNAUTHORIZED") or r.status == 401,
+        AuthenticationError,
+    ),
+    _Rule(lambda r: r.key == "SANDBOX_EXPIRED" or r.status == 410, SandboxExpiredError),
+    _Rule(_code("FILE_NOT_FOUND"), FileNotFoundError, _path),
+    _Rule(
+        _code(
+            "DIRECTORY_NOT_FOUND",
+            "PATH_NOT_ALLOWED",
+            "PERMISSION_DENIED",
+            "INVALID_PATH",
+            "FILE_ALREADY_EXISTS",
+            "FILE_OPERATION_FAILED",
+        ),
+        FileOperationError,
+        _path,
+    ),
+    _Rule(_code("EXECUTION_FAILED", "EXECUTION_TIMEOUT"), CodeExecutionError),
+    _Rule(_code("COMMAND_FAILED"), CommandExecutionError),
+    _Rule(_code("DESKTOP_NOT_AVAILABLE"), DesktopNotAvailableError, _missing_dependencies),
+    _Rule(_code("SANDBOX_PAUSED", "SANDBOX_STOPPED", "SANDBOX_CREATING"), SandboxNotRunningError),
+    _Rule(_status(429), RateLimitError, _retry_after),
+    _Rule(_server_failure, ServerError),
+    _Rule(
+        lambda r: r.status == 404 and r.path is not None and r.code is None,
+        FileNotFoundError,
+        _path,
+    ),
+    _Rule(_not_an_error, RemoteProtocolError, _unexpected),
+    _Rule(_anything, AgentError),
+)
+
+
+def _raise_from(
+    table: tuple[_Rule, ...],
+    reply: _Reply,
+    request_id: str | None,
+    operation: str | None,
+    sandbox_id: str | None,
+) -> HopxError:
+    rule = next(rule for rule in table if rule.matches(reply))
+    kwargs: dict[str, Any] = {
+        "message": reply.message,
+        "code": reply.code,
+        "request_id": request_id,
+        "status_code": reply.status,
+        "details": reply.details,
+        "operation": operation,
+        "sandbox_id": sandbox_id,
+    }
+    kwargs.update(rule.extras(reply))
+    message = kwargs.pop("message")
+    return rule.error(message, **kwargs)
 
 
 def error_from_control_response(
@@ -450,7 +600,17 @@ def error_from_control_response(
 
     Reads the nested envelope ``{"error": {"code", "message", "request_id", "details"}}``, the
     flat forms ``{"error": "...", "code": ...}`` and ``{"message": ...}``, and falls back to the
-    ``X-Request-ID`` header and a body excerpt.
+    ``X-Request-ID`` header and a body excerpt. The class comes from :data:`CONTROL_ERRORS`.
+
+    Args:
+        status: the reply's HTTP status (any integer).
+        headers: the reply's headers.
+        body: the reply's body (any bytes).
+        operation: the name of the operation that failed, carried by the error.
+        sandbox_id: the sandbox concerned, carried by the error.
+
+    Returns:
+        The exception to raise (a :class:`RemoteProtocolError` for a status below 400).
     """
     headers = tuple(headers)
     obj = _json_object(body)
@@ -478,53 +638,8 @@ def error_from_control_response(
     request_id = request_id or _header(headers, b"x-request-id")
     if message is None:
         message = excerpt(body) if body else f"HTTP {status}"
-    common: dict[str, Any] = {
-        "code": code,
-        "request_id": request_id,
-        "status_code": status,
-        "details": details,
-        "operation": operation,
-        "sandbox_id": sandbox_id,
-    }
-    lowered_code = (code or "").lower()
-    if status == 410 or lowered_code == "sandbox_expired":
-        return SandboxExpiredError(
-            message,
-            expires_at=_str_or_none(details.get("expires_at")),
-            created_at=_str_or_none(details.get("created_at")),
-            **common,
-        )
-    if status == 401 and lowered_code in ("token_expired", "jwt_expired"):
-        return TokenExpiredError(message, **common)
-    if status == 403 and "limit" in message.lower():
-        return ResourceLimitError(message, **common)
-    cls = _status_class(status)
-    if cls is RateLimitError:
-        retry_after = _number(details.get("retry_after_seconds"))
-        if retry_after is None:
-            retry_after = _retry_after_header(headers)
-        return RateLimitError(message, retry_after=retry_after, **common)
-    if status < 400:
-        return RemoteProtocolError(f"unexpected HTTP status {status}: {excerpt(body)}", **common)
-    return cls(message, **common)
-
-
-_AGENT_CODE_CLASSES: dict[str, type[AgentError]] = {
-    "FILE_NOT_FOUND": FileNotFoundError,
-    "DIRECTORY_NOT_FOUND": FileOperationError,
-    "PATH_NOT_ALLOWED": FileOperationError,
-    "PERMISSION_DENIED": FileOperationError,
-    "INVALID_PATH": FileOperationError,
-    "FILE_ALREADY_EXISTS": FileOperationError,
-    "FILE_OPERATION_FAILED": FileOperationError,
-    "EXECUTION_FAILED": CodeExecutionError,
-    "EXECUTION_TIMEOUT": CodeExecutionError,
-    "COMMAND_FAILED": CommandExecutionError,
-    "DESKTOP_NOT_AVAILABLE": DesktopNotAvailableError,
-    "SANDBOX_PAUSED": SandboxNotRunningError,
-    "SANDBOX_STOPPED": SandboxNotRunningError,
-    "SANDBOX_CREATING": SandboxNotRunningError,
-}
+    reply = _Reply(status, headers, body, message, code, details, raw=obj)
+    return _raise_from(CONTROL_ERRORS, reply, request_id, operation, sandbox_id)
 
 
 def error_from_agent_response(
@@ -539,8 +654,21 @@ def error_from_agent_response(
     """Map an agent error reply, for any integer status and any body, to an exception.
 
     The agent envelope is flat: ``{"error": "<message>", "code": "FILE_NOT_FOUND", "path",
-    "details", "request_id", "timestamp"}``; ``message`` is read too. Codes choose the class
-    where they are known; otherwise the status does (401, 404, 429, 5xx ...).
+    "details", "request_id", "timestamp"}``; ``message`` is read too. The class comes from
+    :data:`AGENT_ERRORS`: codes where the agent names a known one, otherwise the status. A
+    reply in the control plane's nested envelope (some proxies in front of the agent send
+    one) is read as a control-plane reply.
+
+    Args:
+        status: the reply's HTTP status (any integer).
+        headers: the reply's headers.
+        body: the reply's body (any bytes).
+        operation: the name of the operation that failed, carried by the error.
+        sandbox_id: the sandbox concerned, carried by the error.
+        path: the sandbox path the request named (a ``path`` in the body wins).
+
+    Returns:
+        The exception to raise (a :class:`RemoteProtocolError` for a status below 400).
     """
     headers = tuple(headers)
     obj = _json_object(body)
@@ -553,7 +681,6 @@ def error_from_agent_response(
         if isinstance(err, str):
             message = err
         elif isinstance(err, dict):
-            # Some proxies in front of the agent use the control-plane envelope.
             return error_from_control_response(
                 status, headers, body, operation=operation, sandbox_id=sandbox_id
             )
@@ -569,46 +696,5 @@ def error_from_agent_response(
     request_id = request_id or _header(headers, b"x-request-id")
     if message is None:
         message = excerpt(body) if body else f"HTTP {status}"
-    upper = code.upper() if code else None
-    common: dict[str, Any] = {
-        "code": code,
-        "request_id": request_id,
-        "status_code": status,
-        "details": details,
-        "sandbox_id": sandbox_id,
-    }
-    if upper in ("TOKEN_EXPIRED",):
-        return TokenExpiredError(message, operation=operation, **common)
-    if upper in ("TOKEN_INVALID", "INVALID_TOKEN", "UNAUTHORIZED") or status == 401:
-        return AuthenticationError(message, operation=operation, **common)
-    if upper == "SANDBOX_EXPIRED" or status == 410:
-        return SandboxExpiredError(message, operation=operation, **common)
-    cls = _AGENT_CODE_CLASSES.get(upper or "")
-    if cls is FileNotFoundError:
-        return FileNotFoundError(message, path=path, operation=operation, **common)
-    if cls is FileOperationError:
-        return FileOperationError(message, path=path, operation=operation, **common)
-    if cls is DesktopNotAvailableError:
-        missing = details.get("missing_dependencies")
-        if obj is not None and missing is None:
-            missing = obj.get("missing_dependencies")
-        deps = [str(d) for d in missing] if isinstance(missing, list) else []
-        return DesktopNotAvailableError(
-            message, missing_dependencies=deps, operation=operation, **common
-        )
-    if cls is not None:
-        return cls(message, operation=operation, **common)
-    if status == 429:
-        retry_after = _number(details.get("retry_after_seconds"))
-        if retry_after is None:
-            retry_after = _retry_after_header(headers)
-        return RateLimitError(message, retry_after=retry_after, operation=operation, **common)
-    if status >= 500:
-        return ServerError(message, operation=operation, **common)
-    if status == 404 and path is not None and code is None:
-        return FileNotFoundError(message, path=path, operation=operation, **common)
-    if status < 400:
-        return RemoteProtocolError(
-            f"unexpected HTTP status {status}: {excerpt(body)}", operation=operation, **common
-        )
-    return AgentError(message, operation=operation, **common)
+    reply = _Reply(status, headers, body, message, code, details, path=path, raw=obj)
+    return _raise_from(AGENT_ERRORS, reply, request_id, operation, sandbox_id)

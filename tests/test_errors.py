@@ -522,3 +522,68 @@ def test_default_codes_and_constructor_attributes() -> None:
     exc = APIError("m", details=details)
     details["k"] = 2
     assert exc.details == {"k": 1}
+
+
+def _first_rows(
+    monkeypatch: pytest.MonkeyPatch, table: Any, replies: list[tuple[int, bytes]], agent: bool
+) -> set[int]:
+    """The rows of ``table`` that are the first match of at least one of ``replies``."""
+    hit: set[int] = set()
+    original = errors._raise_from
+
+    def recording(rows: Any, reply: Any, *args: Any) -> Any:
+        hit.add(next(i for i, rule in enumerate(rows) if rule.matches(reply)))
+        return original(rows, reply, *args)
+
+    monkeypatch.setattr(errors, "_raise_from", recording)
+    mapping = errors.error_from_agent_response if agent else errors.error_from_control_response
+    for status, body in replies:
+        error = mapping(status, (), body)
+        assert isinstance(error, errors.HopxError)
+    return hit
+
+
+def _reply(code: str | None = None, message: str = "boom", *, nested: bool = False) -> bytes:
+    if nested:
+        return json.dumps({"error": {"code": code, "message": message}}).encode()
+    return json.dumps({"error": message, "code": code}).encode()
+
+
+def test_every_row_of_the_control_table_is_reached(monkeypatch: pytest.MonkeyPatch) -> None:
+    replies = [
+        (410, _reply(nested=True)),
+        (401, _reply("token_expired", nested=True)),
+        (403, _reply(message="sandbox limit reached", nested=True)),
+        (422, _reply(nested=True)),
+        (401, _reply(nested=True)),
+        (404, _reply(nested=True)),
+        (429, _reply(nested=True)),
+        (503, _reply(nested=True)),
+        (302, b""),
+        (418, _reply(nested=True)),
+    ]
+    assert _first_rows(monkeypatch, errors.CONTROL_ERRORS, replies, agent=False) == set(
+        range(len(errors.CONTROL_ERRORS))
+    )
+
+
+def test_every_row_of_the_agent_table_is_reached(monkeypatch: pytest.MonkeyPatch) -> None:
+    replies = [
+        (401, _reply("TOKEN_EXPIRED")),
+        (401, _reply()),
+        (410, _reply()),
+        (404, _reply("FILE_NOT_FOUND")),
+        (403, _reply("PATH_NOT_ALLOWED")),
+        (500, _reply("EXECUTION_FAILED")),
+        (500, _reply("COMMAND_FAILED")),
+        (501, _reply("DESKTOP_NOT_AVAILABLE")),
+        (409, _reply("SANDBOX_PAUSED")),
+        (429, _reply()),
+        (502, _reply()),
+        (404, json.dumps({"error": "gone", "path": "/workspace/x"}).encode()),
+        (302, b""),
+        (418, _reply()),
+    ]
+    assert _first_rows(monkeypatch, errors.AGENT_ERRORS, replies, agent=True) == set(
+        range(len(errors.AGENT_ERRORS))
+    )

@@ -17,7 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
-from .._codec import dumps, from_wire, loads, to_wire, unknown_keys
+from .._codec import dumps, from_wire, loads, to_wire
 from .._errors import (
     HopxError,
     LocalProtocolError,
@@ -597,9 +597,3 @@ class Operation(Value, Generic[A, R]):
             ((b"content-type", self.result.content_type), *headers),
             payload,
         )
-
-
-def check_no_unknown(cls: type, doc: dict[str, Any]) -> None:
-    extra = unknown_keys(cls, doc)
-    if extra:
-        raise RemoteProtocolError(f"unknown field(s): {', '.join(extra)}", kind="unknown_field")

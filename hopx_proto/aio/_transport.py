@@ -146,7 +146,6 @@ class _Connection:
         self.stream = stream
         self.http = HTTPConnection(Role.CLIENT)
         self.absolute_form = absolute_form  # plain HTTP through a proxy
-        self.reused = False
         self.eof = False
         self.send_error: NetworkError | None = None  # the failed write, if one failed
 
@@ -332,8 +331,6 @@ class HTTPTransport:
             if conn is None:
                 stream, absolute = await self._open(base, timeouts.connect)
                 conn = _Connection(key, stream, absolute_form=absolute)
-            else:
-                conn.reused = True
             self._active.add(conn)
             clean = False
             try:
