@@ -124,43 +124,10 @@ async def _finish(future: asyncio.Future[T]) -> T:
 
 
 class AsyncioBackend(BackendBase):
-    """Sockets, TLS, deadlines and locks from asyncio.
-
-    Args:
-        environ: the mapping read for ``HOPX_API_KEY``, ``HOPX_BASE_URL`` and proxies;
-            ``os.environ`` when ``None``.
-    """
+    """Sockets, TLS, deadlines and locks from asyncio (``environ`` as for
+    :class:`hopx_io.BackendBase`)."""
 
     name = "asyncio"
-
-    async def connect_tcp(
-        self, host: str, port: int, *, tls: object | None, server_hostname: str | None
-    ) -> ByteStream:
-        """A TCP connection to ``host:port`` (racing its addresses), with TLS if ``tls``.
-
-        Raises:
-            NetworkError: the connection or the TLS handshake failed (``request_sent=False``),
-                or ``tls`` is not an ``ssl.SSLContext``.
-        """
-        if tls is not None and not isinstance(tls, ssl.SSLContext):
-            raise NetworkError("TLS needs an ssl.SSLContext", request_sent=False)
-        return await open_stream(host, port, tls=tls, server_hostname=server_hostname)
-
-    async def start_tls(
-        self, stream: ByteStream, *, tls: object, server_hostname: str
-    ) -> ByteStream:
-        """TLS with ``tls`` (an ``ssl.SSLContext``) over the connected ``stream``.
-
-        Raises:
-            NetworkError: the handshake failed, or the arguments are not an asyncio stream
-                and an ``ssl.SSLContext`` (the stream is closed).
-        """
-        if not isinstance(stream, AsyncioByteStream) or not isinstance(tls, ssl.SSLContext):
-            await stream.aclose()
-            raise NetworkError(
-                "TLS needs an asyncio stream and an ssl.SSLContext", request_sent=False
-            )
-        return await stream.start_tls(tls, server_hostname)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep ``seconds``."""
@@ -173,6 +140,37 @@ class AsyncioBackend(BackendBase):
     def shielded(self, seconds: float) -> Deadline:
         """A scope that holds back enclosing deadlines and gives up after ``seconds``."""
         return Deadline(seconds, shield=True)
+
+    async def connect_tcp(
+        self, host: str, port: int, *, tls: object | None, server_hostname: str | None
+    ) -> ByteStream:
+        """A TCP connection to ``host:port`` (racing its addresses), with TLS if ``tls``,
+        checking ``server_hostname`` (``host`` when ``None``).
+
+        Raises:
+            NetworkError: the connection or the TLS handshake failed (``request_sent=False``),
+                or ``tls`` is not an ``ssl.SSLContext``.
+        """
+        if tls is not None and not isinstance(tls, ssl.SSLContext):
+            raise NetworkError("TLS needs an ssl.SSLContext", request_sent=False)
+        return await open_stream(host, port, tls=tls, server_hostname=server_hostname)
+
+    async def start_tls(
+        self, stream: ByteStream, *, tls: object, server_hostname: str
+    ) -> ByteStream:
+        """TLS with ``tls`` (an ``ssl.SSLContext``) over the connected ``stream``, checking
+        ``server_hostname``.
+
+        Raises:
+            NetworkError: the handshake failed, or the arguments are not an asyncio stream
+                and an ``ssl.SSLContext`` (the stream is closed).
+        """
+        if not isinstance(stream, AsyncioByteStream) or not isinstance(tls, ssl.SSLContext):
+            await stream.aclose()
+            raise NetworkError(
+                "TLS needs an asyncio stream and an ssl.SSLContext", request_sent=False
+            )
+        return await stream.start_tls(tls, server_hostname)
 
     # asyncio's own primitives: an uncontended acquire returns without a loop turn.
 

@@ -108,19 +108,16 @@ class TrioByteStream:
 
 
 class TrioBackend(BackendBase):
-    """Sockets, TLS, deadlines and locks from trio.
-
-    Args:
-        environ: the mapping read for ``HOPX_API_KEY``, ``HOPX_BASE_URL`` and proxies;
-            ``os.environ`` when ``None``.
-    """
+    """Sockets, TLS, deadlines and locks from trio (``environ`` as for
+    :class:`hopx_io.BackendBase`)."""
 
     name = "trio"
 
     async def connect_tcp(
         self, host: str, port: int, *, tls: object | None, server_hostname: str | None
     ) -> ByteStream:
-        """A TCP connection to ``host:port`` (happy eyeballs), with TLS if ``tls``.
+        """A TCP connection to ``host:port`` (happy eyeballs), with TLS if ``tls``, checking
+        ``server_hostname`` (``host`` when ``None``).
 
         Raises:
             NetworkError: the connection or the TLS handshake failed (``request_sent=False``).
@@ -139,7 +136,8 @@ class TrioBackend(BackendBase):
     async def start_tls(
         self, stream: ByteStream, *, tls: object, server_hostname: str
     ) -> ByteStream:
-        """TLS with ``tls`` (an ``ssl.SSLContext``) over the connected ``stream``.
+        """TLS with ``tls`` (an ``ssl.SSLContext``) over the connected ``stream``, checking
+        ``server_hostname``.
 
         Raises:
             NetworkError: the handshake failed (the stream is closed), or the arguments are

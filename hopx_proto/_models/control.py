@@ -46,7 +46,8 @@ class ExpiryInfo(Value):
 
     ``time_to_expiry`` is whole seconds left (negative once past), truncated toward zero as
     the official client does; ``None`` with ``has_timeout`` false when the sandbox never
-    expires.
+    expires. ``expires_at`` is the instant itself, ``is_expired`` whether it has passed and
+    ``is_expiring_soon`` whether it comes within the threshold given to :meth:`at`.
     """
 
     expires_at: _dt.datetime | None = None
@@ -63,7 +64,9 @@ class ExpiryInfo(Value):
         *,
         threshold_seconds: int = EXPIRING_SOON_SECONDS,
     ) -> ExpiryInfo:
-        """The expiry state at ``now``; naive datetimes are read as UTC."""
+        """The expiry state of a sandbox expiring at ``expires_at`` (never, when ``None``),
+        seen at ``now``; naive datetimes are read as UTC. ``is_expiring_soon`` is true
+        within ``threshold_seconds`` of the expiry."""
         if expires_at is None:
             return cls()
         left = (_utc(expires_at) - _utc(now)).total_seconds()

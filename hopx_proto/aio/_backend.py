@@ -27,11 +27,22 @@ class ByteStream(Protocol):
     """
 
     async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        """Write all of ``data``; raise :class:`hopx_proto.NetworkError` on failure."""
+        """Write all of ``data`` within ``timeout`` seconds (``None``: no bound).
+
+        Raises:
+            NetworkError: the connection failed.
+            TimeoutError: the write took longer than ``timeout``.
+        """
         ...
 
     async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        """Read up to ``max_bytes``; ``b""`` once the peer closed its side."""
+        """Read up to ``max_bytes``, waiting ``timeout`` seconds at most (``None``: no bound);
+        ``b""`` once the peer closed its side.
+
+        Raises:
+            NetworkError: the connection failed.
+            TimeoutError: nothing arrived within ``timeout``.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -50,7 +61,9 @@ class CancelScope(Protocol):
     """The value of a deadline context: did the deadline cut the block short?"""
 
     @property
-    def cancelled_caught(self) -> bool: ...
+    def cancelled_caught(self) -> bool:
+        """Whether the deadline passed and ended the block early."""
+        ...
 
 
 class Deadline(Protocol):
@@ -68,6 +81,8 @@ class Deadline(Protocol):
 
 
 class LockLike(Protocol):
+    """A lock or semaphore, used as ``async with``."""
+
     async def __aenter__(self) -> object: ...
 
     async def __aexit__(
@@ -102,20 +117,24 @@ class Backend(Protocol):
         tls: object | None,
         server_hostname: str | None,
     ) -> ByteStream:
-        """A TCP connection (IPv4 or IPv6, whichever resolves), wrapped in TLS if ``tls``."""
+        """A TCP connection to ``host`` and ``port`` (IPv4 or IPv6, whichever resolves),
+        wrapped in TLS if ``tls`` (an ``ssl.SSLContext``) checking ``server_hostname``."""
         ...
 
     async def start_tls(
         self, stream: ByteStream, *, tls: object, server_hostname: str
     ) -> ByteStream:
-        """TLS over an already connected stream (used through an HTTP proxy tunnel)."""
+        """TLS with ``tls`` (an ``ssl.SSLContext``) over the connected ``stream``, checking
+        ``server_hostname`` (used through an HTTP proxy tunnel)."""
         ...
 
     def default_tls(self) -> object:
         """A TLS client context that verifies certificates and host names."""
         ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``."""
+        ...
 
     def move_on_after(self, seconds: float | None) -> Deadline:
         """Cancel the block after ``seconds`` (``None``: no deadline)."""
@@ -125,9 +144,13 @@ class Backend(Protocol):
         """Protect cleanup from outer cancellation, but give up after ``seconds``."""
         ...
 
-    def lock(self) -> LockLike: ...
+    def lock(self) -> LockLike:
+        """A new lock."""
+        ...
 
-    def semaphore(self, value: int) -> LockLike: ...
+    def semaphore(self, value: int) -> LockLike:
+        """A new semaphore of ``value`` slots."""
+        ...
 
     def monotonic(self) -> float:
         """Seconds on a clock that never goes back (deadlines, idle expiry)."""
@@ -138,9 +161,10 @@ class Backend(Protocol):
         ...
 
     def random_bytes(self, count: int) -> bytes:
-        """Cryptographically random bytes (multipart boundaries, jitter, WebSocket keys)."""
+        """``count`` cryptographically random bytes (multipart boundaries, jitter, WebSocket
+        keys)."""
         ...
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking function in a worker thread (local file I/O)."""
+        """``fn(*args)`` in a worker thread (local file I/O); its result."""
         ...

@@ -211,8 +211,25 @@ class SandboxClassAPI:
     ) -> _CreateCall[Self]:
         """Create a sandbox; ``await`` it, or use it as ``async with`` (killed on exit).
 
-        ``client`` shares a :class:`Client` (its pool, TLS and proxy settings) instead of
-        making one.
+        Args:
+            template: the template's name (``"code-interpreter"``, ...).
+            template_id: the template's id, instead of its name.
+            region: where to run it; the service's choice when ``None``.
+            timeout_seconds: the sandbox's lifetime; the service's default when ``None``.
+            internet_access: whether code inside may reach the internet.
+            env_vars: environment variables of every execution in the sandbox.
+            api_key: the API key (``HOPX_API_KEY`` when ``None``).
+            base_url: the control plane (``HOPX_BASE_URL`` overrides the default).
+            client: share a :class:`Client` (its pool, TLS and proxy settings) instead of
+                making one; ``api_key`` and ``base_url`` are then not used.
+
+        Returns:
+            An awaitable giving the :class:`AsyncSandbox`, also usable as ``async with``.
+
+        Raises:
+            TemplateNotFoundError: no template of that name (lists the available ones).
+            ValidationError: the service refused the arguments.
+            AuthenticationError: the API key was refused.
         """
 
         async def run() -> Self:
@@ -287,7 +304,18 @@ class SandboxClassAPI:
         base_url: str = DEFAULT_BASE_URL,
         client: Client | None = None,
     ) -> Self:
-        """An object for an existing sandbox (one ``GET``; a typed error if it is gone)."""
+        """An object for an existing sandbox (one ``GET``).
+
+        Args:
+            sandbox_id: the sandbox's id.
+            api_key: the API key (``HOPX_API_KEY`` when ``None``).
+            base_url: the control plane (``HOPX_BASE_URL`` overrides the default).
+            client: share a :class:`Client` (its pool, TLS and proxy settings) instead of
+                making one; ``api_key`` and ``base_url`` are then not used.
+
+        Raises:
+            NotFoundError: there is no such sandbox.
+        """
         sandbox = cls(sandbox_id, client=cls._make_client(api_key, base_url, client))
         try:
             sandbox._agent.adopt(await sandbox.get_info())
@@ -307,7 +335,17 @@ class SandboxClassAPI:
         base_url: str = DEFAULT_BASE_URL,
         client: Client | None = None,
     ) -> builtins.list[Self]:
-        """One page of sandboxes (they share one client, closed with the last of them)."""
+        """One page of sandboxes (they share one client, closed with the last of them).
+
+        Args:
+            status: only sandboxes in this state (``"running"``, ...).
+            region: only sandboxes in this region.
+            limit: the most to return.
+            api_key: the API key (``HOPX_API_KEY`` when ``None``).
+            base_url: the control plane (``HOPX_BASE_URL`` overrides the default).
+            client: share a :class:`Client` (its pool, TLS and proxy settings) instead of
+                making one; ``api_key`` and ``base_url`` are then not used.
+        """
         client = cls._make_client(api_key, base_url, client)
         try:
             page = await client.call(
@@ -335,6 +373,17 @@ class SandboxClassAPI:
 
         The sandboxes share one client, closed when the iteration ends and the last of them
         is closed.
+
+        Args:
+            status: only sandboxes in this state (``"running"``, ...).
+            region: only sandboxes in this region.
+            api_key: the API key (``HOPX_API_KEY`` when ``None``).
+            base_url: the control plane (``HOPX_BASE_URL`` overrides the default).
+            client: share a :class:`Client` (its pool, TLS and proxy settings) instead of
+                making one; ``api_key`` and ``base_url`` are then not used.
+
+        Returns:
+            The sandboxes, read with ``async for``.
         """
         return EventStream(cls._iter(status, region, cls._make_client(api_key, base_url, client)))
 
@@ -385,7 +434,16 @@ class SandboxClassAPI:
         base_url: str = DEFAULT_BASE_URL,
         client: Client | None = None,
     ) -> builtins.list[Template]:
-        """Templates, optionally filtered."""
+        """Templates, optionally filtered.
+
+        Args:
+            category: only templates of this category.
+            language: only templates for this language.
+            api_key: the API key (``HOPX_API_KEY`` when ``None``).
+            base_url: the control plane (``HOPX_BASE_URL`` overrides the default).
+            client: share a :class:`Client` (its pool, TLS and proxy settings) instead of
+                making one; ``api_key`` and ``base_url`` are then not used.
+        """
         listing = await cls._one_shot(
             api_key,
             base_url,
@@ -404,7 +462,18 @@ class SandboxClassAPI:
         base_url: str = DEFAULT_BASE_URL,
         client: Client | None = None,
     ) -> Template:
-        """One template by name."""
+        """The template called ``name``.
+
+        Args:
+            name: the template's name.
+            api_key: the API key (``HOPX_API_KEY`` when ``None``).
+            base_url: the control plane (``HOPX_BASE_URL`` overrides the default).
+            client: share a :class:`Client` (its pool, TLS and proxy settings) instead of
+                making one; ``api_key`` and ``base_url`` are then not used.
+
+        Raises:
+            NotFoundError: there is no such template.
+        """
         return await cls._one_shot(
             api_key,
             base_url,
@@ -422,7 +491,18 @@ class SandboxClassAPI:
         base_url: str = DEFAULT_BASE_URL,
         client: Client | None = None,
     ) -> dict[str, Any]:
-        """Delete a custom template; the service's reply."""
+        """Delete a custom template.
+
+        Args:
+            template_id: the template's id.
+            api_key: the API key (``HOPX_API_KEY`` when ``None``).
+            base_url: the control plane (``HOPX_BASE_URL`` overrides the default).
+            client: share a :class:`Client` (its pool, TLS and proxy settings) instead of
+                making one; ``api_key`` and ``base_url`` are then not used.
+
+        Returns:
+            The service's reply.
+        """
         return await cls._one_shot(
             api_key,
             base_url,
@@ -435,7 +515,12 @@ class SandboxClassAPI:
     async def health_check(
         cls, *, base_url: str = DEFAULT_BASE_URL, client: Client | None = None
     ) -> dict[str, Any]:
-        """The control plane's ``/health`` (no API key needed)."""
+        """The control plane's ``/health`` reply (no API key needed).
+
+        Args:
+            base_url: the control plane (``HOPX_BASE_URL`` overrides the default).
+            client: ask through this :class:`Client` instead of a new one.
+        """
         args, timeouts = NoArgs(), Timeouts(10, 10, 10)
         if client is not None:
             return await client.call(control_ops.HEALTH, args, timeouts=timeouts)

@@ -148,6 +148,7 @@ class Client:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
         return self._closed
 
     async def aclose(self) -> None:
@@ -185,12 +186,24 @@ class Client:
         """Run ``op`` with retries per the policy and one token refresh after a 401.
 
         Args:
+            op: the operation.
+            args: its arguments.
             base: where to send it (the control plane when ``None``).
             credential: the API key or JWT; the client's API key for control operations.
             refresh: returns a fresh JWT after a 401 (agent operations).
             upload: makes the request body chunks afresh for each attempt.
             sink: receives a 2xx body chunk by chunk.
             before_retry: resets partial output (e.g. a download's temp file) before a retry.
+            sandbox_id: the sandbox concerned, carried by errors.
+            timeouts: the deadlines of each attempt; the client's when ``None``.
+            error_path: the sandbox path a file error names.
+            headers: extra request headers.
+
+        Returns:
+            The operation's decoded result.
+
+        Raises:
+            HopxError: the typed error of the last attempt.
         """
         if base is None:
             base = self.base
@@ -264,4 +277,6 @@ class Client:
                 await before_retry()
 
     def new_token_state(self, body: Any) -> TokenState | None:
+        """The token carried by a create or refresh reply ``body`` (``None`` without one),
+        refreshed ``token_margin`` seconds before it expires."""
         return TokenState.from_response(body, margin=self.token_margin)

@@ -16,7 +16,11 @@ OutputCallback = Callable[[str], Awaitable[None] | None]
 
 
 class AsyncCommands:
-    """Run ``bash -c <command>`` in the sandbox."""
+    """Run ``bash -c <command>`` in the sandbox.
+
+    Args:
+        agent: the sandbox's agent (``sandbox.commands`` makes this object).
+    """
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
@@ -34,9 +38,22 @@ class AsyncCommands:
     ) -> ExecutionResult:
         """Run a command and wait for it.
 
-        With ``background=True`` it starts and returns at once (``stdout`` names the process).
-        With ``on_stdout``/``on_stderr`` the output streams to the callbacks as it comes
-        (over ``/commands/stream``) and the result still holds all of it.
+        Args:
+            command: the shell command line (run as ``bash -c command``).
+            timeout_seconds: how long the agent lets it run.
+            background: start it and return at once (``stdout`` then names the process).
+            env: environment variables for this command only.
+            working_dir: the directory it runs in.
+            on_stdout: called with each chunk of standard output as it comes (over
+                ``/commands/stream``; may be a coroutine function).
+            on_stderr: the same for standard error.
+
+        Returns:
+            Its output and exit code (the whole output, callbacks or not).
+
+        Raises:
+            CommandExecutionError: the agent could not run it.
+            TimeoutError: no reply within ``timeout_seconds`` plus a margin.
         """
         args = agent_ops.CommandArgs.shell(
             command, timeout=timeout_seconds, workdir=working_dir, env=env
@@ -115,6 +132,15 @@ class AsyncCommands:
 
         Use ``async with`` around it to stop early: leaving the block closes the WebSocket,
         which stops the remote command.
+
+        Args:
+            command: the shell command line (run as ``bash -c command``).
+            timeout_seconds: how long the agent lets it run.
+            env: environment variables for this command only.
+            working_dir: the directory it runs in.
+
+        Returns:
+            The events (readable as dicts), read with ``async for``.
         """
         machine = CommandStreamClient()
         first = machine.start(

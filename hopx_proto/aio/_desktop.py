@@ -31,7 +31,16 @@ def _key(reply: dict[str, Any], key: str, op: str) -> Any:
 
 
 class AsyncDesktop:
-    """VNC, mouse, keyboard, clipboard, screenshots, recordings, windows and display."""
+    """VNC, mouse, keyboard, clipboard, screenshots, recordings, windows and display.
+
+    Coordinates are pixels from the top-left corner. Every method raises
+    :class:`~hopx_proto.DesktopNotAvailableError` (naming what is missing) in a sandbox without
+    a desktop, other :class:`~hopx_proto.AgentError` subclasses as the agent answers, and
+    :class:`~hopx_proto.NetworkError` / :class:`~hopx_proto.TimeoutError` for the transport.
+
+    Args:
+        agent: the sandbox's agent (``sandbox.desktop`` makes this object).
+    """
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
@@ -42,7 +51,7 @@ class AsyncDesktop:
     # -- VNC --------------------------------------------------------------------------------
 
     async def start_vnc(self, display: int = 1, password: str | None = None) -> VNCInfo:
-        """Start a VNC server on ``display``."""
+        """Start a VNC server on X ``display`` (with ``password`` if given); its address."""
         return await self._call(d.DESKTOP_VNC_START, d.VncStart(display=display, password=password))
 
     async def stop_vnc(self) -> None:
@@ -65,7 +74,8 @@ class AsyncDesktop:
     # -- mouse and keyboard -----------------------------------------------------------------
 
     async def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
-        """Click at (x, y)."""
+        """Click ``button`` (``"left"``, ``"right"``, ``"middle"``) ``clicks`` times at (``x``,
+        ``y``)."""
         await self._call(
             d.DESKTOP_MOUSE_CLICK,
             d.MouseClick(x=x, y=y, button=button, clicks=clicks),  # type: ignore[arg-type]
@@ -78,7 +88,7 @@ class AsyncDesktop:
     async def drag(
         self, from_x: int, from_y: int, to_x: int, to_y: int, button: str = "left"
     ) -> None:
-        """Drag from one point to another."""
+        """Drag with ``button`` held from (``from_x``, ``from_y``) to (``to_x``, ``to_y``)."""
         await self._call(
             d.DESKTOP_MOUSE_DRAG,
             d.MouseDrag(
@@ -91,14 +101,15 @@ class AsyncDesktop:
         )
 
     async def scroll(self, amount: int, direction: str = "down") -> None:
-        """Scroll ``amount`` steps."""
+        """Scroll ``amount`` steps in ``direction`` (``"up"``, ``"down"``, ``"left"`` or
+        ``"right"``)."""
         await self._call(
             d.DESKTOP_MOUSE_SCROLL,
             d.MouseScroll(amount=amount, direction=direction),  # type: ignore[arg-type]
         )
 
     async def type(self, text: str, delay_ms: int = 10) -> None:
-        """Type text."""
+        """Type ``text``, waiting ``delay_ms`` milliseconds between keys."""
         await self._call(d.DESKTOP_KEYBOARD_TYPE, d.KeyboardType(text=text, delay_ms=delay_ms))
 
     async def press(self, key: str) -> None:
@@ -114,7 +125,8 @@ class AsyncDesktop:
     async def hotkey(
         self, modifiers: builtins.list[str], key: str, *, timeout: int | None = None
     ) -> None:
-        """Press a hotkey."""
+        """Press ``key`` with the ``modifiers`` held (``["ctrl", "shift"]``); ``timeout`` is the
+        read deadline in seconds."""
         await self._call(
             d.DESKTOP_X11_HOTKEY,
             d.KeyCombination(modifiers=list(modifiers), key=key),
@@ -145,7 +157,7 @@ class AsyncDesktop:
         return reply.image_bytes()
 
     async def screenshot_region(self, x: int, y: int, width: int, height: int) -> bytes:
-        """A screenshot of a region."""
+        """A screenshot of the ``width`` x ``height`` region at (``x``, ``y``), as image bytes."""
         return await self._call(
             d.DESKTOP_SCREENSHOT_REGION, d.Region(x=x, y=y, width=width, height=height)
         )
@@ -153,7 +165,8 @@ class AsyncDesktop:
     async def capture_window(
         self, window_id: str | None = None, *, timeout: int | None = None
     ) -> bytes:
-        """A window's image bytes (the active window when ``None``)."""
+        """The image bytes of window ``window_id`` (the active window when ``None``); ``timeout`` is
+        the read deadline in seconds."""
         return await self._call(
             d.DESKTOP_X11_CAPTURE_WINDOW, d.CaptureWindow(window_id=window_id), read_timeout=timeout
         )
@@ -161,26 +174,27 @@ class AsyncDesktop:
     async def start_recording(
         self, fps: int = 10, format: str = "mp4", quality: str = "medium"
     ) -> RecordingInfo:
-        """Start recording the screen."""
+        """Start recording the screen at ``fps`` frames a second, as ``format`` (``"mp4"``) of
+        ``quality`` (``"low"``, ``"medium"``, ``"high"``); the recording's record."""
         return await self._call(
             d.DESKTOP_RECORDING_START,
             d.RecordingStart(fps=fps, format=format, quality=quality),  # type: ignore[arg-type]
         )
 
     async def stop_recording(self, recording_id: str) -> RecordingInfo:
-        """Stop a recording."""
+        """Stop the recording ``recording_id``; its final record."""
         return await self._call(
             d.DESKTOP_RECORDING_STOP, d.RecordingStop(recording_id=recording_id)
         )
 
     async def get_recording_status(self, recording_id: str) -> RecordingInfo:
-        """A recording's status."""
+        """The status of the recording ``recording_id``."""
         return await self._call(
             d.DESKTOP_RECORDING_STATUS, d.RecordingQuery(recording_id=recording_id)
         )
 
     async def download_recording(self, recording_id: str) -> bytes:
-        """A finished recording's video bytes."""
+        """The video bytes of the finished recording ``recording_id``."""
         return await self._call(
             d.DESKTOP_RECORDING_DOWNLOAD,
             d.RecordingQuery(recording_id=recording_id),
@@ -194,22 +208,22 @@ class AsyncDesktop:
         return list((await self._call(d.DESKTOP_WINDOWS_LIST, NoArgs())).windows)
 
     async def focus_window(self, window_id: str) -> None:
-        """Focus a window."""
+        """Focus the window ``window_id``."""
         await self._call(d.DESKTOP_WINDOWS_FOCUS, d.WindowTarget(window_id=window_id))
 
     async def close_window(self, window_id: str) -> None:
-        """Close a window."""
+        """Close the window ``window_id``."""
         await self._call(d.DESKTOP_WINDOWS_CLOSE, d.WindowTarget(window_id=window_id))
 
     async def resize_window(self, window_id: str, width: int, height: int) -> None:
-        """Resize a window."""
+        """Resize the window ``window_id`` to ``width`` x ``height`` pixels."""
         await self._call(
             d.DESKTOP_WINDOWS_RESIZE,
             d.WindowResize(window_id=window_id, width=width, height=height),
         )
 
     async def minimize_window(self, window_id: str) -> None:
-        """Minimize a window."""
+        """Minimize the window ``window_id``."""
         await self._call(d.DESKTOP_WINDOWS_MINIMIZE, d.WindowTarget(window_id=window_id))
 
     # -- display ----------------------------------------------------------------------------
@@ -223,7 +237,7 @@ class AsyncDesktop:
         return (await self._call(d.DESKTOP_DISPLAY_AVAILABLE, NoArgs())).pairs()
 
     async def set_resolution(self, width: int, height: int) -> DisplayInfo:
-        """Set the display resolution."""
+        """Set the display to ``width`` x ``height`` pixels; the display afterwards."""
         return await self._call(d.DESKTOP_DISPLAY_SET, d.DisplaySize(width=width, height=height))
 
     # -- X11 helpers ------------------------------------------------------------------------
@@ -238,7 +252,9 @@ class AsyncDesktop:
         language: str = "eng",
         timeout: int | None = None,
     ) -> str:
-        """The text recognised in a region."""
+        """The text recognised in the ``width`` x ``height`` region at (``x``, ``y``), read
+        as ``language`` (a Tesseract code, ``"eng"``); ``timeout`` is the read deadline in
+        seconds."""
         reply = await self._call(
             d.DESKTOP_X11_OCR,
             d.OcrRegion(x=x, y=y, width=width, height=height, language=language),
@@ -247,7 +263,8 @@ class AsyncDesktop:
         return str(_key(reply, "text", "desktop.x11.ocr"))
 
     async def find_element(self, text: str, *, timeout: int | None = None) -> dict[str, Any] | None:
-        """The UI element showing ``text``, or ``None``."""
+        """The UI element showing ``text``, or ``None``; ``timeout`` is the read deadline in
+        seconds."""
         reply = await self._call(
             d.DESKTOP_X11_FIND_ELEMENT, d.ElementText(text=text), read_timeout=timeout
         )
@@ -255,7 +272,8 @@ class AsyncDesktop:
         return element if isinstance(element, dict) else None
 
     async def wait_for(self, text: str, *, timeout: int = 30) -> dict[str, Any]:
-        """Wait until a UI element showing ``text`` appears."""
+        """Wait until a UI element showing ``text`` appears, for ``timeout`` seconds at most;
+        the element."""
         reply = await self._call(
             d.DESKTOP_X11_WAIT_FOR, d.WaitFor(text=text, timeout=timeout), read_timeout=timeout + 30
         )
@@ -265,7 +283,8 @@ class AsyncDesktop:
     async def drag_drop(
         self, from_x: int, from_y: int, to_x: int, to_y: int, *, timeout: int | None = None
     ) -> None:
-        """Drag and drop."""
+        """Drag from (``from_x``, ``from_y``) and drop at (``to_x``, ``to_y``); ``timeout`` is the
+        read deadline in seconds."""
         await self._call(
             d.DESKTOP_X11_DRAG_DROP,
             d.DragDrop(from_x=from_x, from_y=from_y, to_x=to_x, to_y=to_y),
@@ -273,7 +292,8 @@ class AsyncDesktop:
         )
 
     async def get_bounds(self, text: str, *, timeout: int | None = None) -> dict[str, Any]:
-        """The bounding box of the UI element showing ``text``."""
+        """The bounding box of the UI element showing ``text``; ``timeout`` is the read deadline in
+        seconds."""
         return await self._call(
             d.DESKTOP_X11_GET_BOUNDS, d.ElementText(text=text), read_timeout=timeout
         )

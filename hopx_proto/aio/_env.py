@@ -17,13 +17,18 @@ class AsyncEnvironmentVariables:
     """Sandbox-wide environment variables, inherited by every later execution.
 
     ``timeout`` is a per-call read deadline in seconds (honoured, unlike the official client).
+    Every method raises :class:`~hopx_proto.AgentError` subclasses as the agent answers, and
+    :class:`~hopx_proto.NetworkError` / :class:`~hopx_proto.TimeoutError` for the transport.
+
+    Args:
+        agent: the sandbox's agent (``sandbox.env`` makes this object).
     """
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
 
     async def get_all(self, *, timeout: int | None = None) -> dict[str, str]:
-        """Every variable."""
+        """Every variable, by name (``timeout``: the read deadline in seconds)."""
         reply = await self._agent.call(agent_ops.ENV_GET, NoArgs(), read_timeout=timeout)
         return dict(reply.env_vars)
 
@@ -33,7 +38,15 @@ class AsyncEnvironmentVariables:
         *,
         timeout: int | None = None,
     ) -> dict[str, str]:
-        """Replace every variable with ``env_vars``; the variables now set."""
+        """Replace every variable with ``env_vars``.
+
+        Args:
+            env_vars: the variables to set; every other one is removed.
+            timeout: the read deadline in seconds.
+
+        Returns:
+            The variables now set.
+        """
         reply = await self._agent.call(
             agent_ops.ENV_SET, agent_ops.EnvSetArgs(env_vars=env_vars), read_timeout=timeout
         )
@@ -45,7 +58,15 @@ class AsyncEnvironmentVariables:
         *,
         timeout: int | None = None,
     ) -> dict[str, str]:
-        """Add or overwrite ``env_vars``; every variable afterwards."""
+        """Add or overwrite ``env_vars``.
+
+        Args:
+            env_vars: the variables to set; the others stay.
+            timeout: the read deadline in seconds.
+
+        Returns:
+            Every variable afterwards.
+        """
         reply = await self._agent.call(
             agent_ops.ENV_UPDATE,
             agent_ops.EnvUpdateArgs(env_vars=env_vars),
@@ -57,7 +78,8 @@ class AsyncEnvironmentVariables:
         return await self.get_all(timeout=timeout)
 
     async def delete(self, name: str, *, timeout: int | None = None) -> None:
-        """Remove one variable (nothing happens if it is not set)."""
+        """Remove the variable ``name`` (nothing happens if it is not set); ``timeout`` is
+        the read deadline of each of the two calls, in seconds."""
         current = await self._agent.call(agent_ops.ENV_GET, NoArgs(), read_timeout=timeout)
         if name not in current.env_vars:
             return
@@ -68,11 +90,11 @@ class AsyncEnvironmentVariables:
         )
 
     async def get(self, name: str, default: str | None = None) -> str | None:
-        """One variable, or ``default``."""
+        """The variable ``name``, or ``default`` when it is not set."""
         return (await self.get_all()).get(name, default)
 
     async def set(self, name: str, value: str) -> None:
-        """Set one variable."""
+        """Set the variable ``name`` to ``value``."""
         await self.update({name: value})
 
 
@@ -84,7 +106,11 @@ def _vars_of(reply: Any, sent: dict[str, str]) -> dict[str, str]:
 
 
 class AsyncCache:
-    """The agent's execution cache."""
+    """The agent's execution cache.
+
+    Args:
+        agent: the sandbox's agent (``sandbox.cache`` makes this object).
+    """
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent

@@ -88,7 +88,24 @@ class ExecutionAPI(SandboxClassAPI):
         working_dir: str = "/workspace",
         preflight: bool = False,
     ) -> ExecutionResult:
-        """Run code and wait for it; stdout, stderr, exit code and rich outputs."""
+        """Run code and wait for it.
+
+        Args:
+            code: the source to run.
+            language: ``"python"``, ``"javascript"``, ``"bash"``, ... as the template offers.
+            timeout_seconds: how long the agent lets it run.
+            env: environment variables for this run only.
+            working_dir: the directory it runs in.
+            preflight: check first that the sandbox is alive (:meth:`ensure_healthy`).
+
+        Returns:
+            stdout, stderr, the exit code and the rich outputs (images, HTML, ...).
+
+        Raises:
+            CodeExecutionError: the agent could not run it.
+            TimeoutError: no reply within ``timeout_seconds`` plus a margin.
+            SandboxExpiredError: with ``preflight``, the sandbox is gone.
+        """
         if preflight:
             await self.ensure_healthy()
         args = agent_ops.ExecuteArgs(
@@ -109,6 +126,16 @@ class ExecutionAPI(SandboxClassAPI):
 
         ``async for`` over the result; use ``async with`` around it to stop early: leaving
         the block closes the WebSocket, which stops the remote process.
+
+        Args:
+            code: the source to run.
+            language: ``"python"``, ``"javascript"``, ``"bash"``, ... as the template offers.
+            timeout: how long the agent lets it run, in seconds.
+            env: environment variables for this run only.
+            working_dir: the directory it runs in.
+
+        Returns:
+            The events (``stdout``, ``stderr``, ``result``, ``complete``, ...).
         """
         machine = ExecuteStreamClient()
         first = machine.start(
@@ -129,7 +156,18 @@ class ExecutionAPI(SandboxClassAPI):
         env: dict[str, str] | None = None,
         name: str | None = None,
     ) -> dict[str, Any]:
-        """Start code in the background; the process record (``process_id`` ...)."""
+        """Start code in the background.
+
+        Args:
+            code: the source to run.
+            language: ``"python"``, ``"javascript"``, ``"bash"``, ...
+            timeout: how long the agent lets it run, in seconds.
+            env: environment variables for this run only.
+            name: a label for the process.
+
+        Returns:
+            The process record (``process_id``, ...).
+        """
         args = agent_ops.BackgroundExecuteArgs(
             code=code, language=language, timeout=timeout, env=env, name=name
         )
@@ -148,7 +186,22 @@ class ExecutionAPI(SandboxClassAPI):
         callback_headers: dict[str, str] | None = None,
         callback_signature_secret: str | None = None,
     ) -> dict[str, Any]:
-        """Queue code; the agent posts the result to ``callback_url``."""
+        """Queue code; the agent posts the result to ``callback_url`` when it is done.
+
+        Args:
+            code: the source to run.
+            callback_url: where the agent posts the result.
+            language: ``"python"``, ``"javascript"``, ``"bash"``, ...
+            timeout: how long the agent lets it run, in seconds.
+            env: environment variables for this run only.
+            working_dir: the directory it runs in.
+            callback_headers: extra headers of the callback request.
+            callback_signature_secret: signs the callback body (see
+                :func:`~hopx_proto.verify_webhook`).
+
+        Returns:
+            The queued execution's record (``execution_id``, ...).
+        """
         args = agent_ops.AsyncExecuteArgs(
             code=code,
             language=language,
@@ -168,7 +221,7 @@ class ExecutionAPI(SandboxClassAPI):
         return [dict(to_wire(p)) for p in reply.processes]
 
     async def kill_process(self, process_id: str) -> dict[str, Any]:
-        """Kill a background execution."""
+        """Kill the background execution ``process_id``; the agent's reply."""
         return await self._agent.call(
             agent_ops.EXECUTE_KILL, agent_ops.ProcessIdQuery(process_id=process_id)
         )

@@ -31,26 +31,62 @@ async def _report(callback: ProgressCallback | None, done: int, total: int | Non
 
 
 class AsyncFiles:
-    """File operations; every path is percent-encoded on the wire."""
+    """File operations; every path is percent-encoded on the wire.
+
+    Every method raises, besides what it lists: :class:`~hopx_proto.FileOperationError` when
+    the agent refuses the path (outside the allowed tree, not permitted),
+    :class:`~hopx_proto.AuthenticationError` when the token is refused twice, and
+    :class:`~hopx_proto.NetworkError` / :class:`~hopx_proto.TimeoutError` for transport
+    failures.
+
+    Args:
+        agent: the sandbox's agent (``sandbox.files`` makes this object).
+    """
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
 
     async def read(self, path: str) -> str:
-        """A text file's content."""
+        """A text file's content.
+
+        Args:
+            path: the file's absolute path in the sandbox.
+
+        Returns:
+            The content, decoded as UTF-8 by the agent.
+
+        Raises:
+            FileNotFoundError: there is no file at ``path``.
+        """
         reply = await self._agent.call(
             file_ops.FILES_READ, file_ops.FilePath(path=path), error_path=path
         )
         return reply.content
 
     async def read_bytes(self, path: str) -> bytes:
-        """A file's raw bytes (never guessed at as base64)."""
+        """A file's raw bytes (never guessed at as base64).
+
+        Args:
+            path: the file's absolute path in the sandbox.
+
+        Returns:
+            The bytes as stored.
+
+        Raises:
+            FileNotFoundError: there is no file at ``path``.
+        """
         return await self._agent.call(
             file_ops.FILES_DOWNLOAD, file_ops.FilePath(path=path), error_path=path
         )
 
     async def write(self, path: str, content: str, mode: str = "0644") -> None:
-        """Create or overwrite a text file."""
+        """Create or overwrite a text file.
+
+        Args:
+            path: the file's absolute path in the sandbox; missing parents are created.
+            content: the text to store (UTF-8).
+            mode: the file's permission bits, in octal (``"0644"``).
+        """
         await self._agent.call(
             file_ops.FILES_WRITE,
             file_ops.FileWrite(path, content, mode=mode),
@@ -58,7 +94,13 @@ class AsyncFiles:
         )
 
     async def write_bytes(self, path: str, content: bytes, mode: str = "0644") -> None:
-        """Create or overwrite a file with raw bytes."""
+        """Create or overwrite a file with raw bytes.
+
+        Args:
+            path: the file's absolute path in the sandbox; missing parents are created.
+            content: the bytes to store.
+            mode: the file's permission bits, in octal (``"0644"``).
+        """
         await self._agent.call(
             file_ops.FILES_WRITE,
             file_ops.FileWrite.from_bytes(path, content, mode=mode),
@@ -66,25 +108,46 @@ class AsyncFiles:
         )
 
     async def list(self, path: str = "/workspace") -> builtins.list[FileInfo]:
-        """A directory's entries."""
+        """A directory's entries.
+
+        Args:
+            path: the directory's absolute path in the sandbox.
+
+        Returns:
+            One :class:`~hopx_proto.FileInfo` per entry.
+
+        Raises:
+            FileNotFoundError: there is no directory at ``path``.
+        """
         reply = await self._agent.call(
             file_ops.FILES_LIST, file_ops.FilesList(path=path), error_path=path
         )
         return builtins.list(reply.files)
 
     async def exists(self, path: str) -> bool:
-        """Whether the path exists."""
+        """Whether ``path`` (an absolute path in the sandbox) names a file or directory."""
         reply = await self._agent.call(
             file_ops.FILES_EXISTS, file_ops.FilePath(path=path), error_path=path
         )
         return reply.exists
 
     async def remove(self, path: str) -> None:
-        """Remove a file, or a directory with its content."""
+        """Remove a file, or a directory with its content.
+
+        Args:
+            path: the absolute path to remove.
+
+        Raises:
+            FileNotFoundError: there is nothing at ``path``.
+        """
         await self._agent.call(file_ops.FILES_REMOVE, file_ops.FilePath(path=path), error_path=path)
 
     async def mkdir(self, path: str) -> None:
-        """Create a directory and its parents."""
+        """Create a directory and its parents (nothing happens if it exists).
+
+        Args:
+            path: the directory's absolute path in the sandbox.
+        """
         await self._agent.call(file_ops.FILES_MKDIR, file_ops.FileMkdir(path=path), error_path=path)
 
     async def upload(
@@ -94,7 +157,17 @@ class AsyncFiles:
         *,
         on_progress: ProgressCallback | None = None,
     ) -> None:
-        """Stream a local file to ``remote_path`` (multipart, sized, in chunks)."""
+        """Stream a local file to ``remote_path`` (multipart, sized, in chunks).
+
+        Args:
+            local_path: the file on this machine.
+            remote_path: where it goes in the sandbox (absolute).
+            on_progress: called as ``on_progress(bytes_sent, total)`` while it goes (may be
+                a coroutine function).
+
+        Raises:
+            FileOperationError: the local file cannot be read, or shrank during the upload.
+        """
         backend = self._agent.backend
         local = pathlib.Path(local_path)
         probe = LocalReader(backend, local)
@@ -146,7 +219,19 @@ class AsyncFiles:
         *,
         on_progress: ProgressCallback | None = None,
     ) -> None:
-        """Stream ``remote_path`` into a local file, atomically (temp file + rename)."""
+        """Stream ``remote_path`` into a local file, atomically (temp file + rename): on
+        any failure the destination is left as it was.
+
+        Args:
+            remote_path: the file in the sandbox (absolute).
+            local_path: where it goes on this machine.
+            on_progress: called as ``on_progress(bytes_received, None)`` while it comes (may
+                be a coroutine function).
+
+        Raises:
+            FileNotFoundError: there is no file at ``remote_path``.
+            FileOperationError: the local file cannot be written.
+        """
         backend = self._agent.backend
         writer = AtomicWriter(backend, local_path)
         await writer.open()
@@ -174,8 +259,14 @@ class AsyncFiles:
     ) -> EventStream[WatchEvent]:
         """Change events under ``path`` until the loop stops or the server closes.
 
-        ``timeout`` bounds the WebSocket handshake, in seconds. Use ``async with`` around
-        the result to stop watching at once.
+        Use ``async with`` around the result to stop watching at once.
+
+        Args:
+            path: the directory to watch (absolute, recursively).
+            timeout: seconds the WebSocket handshake may take (30 when ``None``).
+
+        Returns:
+            The events, read with ``async for``.
         """
         machine = WatchClient()
         first = machine.start(WatchRequest(path=path))

@@ -49,7 +49,14 @@ class _Idle(Generic[C]):
 
 
 class ConnectionPool(Generic[C]):
-    """Idle connections per key, most recently used first, with idle expiry."""
+    """Idle connections per key, most recently used first, with idle expiry.
+
+    Pure bookkeeping: the caller passes ``now`` (a monotonic clock) and closes what it is
+    handed back. A key is ``(scheme, host, port)``.
+
+    Args:
+        limits: pool sizes and idle expiry (the defaults when ``None``).
+    """
 
     def __init__(self, limits: PoolLimits | None = None) -> None:
         self.limits = limits or PoolLimits()
@@ -58,6 +65,7 @@ class ConnectionPool(Generic[C]):
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called (check-ins are refused from then on)."""
         return self._closed
 
     def idle_count(self, key: PoolKey | None = None) -> int:
@@ -67,7 +75,8 @@ class ConnectionPool(Generic[C]):
         return sum(len(v) for v in self._idle.values())
 
     def checkout(self, key: PoolKey, now: float) -> tuple[C | None, list[C]]:
-        """An idle connection to reuse (or ``None``) and the expired ones to close."""
+        """An idle connection for ``key`` to reuse (or ``None``), and the ones expired at
+        ``now`` to close."""
         if self._closed:
             raise LocalProtocolError("the connection pool is closed")
         expired = self.expire(now)
@@ -80,7 +89,8 @@ class ConnectionPool(Generic[C]):
         return entry.conn, expired
 
     def checkin(self, key: PoolKey, conn: C, now: float) -> list[C]:
-        """Return a clean connection; the connections to close instead (over the limits)."""
+        """Give back the clean connection ``conn`` for ``key`` at ``now``; the connections
+        to close instead (over the limits, or all once the pool is closed)."""
         if self._closed:
             return [conn]
         entries = self._idle.setdefault(key, [])
@@ -93,7 +103,8 @@ class ConnectionPool(Generic[C]):
         return overflow + self.expire(now)
 
     def expire(self, now: float) -> list[C]:
-        """Remove and return every idle connection older than ``idle_expiry``."""
+        """Remove and return every idle connection idle for longer than ``idle_expiry`` at
+        ``now``."""
         out: list[C] = []
         for key in list(self._idle):
             keep = []

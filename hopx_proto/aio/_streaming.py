@@ -56,6 +56,9 @@ class EventStream(Generic[E]):
     Leaving an ``async with`` block (or calling :meth:`aclose`) closes the WebSocket at once,
     which stops the remote process. A plain ``async for`` that breaks out leaves the closing
     to the event loop's async-generator finalizer (trio warns about that; asyncio does not).
+
+    Args:
+        events: the generator that yields the events.
     """
 
     def __init__(self, events: AsyncGenerator[E, None]) -> None:

@@ -15,7 +15,12 @@ __all__ = ["AsyncTerminal", "TerminalSession"]
 
 
 class TerminalSession:
-    """One open terminal: send keystrokes, resize, read output; close with ``aclose``."""
+    """One open terminal: send keystrokes, resize, read output; close with ``aclose``.
+
+    Args:
+        session: the terminal's WebSocket.
+        machine: the client side of the terminal stream.
+    """
 
     def __init__(self, session: WebSocketSession, machine: TerminalClient) -> None:
         self._session = session
@@ -23,10 +28,15 @@ class TerminalSession:
 
     @property
     def closed(self) -> bool:
+        """Whether the terminal's WebSocket is closed."""
         return self._session.closed
 
     async def send_input(self, data: str) -> None:
-        """Send keystrokes (include ``\\n`` to submit a line)."""
+        """Send ``data`` as keystrokes (include ``\\n`` to submit a line).
+
+        Raises:
+            NetworkError: the terminal is closed.
+        """
         await self._session.send_text(self._machine.input(data))
 
     async def resize(self, cols: int, rows: int) -> None:
@@ -66,7 +76,11 @@ class TerminalSession:
 
 
 class AsyncTerminal:
-    """Open terminals; also the official function shapes taking the session first."""
+    """Open terminals; also the official function shapes taking the session first.
+
+    Args:
+        agent: the sandbox's agent (``sandbox.terminal`` makes this object).
+    """
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
@@ -79,11 +93,12 @@ class AsyncTerminal:
         return TerminalSession(session, TerminalClient())
 
     async def send_input(self, ws: TerminalSession, data: str) -> None:
-        """Send keystrokes to ``ws``."""
+        """Send ``data`` as keystrokes to the terminal ``ws``."""
         await ws.send_input(data)
 
     async def resize(self, ws: TerminalSession, cols: int, rows: int) -> None:
-        """Resize ``ws`` (each size from 1 to 65535, else :class:`LocalProtocolError`)."""
+        """Resize ``ws`` to ``cols`` x ``rows`` cells (each from 1 to 65535, else
+        :class:`LocalProtocolError`)."""
         await ws.resize(cols, rows)
 
     def iter_output(self, ws: TerminalSession) -> EventStream[TerminalServerEvent]:

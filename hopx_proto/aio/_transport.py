@@ -76,6 +76,7 @@ class Timeouts(Value):
     total: float | None = None
 
     def with_total(self, total: float | None) -> Timeouts:
+        """These deadlines with ``total`` (seconds, ``None``: none) for the whole call."""
         return attrs.evolve(self, total=total)
 
 
@@ -89,7 +90,15 @@ def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, st
 
 @attrs.frozen(repr=False, eq=False)
 class ProxyConfig(Value):
-    """Proxies from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``."""
+    """Proxies from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``.
+
+    Attributes:
+        http: the proxy for plain HTTP targets.
+        https: the proxy tunnelling HTTPS targets (``CONNECT``).
+        http_auth: the ``Proxy-Authorization`` value for ``http``.
+        https_auth: the ``Proxy-Authorization`` value for ``https``.
+        no_proxy: host names (and domains) reached directly.
+    """
 
     http: BaseURL | None = None
     https: BaseURL | None = None
@@ -99,7 +108,8 @@ class ProxyConfig(Value):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ProxyConfig:
-        """Read the usual variables (lower case wins, as curl does)."""
+        """The settings of the proxy variables in ``environ`` (lower case wins, as curl
+        does)."""
 
         def get(name: str) -> str | None:
             value = environ.get(name.lower()) or environ.get(name.upper())
@@ -185,12 +195,14 @@ class HTTPTransport:
 
     @property
     def tls(self) -> object:
+        """The TLS client context connections use (the backend's default unless given)."""
         if self._tls is None:
             self._tls = self.backend.default_tls()
         return self._tls
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
         return self._closed
 
     def open_connections(self) -> int:
@@ -200,7 +212,13 @@ class HTTPTransport:
     # -- opening streams --------------------------------------------------------------------
 
     async def open_stream(self, base: BaseURL, *, timeout: float | None) -> ByteStream:
-        """A fresh connection to ``base`` (through a proxy tunnel if configured)."""
+        """A fresh connection to ``base`` (through a proxy tunnel if configured), never
+        pooled; ``timeout`` bounds the connect, in seconds.
+
+        Raises:
+            NetworkError: the connection failed.
+            TimeoutError: it took longer than ``timeout``.
+        """
         stream, _absolute = await self._open(base, timeout, tunnel_always=True)
         return stream
 
@@ -288,10 +306,22 @@ class HTTPTransport:
         """Send ``request`` to ``base`` and return the whole response.
 
         Args:
+            base: where to send it.
+            request: the request (its target is relative to ``base``).
+            timeouts: the deadlines of this call; the transport's when ``None``.
             upload: the body as chunks (``request.body`` must then be ``None``; set a
                 ``content-length`` header or it is sent chunked).
             sink: receives a 2xx body chunk by chunk instead of keeping it in memory.
             max_body_size: the largest body accepted in memory.
+
+        Returns:
+            The response, whatever its status.
+
+        Raises:
+            NetworkError: the connection failed (``request_sent`` says whether the server
+                may have acted on it).
+            TimeoutError: a deadline passed.
+            LocalProtocolError: the transport is closed.
         """
         if self._closed:
             raise LocalProtocolError("the client is closed")

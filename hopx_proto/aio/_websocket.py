@@ -41,6 +41,12 @@ class WebSocketSession:
     """One open WebSocket: :meth:`send_text`, :meth:`receive`, :meth:`aclose`.
 
     Use :meth:`open` to connect; the session is also an async context manager.
+
+    Args:
+        backend: the event-loop capabilities (deadlines, shielded cleanup).
+        stream: the connection, after the handshake.
+        ws: the WebSocket machine of that connection.
+        path: the endpoint path (for messages).
     """
 
     def __init__(self, backend: Backend, stream: ByteStream, ws: WebSocket, path: str) -> None:
@@ -67,7 +73,27 @@ class WebSocketSession:
         sandbox_id: str | None = None,
         max_message_size: int = 1 << 20,
     ) -> WebSocketSession:
-        """Run the upgrade handshake on ``stream``; the session, or the mapped error."""
+        """Run the upgrade handshake on ``stream``.
+
+        Args:
+            backend: the event-loop capabilities.
+            stream: a fresh connection to ``base``.
+            base: the server's base URL (its host and path prefix).
+            path: the endpoint path.
+            headers: extra handshake headers (``authorization``, ...).
+            timeout: seconds the handshake may take (``None``: no bound).
+            operation: the operation's name, carried by errors.
+            sandbox_id: the sandbox concerned, carried by errors.
+            max_message_size: the largest message accepted, in bytes.
+
+        Returns:
+            The open session (the stream is closed on any failure).
+
+        Raises:
+            AuthenticationError: the server refused the credentials (401).
+            TimeoutError: the handshake took longer than ``timeout``.
+            RemoteProtocolError: the server answered with something else than an upgrade.
+        """
         # The handshake key and every frame's masking key come from the backend's generator.
         ws = WebSocket(
             Role.CLIENT, max_message_size=max_message_size, random_bytes=backend.random_bytes
@@ -106,6 +132,7 @@ class WebSocketSession:
 
     @property
     def closed(self) -> bool:
+        """Whether the session is closed (by either side)."""
         return self._closed
 
     async def send_text(self, text: str) -> None:
@@ -158,7 +185,8 @@ class WebSocketSession:
             await self._stream.send_all(data)
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
-        """Send a close frame, wait briefly for the reply, close the connection. Shielded."""
+        """Send a close frame with ``code`` and ``reason``, wait briefly for the reply and
+        close the connection; shielded from cancellation, and bounded."""
         if self._stream_closed:
             return
         with self._backend.shielded(CLOSE_GRACE):
