@@ -11,11 +11,7 @@ import builtins
 import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, TypeAlias
-
-import attrs
-
-from ._value import Value
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 __all__ = [
     "APIError",
@@ -428,23 +424,28 @@ def _number(value: object) -> float | None:
     return number if 0 <= number < float("inf") else None
 
 
-@attrs.frozen(repr=False, eq=False)
-class _Reply(Value):
-    """What an error reply says, read once from its status, headers and body."""
+class _Reply:
+    """What an error reply says, read once from its status, headers and body; ``key`` is the
+    code in upper case (``""`` when there is none), what the tables match."""
 
-    status: int
-    headers: Headers
-    body: bytes
-    message: str
-    code: str | None
-    details: dict[str, Any]
-    path: str | None = None
-    raw: dict[str, Any] | None = None
+    __slots__ = ("body", "code", "details", "headers", "key", "message", "path", "raw", "status")
 
-    @property
-    def key(self) -> str:
-        """The code, upper case (``""`` when there is none): what the tables match."""
-        return self.code.upper() if self.code else ""
+    def __init__(
+        self,
+        status: int,
+        headers: Headers,
+        body: bytes,
+        message: str,
+        code: str | None,
+        details: dict[str, Any],
+        *,
+        path: str | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        self.status, self.headers, self.body = status, headers, body
+        self.message, self.code, self.details = message, code, details
+        self.path, self.raw = path, raw
+        self.key = code.upper() if code else ""
 
 
 _Extras = Callable[[_Reply], dict[str, Any]]
@@ -483,8 +484,7 @@ def _unexpected(reply: _Reply) -> dict[str, Any]:
     return {"message": f"unexpected HTTP status {reply.status}: {excerpt(reply.body)}"}
 
 
-@attrs.frozen(repr=False, eq=False)
-class _Rule(Value):
+class _Rule(NamedTuple):
     """One row of an error table: when it ``matches`` a reply, raise ``error`` with the
     keyword arguments ``extras`` adds (``message`` among them replaces the reply's)."""
 

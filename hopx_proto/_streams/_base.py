@@ -167,13 +167,14 @@ def _wire_value(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class StreamMessage(Mapping[str, Any]):
     """Base of every stream message: an attrs value readable as its wire dict.
 
     ``TAG_KEY``/``TAG`` are the discriminating key and value (``"type": "stdout"``); fields
     whose value is ``None`` are left out of the wire form; ``extra`` holds unknown keys that
-    were received and is written back too. Subclasses are ``@attrs.frozen(eq=False)``.
+    were received and is written back too. Subclasses are
+    ``@attrs.frozen(eq=False, repr=False)`` (the repr is :class:`Value`'s).
     """
 
     TAG_KEY: ClassVar[str] = "type"
@@ -187,6 +188,8 @@ class StreamMessage(Mapping[str, Any]):
     extra: Mapping[str, Any] = attrs.field(
         factory=dict, kw_only=True, repr=False, converter=_extra_dict, alias="extra"
     )
+
+    __repr__ = Value.__repr__
 
     @classmethod
     def _plan(cls) -> tuple[tuple[str, Any], ...]:
@@ -279,7 +282,7 @@ class StreamMessage(Mapping[str, Any]):
 M = TypeVar("M", bound=StreamMessage)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class UnknownMessage(StreamMessage):
     """A frame we could not read as a known message: surfaced as is, never dropped.
 

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class CommandStreamRequest(StreamMessage):
     """The client's request on ``/commands/stream``: a program and its arguments.
 

@@ -45,7 +45,7 @@ __all__ = [
 # Messages
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class ExecuteStreamRequest(StreamMessage):
     """The client's request on ``/execute/stream``, ``/stream`` and ``/stream/ipython``."""
 
@@ -64,7 +64,7 @@ class ExecuteStreamRequest(StreamMessage):
         absolute_path(self, attrs.fields(ExecuteStreamRequest).workdir, self.workdir)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Stdout(StreamMessage):
     """A chunk of standard output; ``data`` carries its own newlines."""
 
@@ -74,7 +74,7 @@ class Stdout(StreamMessage):
     timestamp: str | None = wire_field("str", default=None, optional=True)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Stderr(StreamMessage):
     """A chunk of standard error."""
 
@@ -84,7 +84,7 @@ class Stderr(StreamMessage):
     timestamp: str | None = wire_field("str", default=None, optional=True)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Result(StreamMessage):
     """The process ended: its exit code and run time in seconds."""
 
@@ -95,7 +95,7 @@ class Result(StreamMessage):
     timestamp: str | None = wire_field("str", default=None, optional=True)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class ErrorMessage(StreamMessage):
     """The agent could not run the request (``code`` is an agent error code)."""
 
@@ -106,7 +106,7 @@ class ErrorMessage(StreamMessage):
     timestamp: str | None = wire_field("str", default=None, optional=True)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Complete(StreamMessage):
     """The last message of the stream."""
 

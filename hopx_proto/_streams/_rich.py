@@ -28,7 +28,7 @@ from ._execute import (
 __all__ = ["RichEvent", "RichOutput", "RichStreamClient", "RichStreamServer"]
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class RichOutput(StreamMessage):
     """One rich output of the code (a figure, a table, HTML), as ``{"type": "display"}``."""
 

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Input(StreamMessage):
     """Keystrokes for the shell (include ``\\n`` to run a line)."""
 
@@ -61,7 +61,7 @@ def _window_size(_instance: Any, attribute: Any, value: Any) -> None:
         )
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Resize(StreamMessage):
     """The terminal's new size in character cells, each from 1 to 65535."""
 
@@ -77,7 +77,7 @@ class Resize(StreamMessage):
         _window_size(self, fields.rows, self.rows)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Output(StreamMessage):
     """Raw output of the terminal."""
 
@@ -86,7 +86,7 @@ class Output(StreamMessage):
     data: str = wire_field("str", default="")
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Exit(StreamMessage):
     """The shell ended with this exit code."""
 

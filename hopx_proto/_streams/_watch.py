@@ -31,7 +31,7 @@ __all__ = [
 CHANGE_EVENTS = frozenset({"created", "modified", "deleted", "renamed"})
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class WatchRequest(StreamMessage):
     """The client's request: watch ``path`` (an absolute sandbox path)."""
 
@@ -45,7 +45,7 @@ class WatchRequest(StreamMessage):
         absolute_path(self, attrs.fields(WatchRequest).path, self.path)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Change(StreamMessage):
     """A file or directory under the watched path changed."""
 
