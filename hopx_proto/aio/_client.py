@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import attrs
 
-from .._errors import HopxError, LocalProtocolError
+from .._errors import HopxError, LocalProtocolError, TimeoutError
 from .._ops._base import Auth, Operation
 from .._policy import GiveUp, RetryPolicy, TokenState
 from .._url import BaseURL
@@ -28,6 +28,21 @@ _logger = logging.getLogger("hopx.client")
 
 
 DEFAULT_BASE_URL = "https://api.hopx.dev"
+#: Seconds a call's overall deadline adds to its own timeout, by default.
+DEADLINE_MARGIN = 30.0
+
+
+class Default:
+    """The type of :data:`DEFAULT`: "use the default" where ``None`` means "none"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: A call's deadline computed from its timeout (see :meth:`Client.call`).
+DEFAULT = Default()
 USER_AGENT = "hopx-sansio/0.1"
 
 A = TypeVar("A")
@@ -54,6 +69,8 @@ class Client:
         proxies: proxy settings; from the environment when ``None``.
         limits: connection-pool limits.
         token_margin: refresh a sandbox token this many seconds before it expires.
+        deadline_margin: seconds added to a call's own timeout to make its overall deadline
+            (see :meth:`call`).
 
     Raises:
         LocalProtocolError: no API key, or no backend (an unbound client needs one).
@@ -84,6 +101,7 @@ class Client:
         proxies: ProxyConfig | None = None,
         limits: PoolLimits | None = None,
         token_margin: float = 60.0,
+        deadline_margin: float = DEADLINE_MARGIN,
     ) -> None:
         if backend is None:
             factory = type(self)._backend_factory
@@ -106,6 +124,7 @@ class Client:
         self.base_url = str(self.base)
         self.retry = RetryPolicy(max_attempts=max(1, int(max_retries) + 1))
         self.token_margin = token_margin
+        self.deadline_margin = deadline_margin
         self.transport = HTTPTransport(
             backend,
             tls=tls,
@@ -182,8 +201,16 @@ class Client:
         sink: BodySink | None = None,
         before_retry: Callable[[], Awaitable[None]] | None = None,
         headers: tuple[tuple[bytes, bytes], ...] = (),
+        deadline: float | Default | None = DEFAULT,
     ) -> R:
-        """Run ``op`` with retries per the policy and one token refresh after a 401.
+        """Run ``op`` with retries per the policy and one token refresh after a 401, within
+        an overall deadline.
+
+        Per-read timeouts alone would let a server that sends a byte now and then hold a call
+        for as long as it likes, so the whole call (every attempt, the waits between them and
+        the token refresh) has a deadline too: the read timeout of its attempts plus
+        :attr:`deadline_margin`, unless ``deadline`` says otherwise. When it passes, the
+        connection in use is closed (never pooled again) and :class:`TimeoutError` is raised.
 
         Args:
             op: the operation.
@@ -198,13 +225,49 @@ class Client:
             timeouts: the deadlines of each attempt; the client's when ``None``.
             error_path: the sandbox path a file error names.
             headers: extra request headers.
+            deadline: seconds the whole call may take; ``None`` for no overall bound (the
+                per-read timeouts still hold).
 
         Returns:
             The operation's decoded result.
 
         Raises:
+            TimeoutError: the deadline passed.
             HopxError: the typed error of the last attempt.
         """
+        if isinstance(deadline, Default):
+            read = (timeouts or self.transport.timeouts).read
+            deadline = None if read is None else read + self.deadline_margin
+        attempts = self._attempts(
+            op, args, base, credential, refresh, sandbox_id, timeouts, error_path, upload, sink,
+            before_retry, headers,
+        )  # fmt: skip
+        if deadline is None:
+            return await attempts
+        with self.backend.move_on_after(deadline) as scope:
+            return await attempts
+        assert scope.cancelled_caught
+        raise TimeoutError(
+            f"{op.name} did not finish within its deadline of {deadline:g} s",
+            operation=op.name,
+            sandbox_id=sandbox_id,
+        )
+
+    async def _attempts(
+        self,
+        op: Operation[A, R],
+        args: A,
+        base: BaseURL | None,
+        credential: str | None,
+        refresh: Callable[[], Awaitable[str]] | None,
+        sandbox_id: str | None,
+        timeouts: Timeouts | None,
+        error_path: str | None,
+        upload: Callable[[], AsyncIterator[bytes]] | None,
+        sink: BodySink | None,
+        before_retry: Callable[[], Awaitable[None]] | None,
+        headers: tuple[tuple[bytes, bytes], ...],
+    ) -> R:
         if base is None:
             base = self.base
         if credential is None and op.credential in (Auth.API_KEY, Auth.BEARER_API_KEY):

@@ -8,6 +8,7 @@ from .._models.agent import ExecutionResult
 from .._ops import agent as agent_ops
 from .._streams import CommandEvent, CommandStreamClient, CommandStreamRequest
 from ._agent import Agent
+from ._execution import EXECUTION_MARGIN
 from ._streaming import EventStream, stream_messages
 
 __all__ = ["AsyncCommands"]
@@ -72,7 +73,10 @@ class AsyncCommands:
                 command, timeout_seconds, env, working_dir, on_stdout, on_stderr
             )
         reply = await self._agent.call(
-            agent_ops.COMMANDS_RUN, args, read_timeout=timeout_seconds + 30
+            agent_ops.COMMANDS_RUN,
+            args,
+            read_timeout=timeout_seconds + EXECUTION_MARGIN,
+            deadline=timeout_seconds + self._agent.client.deadline_margin,
         )
         return ExecutionResult(
             stdout=reply.stdout,
@@ -141,6 +145,10 @@ class AsyncCommands:
 
         Returns:
             The events (readable as dicts), read with ``async for``.
+
+        Raises:
+            TimeoutError: the stream did not end within ``timeout_seconds`` plus the client's
+                ``deadline_margin`` (the WebSocket is then closed).
         """
         machine = CommandStreamClient()
         first = machine.start(
@@ -153,5 +161,11 @@ class AsyncCommands:
             )
         )
         return EventStream(
-            stream_messages(lambda: self._agent.open_ws(agent_ops.COMMANDS_STREAM), machine, first)
+            stream_messages(
+                self._agent,
+                agent_ops.COMMANDS_STREAM,
+                machine,
+                first,
+                deadline=timeout_seconds + self._agent.client.deadline_margin,
+            )
         )

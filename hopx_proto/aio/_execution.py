@@ -24,6 +24,9 @@ from ._streaming import EventStream, stream_messages
 
 __all__ = ["ExecutionAPI"]
 
+#: Seconds the agent may take beyond an execution's timeout to send the reply (each read).
+EXECUTION_MARGIN = 30
+
 
 class ExecutionAPI(SandboxClassAPI):
     """``run_code`` and friends, ``is_healthy`` and the expiry questions."""
@@ -111,7 +114,12 @@ class ExecutionAPI(SandboxClassAPI):
         args = agent_ops.ExecuteArgs(
             language=language, code=code, workdir=working_dir, timeout=timeout_seconds, env=env
         )
-        return await self._agent.call(agent_ops.EXECUTE, args, read_timeout=timeout_seconds + 30)
+        return await self._agent.call(
+            agent_ops.EXECUTE,
+            args,
+            read_timeout=timeout_seconds + EXECUTION_MARGIN,
+            deadline=timeout_seconds + self._client.deadline_margin,
+        )
 
     def run_code_stream(
         self,
@@ -136,6 +144,10 @@ class ExecutionAPI(SandboxClassAPI):
 
         Returns:
             The events (``stdout``, ``stderr``, ``result``, ``complete``, ...).
+
+        Raises:
+            TimeoutError: the stream did not end within ``timeout`` plus the client's
+                ``deadline_margin`` (the WebSocket is then closed).
         """
         machine = ExecuteStreamClient()
         first = machine.start(
@@ -144,7 +156,13 @@ class ExecutionAPI(SandboxClassAPI):
             )
         )
         return EventStream(
-            stream_messages(lambda: self._agent.open_ws(agent_ops.EXECUTE_STREAM), machine, first)
+            stream_messages(
+                self._agent,
+                agent_ops.EXECUTE_STREAM,
+                machine,
+                first,
+                deadline=timeout + self._client.deadline_margin,
+            )
         )
 
     async def run_code_background(

@@ -207,6 +207,7 @@ class AsyncFiles:
             file_ops.FILES_UPLOAD,
             args,
             read_timeout=TRANSFER_READ_TIMEOUT,
+            deadline=None,  # a transfer takes as long as its size needs; each read is bounded
             error_path=remote_path,
             upload=body,
             headers=((b"content-length", str(encoder.content_length()).encode()),),
@@ -245,6 +246,7 @@ class AsyncFiles:
                 file_ops.FILES_DOWNLOAD,
                 file_ops.FilePath(path=remote_path),
                 read_timeout=TRANSFER_READ_TIMEOUT,
+                deadline=None,  # a transfer takes as long as its size needs; each read is bounded
                 error_path=remote_path,
                 sink=sink,
                 before_retry=writer.reset,
@@ -255,7 +257,11 @@ class AsyncFiles:
             raise
 
     def watch(
-        self, path: str = "/workspace", *, timeout: int | None = None
+        self,
+        path: str = "/workspace",
+        *,
+        timeout: int | None = None,
+        idle_timeout: float | None = None,
     ) -> EventStream[WatchEvent]:
         """Change events under ``path`` until the loop stops or the server closes.
 
@@ -264,6 +270,9 @@ class AsyncFiles:
         Args:
             path: the directory to watch (absolute, recursively).
             timeout: seconds the WebSocket handshake may take (30 when ``None``).
+            idle_timeout: seconds without a message after which the watch ends with
+                :class:`~hopx_proto.TimeoutError`; ``None`` waits as long as the server keeps
+                the connection open (no change may happen for hours).
 
         Returns:
             The events, read with ``async for``.
@@ -273,8 +282,11 @@ class AsyncFiles:
         handshake = float(timeout) if timeout is not None else 30.0
         return EventStream(
             stream_messages(
-                lambda: self._agent.open_ws(file_ops.FILES_WATCH, timeout=handshake),
+                self._agent,
+                file_ops.FILES_WATCH,
                 machine,
                 first,
+                handshake=handshake,
+                idle_timeout=idle_timeout,
             )
         )

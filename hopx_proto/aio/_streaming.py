@@ -7,10 +7,12 @@ then says whether the stream ended too soon).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from ._websocket import WebSocketSession
+from .._errors import TimeoutError
+from .._ops._base import Operation
+from ._agent import WS_CONNECT_TIMEOUT, Agent
 
 __all__ = ["EventStream", "StreamMachine", "stream_messages"]
 
@@ -28,26 +30,72 @@ class StreamMachine(Protocol):
     def done(self) -> bool: ...
 
 
+def _least(*bounds: float | None) -> float | None:
+    """The smallest of the bounds that are set (``None`` when none is)."""
+    known = [bound for bound in bounds if bound is not None]
+    return min(known) if known else None
+
+
 async def stream_messages(
-    open_session: Callable[[], Awaitable[WebSocketSession]],
+    agent: Agent,
+    op: Operation[Any, Any],
     machine: StreamMachine,
     first: str | None,
+    *,
+    deadline: float | None = None,
+    handshake: float | None = WS_CONNECT_TIMEOUT,
+    idle_timeout: float | None = None,
 ) -> AsyncGenerator[Any, None]:
-    """Events of ``machine`` fed from a session opened on first use; the session is always
-    closed at the end."""
-    session = await open_session()
+    """Events of ``machine`` fed from a WebSocket to ``op`` opened on first use.
+
+    ``deadline`` bounds the whole stream, from opening the connection to the last event, and
+    ``idle_timeout`` each wait for a message (seconds; ``None``: no bound). Past either,
+    :class:`TimeoutError` is raised and the connection is dropped without waiting for the
+    peer; otherwise the session is closed as usual however the loop ends.
+    """
+    clock = agent.backend.monotonic
+    end = None if deadline is None else clock() + deadline
+
+    def left() -> float | None:
+        return None if end is None else max(0.0, end - clock())
+
+    def late() -> TimeoutError:
+        return TimeoutError(
+            f"{op.name}: the stream did not end within its deadline of {deadline:g} s",
+            operation=op.name,
+            sandbox_id=agent.sandbox_id,
+        )
+
+    with agent.backend.move_on_after(left()) as scope:
+        session = await agent.open_ws(op, timeout=handshake)
+    if scope.cancelled_caught:
+        raise late()
+    timed_out = False
     try:
         if first is not None:
             await session.send_text(first)
         while not machine.done:
-            message = await session.receive()
+            remaining = left()
+            by_deadline = remaining is not None and (
+                idle_timeout is None or remaining <= idle_timeout
+            )
+            try:
+                message = await session.receive(timeout=_least(idle_timeout, remaining))
+            except TimeoutError:
+                timed_out = True
+                if by_deadline:
+                    raise late() from None
+                raise
             if message is None:
                 machine.finish()
                 return
             for event in machine.receive(message):
                 yield event
     finally:
-        await session.aclose()
+        if timed_out:
+            await session.abort()
+        else:
+            await session.aclose()
 
 
 class EventStream(Generic[E]):

@@ -49,16 +49,23 @@ class TerminalSession:
         message = self._machine.resize(cols, rows)  # checks the size first
         await self._session.send_text(message)
 
-    def iter_output(self) -> EventStream[TerminalServerEvent]:
+    def iter_output(self, *, idle_timeout: float | None = None) -> EventStream[TerminalServerEvent]:
         """Output events, then ``exit`` when the shell ends (readable as dicts).
 
         Ends after ``exit`` or when the connection closes.
-        """
-        return EventStream(self._output())
 
-    async def _output(self) -> AsyncGenerator[TerminalServerEvent, None]:
+        Args:
+            idle_timeout: seconds without output after which the iteration raises
+                :class:`~hopx_proto.TimeoutError` (the terminal stays open); ``None`` waits as
+                long as the terminal is open, since a shell may be quiet for hours.
+        """
+        return EventStream(self._output(idle_timeout))
+
+    async def _output(
+        self, idle_timeout: float | None
+    ) -> AsyncGenerator[TerminalServerEvent, None]:
         while not self._machine.done:
-            message = await self._session.receive()
+            message = await self._session.receive(timeout=idle_timeout)
             if message is None:
                 return
             for event in self._machine.receive(message):
@@ -101,6 +108,9 @@ class AsyncTerminal:
         :class:`LocalProtocolError`)."""
         await ws.resize(cols, rows)
 
-    def iter_output(self, ws: TerminalSession) -> EventStream[TerminalServerEvent]:
-        """Events of ``ws`` until it closes."""
-        return ws.iter_output()
+    def iter_output(
+        self, ws: TerminalSession, *, idle_timeout: float | None = None
+    ) -> EventStream[TerminalServerEvent]:
+        """Events of ``ws`` until it closes (``idle_timeout`` as for
+        :meth:`TerminalSession.iter_output`)."""
+        return ws.iter_output(idle_timeout=idle_timeout)

@@ -35,6 +35,8 @@ _logger = logging.getLogger("hopx.websocket")
 
 READ_SIZE = 256 * 1024
 CLOSE_GRACE = 2.0
+#: Seconds dropping a connection may spend sending its close frame.
+ABORT_GRACE = 0.5
 
 
 class WebSocketSession:
@@ -205,6 +207,21 @@ class WebSocketSession:
                                 break
             except HopxError:
                 _logger.debug("error while closing WebSocket %s", self.path, exc_info=True)
+        await self._close_stream()
+
+    async def abort(self, code: int = 1000, reason: str = "timed out") -> None:
+        """Drop the connection without waiting for the peer: a close frame with ``code`` and
+        ``reason`` is sent if it can be at once, then the stream is closed. For a peer that
+        stopped answering in time; shielded from cancellation, and bounded."""
+        if self._stream_closed:
+            return
+        with self._backend.shielded(ABORT_GRACE):
+            try:
+                if not self._closed:
+                    self._closed = True
+                    await self._stream.send_all(self._ws.send_close(code, reason), ABORT_GRACE)
+            except HopxError:
+                _logger.debug("could not send a close frame on %s", self.path, exc_info=True)
         await self._close_stream()
 
     async def _close_stream(self) -> None:
