@@ -22,7 +22,8 @@ from bench._ws_reader import (
     text_frame,
     upgrade_request,
 )
-from hopx_proto import CloseReceived, Pong, Role, TextMessage, UpgradeRequest, WebSocket
+from hopx_proto import Role
+from hopx_proto.streams import CloseReceived, Pong, TextMessage, UpgradeRequest, WebSocket
 
 TEXTS = [
     "",

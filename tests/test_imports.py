@@ -16,9 +16,6 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SIBLINGS = sorted(
     path.parent.name for path in ROOT.glob("hopx_*/__init__.py") if path.parent.name != "hopx_proto"
 )
-#: Modules whose imports are not checked for sitting at the top (the WebSocket frame layer
-#: keeps its own until it is replaced).
-UNCHECKED = {"hopx_proto/_ws.py"}
 
 
 def _private_core_names(tree: ast.AST) -> list[tuple[int, str]]:
@@ -112,7 +109,7 @@ def _checked_modules() -> list[pathlib.Path]:
     paths = []
     for package in ("hopx_proto", "hopx_io", "hopx_trio", "hopx_asyncio"):
         paths += sorted((ROOT / package).rglob("*.py"))
-    return [p for p in paths if str(p.relative_to(ROOT)) not in UNCHECKED]
+    return paths
 
 
 def test_imports_sit_at_the_top_of_their_module() -> None:

@@ -28,8 +28,7 @@ import attrs
 import hypothesis
 import pytest
 import wsproto.events as wse
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from test_ws import BASE, KEY
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 

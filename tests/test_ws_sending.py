@@ -9,8 +9,7 @@ import struct
 
 import pytest
 import wsproto.events as wse
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from test_ws import BASE, events, frame
 from wsproto.connection import Connection, ConnectionType
 

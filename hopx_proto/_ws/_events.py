@@ -8,6 +8,7 @@ from typing import TypeAlias
 import attrs
 
 from .._http import Headers, _HeaderLookup
+from .._value import Value
 
 __all__ = [
     "Accepted",
@@ -32,15 +33,15 @@ class WebSocketState(enum.Enum):
     ERROR = "ERROR"  #: a protocol error happened; the connection must be dropped
 
 
-@attrs.frozen
-class Accepted(_HeaderLookup):
+@attrs.frozen(repr=False, eq=False)
+class Accepted(_HeaderLookup, Value):
     """Client side: the server accepted the upgrade (its ``101`` reply headers)."""
 
     headers: Headers
 
 
-@attrs.frozen
-class UpgradeRequest(_HeaderLookup):
+@attrs.frozen(repr=False, eq=False)
+class UpgradeRequest(_HeaderLookup, Value):
     """Server side: a valid WebSocket upgrade request; answer with ``accept`` or ``reject``."""
 
     headers: Headers
@@ -52,36 +53,36 @@ class UpgradeRequest(_HeaderLookup):
         return self.target.split("?", 1)[0]
 
 
-@attrs.frozen
-class TextMessage:
+@attrs.frozen(repr=False, eq=False)
+class TextMessage(Value):
     """A whole text message (fragments already joined)."""
 
     text: str
 
 
-@attrs.frozen
-class BinaryMessage:
+@attrs.frozen(repr=False, eq=False)
+class BinaryMessage(Value):
     """A whole binary message (fragments already joined)."""
 
     data: bytes
 
 
-@attrs.frozen
-class Ping:
+@attrs.frozen(repr=False, eq=False)
+class Ping(Value):
     """The peer pinged; the pong is already queued in :meth:`WebSocket.data_to_send`."""
 
     payload: bytes = b""
 
 
-@attrs.frozen
-class Pong:
+@attrs.frozen(repr=False, eq=False)
+class Pong(Value):
     """The peer answered a ping (or sent an unsolicited pong)."""
 
     payload: bytes = b""
 
 
-@attrs.frozen
-class CloseReceived:
+@attrs.frozen(repr=False, eq=False)
+class CloseReceived(Value):
     """The conversation is over: the peer's close frame (answered already), or EOF (1006).
 
     ``code`` is 1005 when the peer's close frame carried no code.

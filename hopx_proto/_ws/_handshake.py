@@ -21,6 +21,7 @@ import h11
 from .._errors import LocalProtocolError, RemoteProtocolError
 from .._http import NEED_DATA, Headers, NeedData, normalize_headers
 from .._url import BaseURL
+from .._value import Value
 from ._events import Accepted, UpgradeRequest
 
 __all__ = [
@@ -122,8 +123,8 @@ def _refused(message: str, status_hint: int = 400) -> RemoteProtocolError:
     return RemoteProtocolError(message, status_hint=status_hint)
 
 
-@attrs.frozen
-class Rejection:
+@attrs.frozen(repr=False, eq=False)
+class Rejection(Value):
     """The server refused the upgrade: its status, headers and (the start of) its body."""
 
     status: int
