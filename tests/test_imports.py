@@ -131,3 +131,53 @@ def test_imports_sit_at_the_top_of_their_module() -> None:
             elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
                 bad.append(f"{where}:{node.lineno}: imports under TYPE_CHECKING")
     assert not bad, "\n".join(bad)
+
+
+def _graph(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of ``package`` it imports (relative imports, at any depth)."""
+    directory = ROOT / package.replace(".", "/")
+    graph: dict[str, set[str]] = {}
+    for path in sorted(directory.glob("*.py")):
+        name = path.stem
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    edges.add(node.module.split(".")[0])
+                else:
+                    edges.update(alias.name for alias in node.names)
+        graph[name] = edges & {p.stem for p in directory.glob("*.py")}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_client_package_has_no_import_cycle() -> None:
+    graph = _graph("hopx_proto.aio")
+    graph.pop("__init__")
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+def test_the_cycle_check_sees_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
