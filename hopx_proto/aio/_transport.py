@@ -326,6 +326,8 @@ class HTTPTransport:
         if self._closed:
             raise LocalProtocolError("the client is closed")
         timeouts = timeouts or self.timeouts
+        if timeouts.total is None:
+            return await self._request(base, request, timeouts, upload, sink, max_body_size)
         with self.backend.move_on_after(timeouts.total) as scope:
             return await self._request(base, request, timeouts, upload, sink, max_body_size)
         assert scope.cancelled_caught

@@ -148,21 +148,27 @@ class WebSocketSession:
 
         Pings are answered on the way. ``timeout`` bounds the wait for one message.
         """
+        if self._closed:
+            return None
         if timeout is None:
-            return None if self._closed else await self._receive()
-        while not self._closed:
-            with self._backend.move_on_after(timeout) as scope:
-                message = await self._receive()
-                return message
-            if scope.cancelled_caught:
-                raise TimeoutError(f"no message on {self.path} within {timeout:g} s")
-        return None
+            return await self._receive(None, None)
+        return await self._receive(self._backend.monotonic() + timeout, timeout)
 
-    async def _receive(self) -> str | bytes | None:
+    async def _receive(self, end: float | None, timeout: float | None) -> str | bytes | None:
+        """The next message; each read waits until ``end`` (the backend's clock) at most, so
+        a message that comes a byte at a time cannot take longer than ``timeout``."""
         while True:
             event = self._ws.next_event()
             if event is NEED_DATA:
-                data = await self._stream.receive_some(READ_SIZE)
+                wait = None
+                if end is not None:
+                    wait = end - self._backend.monotonic()
+                    if wait <= 0:
+                        raise TimeoutError(f"no message on {self.path} within {timeout:g} s")
+                try:
+                    data = await self._stream.receive_some(READ_SIZE, wait)
+                except TimeoutError:
+                    raise TimeoutError(f"no message on {self.path} within {timeout:g} s") from None
                 self._ws.receive_data(data)
                 continue
             if isinstance(event, TextMessage):
