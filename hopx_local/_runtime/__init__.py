@@ -10,8 +10,7 @@ from .isolation import (
     resolve_isolation as resolve_isolation,
 )
 from .languages import available_languages as available_languages
-from .limits import Limits as Limits
-from .limits import SandboxResources as SandboxResources
+from .limits import Limits as Limits, SandboxResources as SandboxResources
 from .records import ExecOutcome as ExecOutcome, ProcessRecord as ProcessRecord
 from .registry import Registry as Registry, SandboxRecord as SandboxRecord
 from .sandbox import SandboxRuntime as SandboxRuntime
