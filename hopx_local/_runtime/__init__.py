@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import FAULT_STATUS as FAULT_STATUS, SandboxFault as SandboxFault
-from .files import UploadWriter as UploadWriter
+from .file_api import UploadWriter as UploadWriter
 from .isolation import (
     IsolationMode as IsolationMode,
     isolation_warning as isolation_warning,

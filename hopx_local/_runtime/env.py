@@ -13,15 +13,25 @@ __all__ = ["EnvStore", "check_env"]
 
 
 def check_env(env: object) -> dict[str, str]:
-    """A copy of ``env`` if it is a valid str -> str mapping; INVALID_REQUEST otherwise."""
+    """A copy of ``env`` if it is a valid str -> str mapping; INVALID_REQUEST otherwise.
+
+    A name is non-empty and holds no ``=`` and no NUL byte; a value is a string without NUL
+    bytes (neither could reach a process's environment).
+    """
     if not isinstance(env, Mapping):
         raise fault("INVALID_REQUEST", "environment must be an object of strings")
     checked: dict[str, str] = {}
     for key, value in env.items():
         if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
-            raise fault("INVALID_REQUEST", f"invalid environment variable name {key!r}")
-        if not isinstance(value, str) or "\x00" in value:
+            raise fault(
+                "INVALID_REQUEST",
+                f"invalid environment variable name {key!r}: a name is not empty and holds "
+                "no '=' and no NUL byte",
+            )
+        if not isinstance(value, str):
             raise fault("INVALID_REQUEST", f"environment variable {key} must be a string")
+        if "\x00" in value:
+            raise fault("INVALID_REQUEST", f"environment variable {key} holds a NUL byte")
         checked[key] = value
     return checked
 

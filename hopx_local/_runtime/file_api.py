@@ -1,18 +1,100 @@
-"""The file half of a sandbox's API: every call counted and OS errors turned into faults."""
+"""The file half of a sandbox's API: every call off the event loop, counted, and OS errors
+turned into typed faults.
+
+Filesystem work on a sandbox's tree is blocking and its size is the sandbox's choice (a
+directory of a million entries, a tree to remove, a 64 MiB read), so each call runs in a worker
+thread. A sandbox has at most :data:`FILE_WORKERS` of them at once: one sandbox flooding the
+file API waits for its own workers and never takes another's, and the event loop that serves
+every sandbox is never held.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any, TypeVar
 
-from .errors import fault
-from .files import SandboxFiles, UploadWriter
-from .paths import SandboxPaths
-from .watch import watch_tree
+import anyio
+import anyio.to_thread
 
-__all__ = ["SandboxFileAPI"]
+from .errors import SandboxFault
+from .files import Download, SandboxFiles, Staged
+from .paths import SandboxPaths, wire_text
+from .watch import snapshot, watch_tree
+
+__all__ = ["FILE_WORKERS", "OS_ERRORS", "SandboxFileAPI", "UploadWriter", "os_fault"]
+
+log = logging.getLogger("hopx.local.runtime")
+
+T = TypeVar("T")
+
+#: Worker threads one sandbox's file calls may use at once.
+FILE_WORKERS = 4
+
+#: How an OS error met on a sandbox's tree is answered: errno -> (code, status, explanation).
+#: Everything the sandbox's own files can cause is a 4xx; what is left is the server failing.
+OS_ERRORS: dict[int, tuple[str, int, str]] = {
+    errno.ENOENT: ("FILE_NOT_FOUND", 404, "no such file or directory"),
+    errno.EACCES: ("PERMISSION_DENIED", 403, "permission denied"),
+    errno.EPERM: ("PERMISSION_DENIED", 403, "operation not permitted"),
+    errno.EROFS: ("PERMISSION_DENIED", 403, "the filesystem is read-only"),
+    errno.ETXTBSY: ("CONFLICT", 409, "the file is a program that is running"),
+    errno.ENAMETOOLONG: ("INVALID_PATH", 400, "a name in the path is too long"),
+    errno.ENOTDIR: ("INVALID_PATH", 400, "a part of the path is not a directory"),
+    errno.EISDIR: ("INVALID_PATH", 400, "the path is a directory"),
+    errno.ELOOP: ("PATH_NOT_ALLOWED", 403, "a part of the path changed to a symbolic link"),
+    errno.EEXIST: ("FILE_ALREADY_EXISTS", 409, "the path already exists"),
+    errno.ENOTEMPTY: ("CONFLICT", 409, "the directory is not empty"),
+    errno.EBUSY: ("CONFLICT", 409, "the path is in use"),
+    errno.EMLINK: ("INVALID_REQUEST", 400, "too many links"),
+    errno.EINVAL: ("INVALID_REQUEST", 400, "invalid argument"),
+    errno.EFBIG: ("REQUEST_TOO_LARGE", 413, "the file would be too large"),
+    errno.ENOSPC: ("INSUFFICIENT_STORAGE", 507, "no space is left for the sandbox's files"),
+    errno.EDQUOT: ("INSUFFICIENT_STORAGE", 507, "the sandbox's disk quota is used up"),
+    errno.EMFILE: ("SERVICE_UNAVAILABLE", 503, "the server is out of file descriptors"),
+    errno.ENFILE: ("SERVICE_UNAVAILABLE", 503, "the system is out of file descriptors"),
+}
+
+
+def os_fault(operation: str, path: str, exc: OSError) -> SandboxFault:
+    """The typed fault for an OS error of a file ``operation`` on ``path``."""
+    found = OS_ERRORS.get(exc.errno or 0)
+    shown = wire_text(path)
+    if found is None:
+        log.error("files.%s %s failed: %s", operation, shown, exc)
+        return SandboxFault(
+            "FILE_OPERATION_FAILED", f"{operation}: {exc.strerror or exc}", 500, path=shown
+        )
+    code, status, explanation = found
+    return SandboxFault(code, f"{operation} {shown}: {explanation}", status, path=shown)
+
+
+def _guarded(operation: str, path: str, func: Callable[..., T], *args: Any) -> T:
+    try:
+        return func(*args)
+    except OSError as exc:
+        raise os_fault(operation, path, exc) from None
+
+
+class UploadWriter:
+    """Receives an upload chunk by chunk into staged content (see ``write_stream``)."""
+
+    def __init__(self, api: SandboxFileAPI, staged: Staged, path: str) -> None:
+        self._api = api
+        self._staged = staged
+        self._path = path
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return self._staged.size
+
+    async def write(self, chunk: bytes) -> None:
+        """Append a chunk of the upload."""
+        await self._api.run_blocking(_guarded, "upload", self._path, self._staged.write, chunk)
 
 
 class SandboxFileAPI:
@@ -21,70 +103,98 @@ class SandboxFileAPI:
     files: SandboxFiles
     paths: SandboxPaths
     counters: Counter[str]
+    _file_workers: anyio.CapacityLimiter | None = None
 
-    @contextlib.contextmanager
-    def _file_call(self, operation: str, path: object) -> Iterator[None]:
+    async def run_blocking(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` in one of this sandbox's worker threads; its result.
+
+        For blocking work on the sandbox's behalf (filesystem calls, rendering a huge reply):
+        at most :data:`FILE_WORKERS` run at once for one sandbox.
+        """
+        if self._file_workers is None:
+            self._file_workers = anyio.CapacityLimiter(FILE_WORKERS)
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._file_workers)
+
+    async def _call(self, operation: str, path: object, func: Callable[..., T], *args: Any) -> T:
         self.counters[f"requests_files_{operation}"] += 1
-        try:
-            yield
-        except PermissionError as exc:
-            raise fault("PERMISSION_DENIED", f"{operation}: {exc.strerror}", path=str(path))
-        except OSError as exc:
-            raise fault("FILE_OPERATION_FAILED", f"{operation}: {exc.strerror}", path=str(path))
+        return await self.run_blocking(_guarded, operation, str(path), func, *args)
 
-    def read_text(self, path: str) -> str:
-        """A file's content as text."""
-        with self._file_call("read", path):
-            return self.files.read_text(path)
+    async def read_text(self, path: str) -> str:
+        """A file's content as text (undecodable bytes become U+FFFD)."""
+        return await self._call("read", path, self.files.read_text, path)
 
-    def read_bytes(self, path: str) -> bytes:
+    async def read_bytes(self, path: str) -> bytes:
         """A file's content."""
-        with self._file_call("download", path):
-            return self.files.read_bytes(path)
+        return await self._call("download", path, self.files.read_bytes, path)
 
-    def open_read(self, path: str) -> tuple[int, AsyncIterator[bytes]]:
-        """(size, chunk iterator) of a file, for streaming downloads."""
-        with self._file_call("download", path):
-            return self.files.open_read(path)
+    async def open_read(self, path: str) -> tuple[int, AsyncIterator[bytes]]:
+        """(size, chunks) of a regular file, for streaming downloads.
 
-    def write(self, path: str, data: bytes, mode: str | None = None, overwrite: bool = True) -> int:
+        The size is fixed when the file is opened: a file that grows meanwhile is sent up to
+        that size; one that shrinks ends the chunks with a CONFLICT fault.
+        """
+        download = await self._call("download", path, self.files.open_download, path)
+        return download.size, self._chunks(download, str(path))
+
+    async def _chunks(self, download: Download, path: str) -> AsyncIterator[bytes]:
+        try:
+            while chunk := await self.run_blocking(_guarded, "download", path, download.read):
+                yield chunk
+            if download.sent < download.size:
+                shown = wire_text(path)
+                raise SandboxFault(
+                    "CONFLICT",
+                    f"{shown} shrank from {download.size} to {download.sent} bytes while sent",
+                    409,
+                    path=shown,
+                )
+        finally:
+            download.close()
+
+    async def write(
+        self, path: str, data: bytes, mode: str | None = None, overwrite: bool = True
+    ) -> int:
         """Create or replace a file atomically; its size."""
-        with self._file_call("write", path):
-            return self.files.write(path, data, mode, overwrite)
+        return await self._call("write", path, self.files.write, path, data, mode, overwrite)
 
     @contextlib.asynccontextmanager
     async def write_stream(
         self, path: str, mode: str | None = None, overwrite: bool = True
     ) -> AsyncIterator[UploadWriter]:
-        """An upload writer (``await writer.write(chunk)``), committed when the block ends."""
-        with self._file_call("upload", path):
-            async with self.files.write_stream(path, mode, overwrite) as writer:
-                yield writer
+        """An upload writer (``await writer.write(chunk)``), committed when the block ends.
 
-    def list(self, path: str = "/workspace") -> list[dict[str, Any]]:
+        If the block fails (the client went away, the body was bad), nothing is left behind.
+        """
+        staged = await self._call("upload", path, self.files.stage, path, mode, overwrite)
+        try:
+            yield UploadWriter(self, staged, path)
+            await self.run_blocking(_guarded, "upload", path, staged.commit)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.run_blocking(staged.discard)
+
+    async def list(self, path: str = "/workspace") -> list[dict[str, Any]]:
         """Directory entries: name, path, size, is_directory, modified_time, permissions."""
-        with self._file_call("list", path):
-            return self.files.list(path)
+        return await self._call("list", path, self.files.list, path)
 
-    def exists(self, path: str) -> bool:
+    async def exists(self, path: str) -> bool:
         """Whether something exists at a sandbox path."""
-        with self._file_call("exists", path):
-            return self.files.exists(path)
+        return await self._call("exists", path, self.files.exists, path)
 
-    def mkdir(self, path: str) -> None:
+    async def mkdir(self, path: str) -> None:
         """Create a directory with its parents."""
-        with self._file_call("mkdir", path):
-            self.files.mkdir(path)
+        await self._call("mkdir", path, self.files.mkdir, path)
 
-    def remove(self, path: str) -> None:
+    async def remove(self, path: str) -> None:
         """Remove a file or a directory tree."""
-        with self._file_call("remove", path):
-            self.files.remove(path)
+        await self._call("remove", path, self.files.remove, path)
 
-    def watch(self, path: str = "/workspace") -> AsyncGenerator[dict[str, str], None]:
-        """Change events (path, event, timestamp) below a directory until closed."""
-        with self._file_call("watch", path):
-            host, sandbox = self.paths.resolve(path)
-            if not host.is_dir():
-                raise fault("DIRECTORY_NOT_FOUND", f"no such directory: {sandbox}", path=sandbox)
-        return watch_tree(host, sandbox)
+    async def watch(self, path: str = "/workspace") -> AsyncGenerator[dict[str, str], None]:
+        """Change events (path, event, timestamp) below a directory, from now until closed."""
+        base, parts, sandbox = await self._call("watch", path, self.files.watch_root, path)
+        first = await self.run_blocking(snapshot, base, parts, sandbox)
+
+        async def take() -> dict[str, tuple[int, int, int, int, bool]]:
+            return await self.run_blocking(snapshot, base, parts, sandbox)
+
+        return watch_tree(first, take)

@@ -1,35 +1,63 @@
-"""The file API of one sandbox: read, atomic write, upload, list, mkdir, remove.
+"""The file operations of one sandbox: read, atomic write, upload, list, mkdir, remove.
 
-Every operation first resolves the sandbox path (symlinks followed the way the sandbox sees
-them, see :class:`SandboxPaths`), then works relative to directory descriptors opened with
-O_NOFOLLOW: if sandboxed code swaps a directory for a symlink in between, the operation fails
-instead of following the link out of the sandbox with the emulator's privileges.
+These are blocking calls, run in worker threads by :class:`~.file_api.SandboxFileAPI`. Every
+operation first resolves the sandbox path (symlinks followed the way the sandbox sees them,
+see :class:`SandboxPaths`), then works relative to directory descriptors opened with
+``O_NOFOLLOW``: if sandboxed code swaps a directory for a symlink in between, the operation
+fails instead of following the link out of the sandbox with the emulator's privileges. Files
+are opened without blocking and refused unless regular, so a FIFO or a device planted by
+sandboxed code cannot hold a worker. New content is written to a staging directory beside
+the sandbox's tree (never visible in the sandbox) and renamed into place whole: a crash leaves
+no half-written file in the sandbox, and staging is emptied whenever the sandbox starts.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import errno
+import heapq
 import os
 import secrets
 import shutil
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import anyio
-import anyio.to_thread
+from typing import Any
 
 from .errors import SandboxFault, fault
-from .paths import MOUNTS, SandboxPaths, is_symlink_at, open_beneath, rfc3339
+from .paths import (
+    MOUNTS,
+    SandboxPaths,
+    is_symlink_at,
+    kind_of,
+    open_beneath,
+    open_regular,
+    rfc3339,
+    stat_at,
+    wire_text,
+)
+from .walk import TreeChanged, remove_tree
 
-__all__ = ["MAX_WHOLE_READ", "SandboxFiles", "UploadWriter", "parse_mode"]
+__all__ = [
+    "CHUNK",
+    "MAX_WHOLE_READ",
+    "Download",
+    "SandboxFiles",
+    "Staged",
+    "parse_mode",
+]
 
-_CHUNK = 256 * 1024
+#: The size of each piece of a download or an upload written to disk.
+CHUNK = 256 * 1024
 _DEFAULT_FILE_MODE = 0o644
 #: Whole-file reads (``/files/read``) are refused above this size; downloads stream instead.
 MAX_WHOLE_READ = 64 << 20
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+#: Entries are sorted in runs of this many, then merged: no single call holds the interpreter
+#: for the whole of a huge directory.
+_SORT_RUN = 4096
 
 
 def parse_mode(mode: str | int | None) -> int | None:
@@ -46,104 +74,190 @@ def parse_mode(mode: str | int | None) -> int | None:
     return value
 
 
-def _missing(path: str) -> Exception:
+def _missing(path: str) -> SandboxFault:
     return fault("FILE_NOT_FOUND", f"no such file or directory: {path}", path=path)
 
 
-def _is_a_directory(path: str) -> Exception:
+def _is_a_directory(path: str) -> SandboxFault:
     return fault("INVALID_PATH", f"{path} is a directory", path=path)
 
 
-class UploadWriter:
-    """Receives an upload chunk by chunk into a temporary file (see ``write_stream``)."""
+def _changed(path: str) -> SandboxFault:
+    return SandboxFault("CONFLICT", f"{path} kept changing while in use; try again", 409, path=path)
 
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
+
+class Download:
+    """An open regular file and the length declared for it: reading stops at that length,
+    however much the file grows meanwhile."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd = fd
+        self.size = size
+        self.sent = 0
+
+    def read(self) -> bytes:
+        """The next piece (at most :data:`CHUNK` bytes); ``b""`` at the declared end, or
+        earlier if the file shrank."""
+        wanted = min(CHUNK, self.size - self.sent)
+        if wanted <= 0:
+            return b""
+        data = os.read(self._fd, wanted)
+        self.sent += len(data)
+        return data
+
+    def close(self) -> None:
+        """Release the file."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class Staged:
+    """New content being written to the staging directory, renamed over its path on
+    :meth:`commit` (or thrown away by :meth:`discard`)."""
+
+    def __init__(
+        self,
+        files: SandboxFiles,
+        parent: int,
+        name: str,
+        sandbox: str,
+        mode: int,
+        overwrite: bool,
+    ) -> None:
+        self._files = files
+        self._parent = parent
+        self._name = name
+        self.sandbox = sandbox
+        self._mode = mode
+        self._overwrite = overwrite
+        self._temp = f"{secrets.token_hex(8)}.part"
+        self._staging = os.open(files.staging, _DIR_FLAGS)
+        try:
+            self._fd = os.open(self._temp, _NEW_FILE, 0o600, dir_fd=self._staging)
+        except BaseException:
+            os.close(self._staging)
+            raise
         self.size = 0
 
-    async def write(self, chunk: bytes) -> None:
-        """Append a chunk of the upload."""
-        await anyio.to_thread.run_sync(self._handle.write, chunk)
-        self.size += len(chunk)
+    def write(self, data: bytes) -> None:
+        """Append ``data``."""
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self.size += len(data)
+
+    def commit(self) -> int:
+        """Put the content in place atomically; its size."""
+        try:
+            os.fchmod(self._fd, self._mode)
+            self._files.chown(self._fd)
+            self._place()
+        finally:
+            self.discard()
+        return self.size
+
+    def _place(self) -> None:
+        try:
+            if self._overwrite:
+                os.rename(self._temp, self._name, src_dir_fd=self._staging, dst_dir_fd=self._parent)
+            else:  # a link fails if the name exists, whatever appeared there meanwhile
+                os.link(self._temp, self._name, src_dir_fd=self._staging, dst_dir_fd=self._parent)
+        except FileExistsError:
+            raise fault(
+                "FILE_ALREADY_EXISTS", f"{self.sandbox} already exists", path=self.sandbox
+            ) from None
+        except IsADirectoryError:
+            raise _is_a_directory(self.sandbox) from None
+        except OSError as exc:
+            if exc.errno == errno.ENOTEMPTY:
+                raise _is_a_directory(self.sandbox) from None
+            raise
+
+    def discard(self) -> None:
+        """Throw the staged content away (nothing happens after :meth:`commit`)."""
+        if self._fd < 0:
+            return
+        os.close(self._fd)
+        self._fd = -1
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temp, dir_fd=self._staging)
+        os.close(self._staging)
+        os.close(self._parent)
 
 
 class SandboxFiles:
-    """File operations on sandbox paths.
+    """File operations on sandbox paths (blocking; run them in a worker thread).
 
     ``owner`` is the (uid, gid) sandboxed code runs as: files and directories the API creates
-    are given to it so code can change them.
+    are given to it so code can change them. ``staging`` is where new content is written before
+    it is renamed into place; it must be on the filesystem of the sandbox's tree and out of the
+    sandbox's sight (by default ``staging/`` beside ``workspace/`` and ``tmp/``, on the
+    sandbox's volume when it has one).
     """
 
-    def __init__(self, paths: SandboxPaths, owner: tuple[int, int] | None) -> None:
+    def __init__(
+        self, paths: SandboxPaths, owner: tuple[int, int] | None, staging: Path | None = None
+    ) -> None:
         self.paths = paths
         self._owner = owner
+        self.staging = staging if staging is not None else paths.layout.volume_root / "staging"
 
-    def _chown(self, fd: int) -> None:
+    def chown(self, fd: int) -> None:
+        """Give the file open as ``fd`` to the sandbox user (when there is one)."""
         if self._owner is not None:
             os.fchown(fd, *self._owner)
 
     @contextlib.contextmanager
     def _parent(self, path: str, *, follow_final: bool = True) -> Iterator[tuple[int, str, str]]:
         """(parent directory fd, final name, sandbox path); the fd is closed afterwards."""
+        fd, name, sandbox = self._open_parent(path, follow_final=follow_final)
+        try:
+            yield fd, name, sandbox
+        finally:
+            os.close(fd)
+
+    def _open_parent(self, path: str, *, follow_final: bool = True) -> tuple[int, str, str]:
         host, sandbox = self.paths.resolve(path, follow_final=follow_final)
         base, parts = self.paths.split_host(host)
         if not parts:
             raise fault("PATH_NOT_ALLOWED", f"{sandbox} itself cannot be used here", path=sandbox)
-        fd = open_beneath(base, parts[:-1], sandbox=sandbox)
-        try:
-            yield fd, parts[-1], sandbox
-        finally:
-            os.close(fd)
+        return open_beneath(base, parts[:-1], sandbox=sandbox), parts[-1], wire_text(sandbox)
 
-    @staticmethod
-    def _lstat(parent: int, name: str) -> os.stat_result | None:
-        try:
-            return os.stat(name, dir_fd=parent, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-
-    def _open_file(self, path: str) -> tuple[int, str]:
+    def _open_file(self, path: str) -> tuple[int, os.stat_result, str]:
         with self._parent(path) as (parent, name, sandbox):
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
-            except FileNotFoundError:
-                raise _missing(sandbox)
-            except IsADirectoryError:
-                raise _is_a_directory(sandbox)
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise _is_a_directory(sandbox)
-        return fd, sandbox
+            fd, info = open_regular(parent, name, sandbox=sandbox)
+        return fd, info, sandbox
 
     def read_bytes(self, path: str) -> bytes:
-        """The whole content of a file (refused above :data:`MAX_WHOLE_READ` bytes)."""
-        fd, sandbox = self._open_file(path)
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(MAX_WHOLE_READ + 1)
-        if len(data) > MAX_WHOLE_READ:
+        """The whole content of a regular file (refused above :data:`MAX_WHOLE_READ` bytes)."""
+        limit = MAX_WHOLE_READ
+        fd, _info, sandbox = self._open_file(path)
+        try:
+            parts: list[bytes] = []
+            total = 0
+            while total <= limit and (piece := os.read(fd, min(CHUNK, limit + 1 - total))):
+                parts.append(piece)
+                total += len(piece)
+        finally:
+            os.close(fd)
+        if total > limit:
             raise fault(
                 "INVALID_REQUEST",
-                f"{sandbox} is larger than {MAX_WHOLE_READ} bytes; download it instead",
+                f"{sandbox} is larger than {limit} bytes; download it instead",
                 path=sandbox,
             )
-        return data
+        return b"".join(parts)
 
     def read_text(self, path: str) -> str:
         """The content of a file as text (UTF-8; undecodable bytes become U+FFFD)."""
         return self.read_bytes(path).decode("utf-8", errors="replace")
 
-    def open_read(self, path: str) -> tuple[int, AsyncIterator[bytes]]:
-        """(size, chunks) of a file, for streaming downloads."""
-        fd, _sandbox = self._open_file(path)
-        handle = os.fdopen(fd, "rb")
-        size = os.fstat(fd).st_size
-
-        async def chunks() -> AsyncIterator[bytes]:
-            with handle:
-                while chunk := await anyio.to_thread.run_sync(handle.read, _CHUNK):
-                    yield chunk
-
-        return size, chunks()
+    def open_download(self, path: str) -> Download:
+        """A regular file opened for a download, its length fixed now."""
+        fd, info, _sandbox = self._open_file(path)
+        return Download(fd, info.st_size)
 
     def exists(self, path: str) -> bool:
         """Whether a file or directory exists at the path."""
@@ -152,7 +266,7 @@ class SandboxFiles:
             return True
         try:
             with self._parent(path) as (parent, name, _sandbox):
-                return self._lstat(parent, name) is not None
+                return stat_at(parent, name) is not None
         except SandboxFault as exc:
             if exc.code == "FILE_NOT_FOUND":
                 return False
@@ -161,7 +275,8 @@ class SandboxFiles:
     def _make_dirs(self, host: Path, sandbox: str, *, target: bool = False) -> None:
         """mkdir -p through directory fds; ``target``: the last part is the requested dir."""
         base, parts = self.paths.split_host(host)
-        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        sandbox = wire_text(sandbox)
+        fd = os.open(base, _DIR_FLAGS)
         try:
             for index, part in enumerate(parts):
                 try:
@@ -171,25 +286,25 @@ class SandboxFiles:
                 else:
                     created = True
                 try:
-                    following = os.open(
-                        part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
-                    )
+                    following = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
                 except OSError as exc:
                     if is_symlink_at(fd, part):
                         raise fault(
                             "PATH_NOT_ALLOWED", f"{sandbox} changed while in use", path=sandbox
-                        )
+                        ) from None
                     if not isinstance(exc, NotADirectoryError):
                         raise
                     if target and index == len(parts) - 1:
                         raise fault(
                             "FILE_ALREADY_EXISTS", f"{sandbox} exists and is a file", path=sandbox
-                        )
-                    raise fault("INVALID_PATH", f"a part of {sandbox} is a file", path=sandbox)
+                        ) from None
+                    raise fault(
+                        "INVALID_PATH", f"a part of {sandbox} is a file", path=sandbox
+                    ) from None
                 os.close(fd)
                 fd = following
                 if created:
-                    self._chown(fd)
+                    self.chown(fd)
         finally:
             os.close(fd)
 
@@ -199,52 +314,38 @@ class SandboxFiles:
             raise _is_a_directory(sandbox)
         self._make_dirs(host.parent, sandbox)
 
-    @contextlib.contextmanager
-    def _replacing(self, path: str, mode: str | None, overwrite: bool) -> Iterator[BinaryIO]:
-        """A temporary file renamed over ``path`` when the block succeeds, removed otherwise."""
+    def stage(self, path: str, mode: str | None = None, overwrite: bool = True) -> Staged:
+        """Start new content for ``path`` (parents created); see :class:`Staged`."""
         wanted = parse_mode(mode)
         self._make_parents(path)
-        with self._parent(path) as (parent, name, sandbox):
-            previous = self._lstat(parent, name)
+        parent, name, sandbox = self._open_parent(path)
+        try:
+            previous = stat_at(parent, name)
             if previous is not None and stat.S_ISDIR(previous.st_mode):
                 raise _is_a_directory(sandbox)
             if previous is not None and not overwrite:
                 raise fault("FILE_ALREADY_EXISTS", f"{sandbox} already exists", path=sandbox)
             keep = stat.S_IMODE(previous.st_mode) if previous is not None else None
-            temp = f".{name}.{secrets.token_hex(6)}.part"
-            fd = os.open(temp, _NEW_FILE, 0o600, dir_fd=parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    yield handle
-                    os.fchmod(handle.fileno(), wanted or keep or _DEFAULT_FILE_MODE)
-                    self._chown(handle.fileno())
-                os.replace(temp, name, src_dir_fd=parent, dst_dir_fd=parent)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp, dir_fd=parent)
-                raise
+            return Staged(
+                self, parent, name, sandbox, wanted or keep or _DEFAULT_FILE_MODE, overwrite
+            )
+        except BaseException:
+            os.close(parent)
+            raise
 
     def write(self, path: str, data: bytes, mode: str | None = None, overwrite: bool = True) -> int:
-        """Create or replace a file atomically (temporary file + rename); returns its size."""
-        with self._replacing(path, mode, overwrite) as handle:
-            handle.write(data)
-        return len(data)
-
-    @contextlib.asynccontextmanager
-    async def write_stream(
-        self, path: str, mode: str | None = None, overwrite: bool = True
-    ) -> AsyncIterator[UploadWriter]:
-        """An upload destination: chunks go to a temporary file renamed into place on success.
-
-        If the body fails midway (exception inside the ``async with``), nothing is left behind.
-        """
-        with self._replacing(path, mode, overwrite) as handle:
-            yield UploadWriter(handle)
+        """Create or replace a file atomically (staged, then renamed); returns its size."""
+        staged = self.stage(path, mode, overwrite)
+        try:
+            staged.write(data)
+            return staged.commit()
+        finally:
+            staged.discard()
 
     def _entry(self, name: str, sandbox: str, info: os.stat_result) -> dict[str, Any]:
         return {
-            "name": name,
-            "path": sandbox,
+            "name": wire_text(name),
+            "path": wire_text(sandbox),
             "size": info.st_size,
             "is_directory": stat.S_ISDIR(info.st_mode),
             "modified_time": rfc3339(info.st_mtime),
@@ -256,14 +357,15 @@ class SandboxFiles:
         host, sandbox = self.paths.resolve(path)
         base, parts = self.paths.split_host(host)
         if parts:
-            with self._parent(path) as (parent, name, _sandbox):
-                info = self._lstat(parent, name)
+            with self._parent(path) as (parent, name, shown):
+                info = stat_at(parent, name)
                 if info is None:
-                    raise _missing(sandbox)
+                    raise _missing(shown)
                 if not stat.S_ISDIR(info.st_mode):
                     return [self._entry(name, sandbox, info)]
         fd = open_beneath(base, parts, sandbox=sandbox)
         entries = []
+        prefix = sandbox.rstrip("/") + "/"
         try:
             with os.scandir(fd) as found:
                 for item in found:
@@ -271,11 +373,10 @@ class SandboxFiles:
                         item_info = item.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue
-                    child = sandbox.rstrip("/") + "/" + item.name
-                    entries.append(self._entry(item.name, child, item_info))
+                    entries.append(self._entry(item.name, prefix + item.name, item_info))
         finally:
             os.close(fd)
-        return sorted(entries, key=lambda entry: str(entry["name"]))
+        return _sorted_by_name(entries)
 
     def mkdir(self, path: str) -> None:
         """Create a directory and its missing parents (no error if it exists)."""
@@ -285,21 +386,72 @@ class SandboxFiles:
     def remove(self, path: str) -> None:
         """Remove a file, a symlink (not its target) or a whole directory tree."""
         with self._parent(path, follow_final=False) as (parent, name, sandbox):
-            info = self._lstat(parent, name)
+            info = stat_at(parent, name)
             if info is None:
                 raise _missing(sandbox)
-            if stat.S_ISDIR(info.st_mode):
-                shutil.rmtree(name, dir_fd=parent)
-            else:
-                os.unlink(name, dir_fd=parent)
+            try:
+                remove_tree(parent, name)  # a file, a link or a whole tree, never followed
+            except TreeChanged:
+                raise _changed(sandbox) from None
+
+    def watch_root(self, path: str) -> tuple[Path, builtins.list[str], str]:
+        """``(mount directory, parts, sandbox path)`` of a directory to watch."""
+        host, sandbox = self.paths.resolve(path)
+        base, parts = self.paths.split_host(host)
+        try:
+            fd = open_beneath(base, parts, sandbox=sandbox)
+        except SandboxFault as exc:
+            if exc.code != "FILE_NOT_FOUND":
+                raise
+            shown = wire_text(sandbox)
+            raise fault("DIRECTORY_NOT_FOUND", f"no such directory: {shown}", path=shown) from None
+        try:
+            mode = os.fstat(fd).st_mode
+        finally:
+            os.close(fd)
+        if not stat.S_ISDIR(mode):
+            raise fault(
+                "DIRECTORY_NOT_FOUND",
+                f"{wire_text(sandbox)} is a {kind_of(mode)}, not a directory",
+                path=wire_text(sandbox),
+            )
+        return base, parts, sandbox
 
     def make_root_dirs(self) -> None:
-        """Create the sandbox's /workspace and /tmp if missing, owned by the sandbox user."""
+        """Create the sandbox's /workspace and /tmp if missing, owned by the sandbox user, and
+        an empty staging directory beside them (what a crash left there is thrown away)."""
         for mount in MOUNTS:
             host, _sandbox = self.paths.resolve(mount)
             host.mkdir(parents=True, mode=0o755, exist_ok=True)
-            fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY)
+            fd = os.open(host, _DIR_FLAGS)
             try:
-                self._chown(fd)
+                self.chown(fd)
             finally:
                 os.close(fd)
+        if self.staging.is_dir() and not self.staging.is_symlink():
+            shutil.rmtree(self.staging)
+        self.staging.mkdir(parents=True, mode=0o700)
+        devices = {Path(p).stat().st_dev for p in (self.staging, *self._mount_dirs())}
+        if len(devices) != 1:
+            raise RuntimeError(
+                f"the staging directory {self.staging} must be on the filesystem of the "
+                "sandbox's /workspace and /tmp (files are renamed from it into place)"
+            )
+
+    def _mount_dirs(self) -> builtins.list[Path]:
+        return [self.paths.layout.workspace, self.paths.layout.tmp]
+
+
+def _sorted_by_name(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``entries`` sorted by name, in runs merged lazily (each C-level sort stays short)."""
+
+    def by_name(entry: dict[str, Any]) -> str:
+        return str(entry["name"])
+
+    if len(entries) <= _SORT_RUN:
+        return sorted(entries, key=by_name)
+    runs = [
+        sorted(entries[start : start + _SORT_RUN], key=by_name)
+        for start in range(0, len(entries), _SORT_RUN)
+    ]
+    return list(heapq.merge(*runs, key=by_name))

@@ -1,4 +1,11 @@
-"""Sandbox paths (``/workspace/...``, ``/tmp/...``) resolved safely to host paths."""
+"""Sandbox paths (``/workspace/...``, ``/tmp/...``) resolved safely to host paths.
+
+A sandbox's tree is hostile: any part of it may be swapped for a symlink, a FIFO, a socket or a
+device node between two system calls, and names may be any bytes. Paths are resolved the way
+the sandbox sees them (:class:`SandboxPaths`), then opened through directory descriptors with
+``O_NOFOLLOW`` (:func:`open_beneath`); files are opened without blocking and refused unless
+regular (:func:`open_regular`). Names go on the wire as valid UTF-8 (:func:`wire_text`).
+"""
 
 from __future__ import annotations
 
@@ -11,20 +18,89 @@ from pathlib import Path
 
 import attrs
 
-from .errors import fault
+from .errors import SandboxFault, fault
 from .isolation import SandboxLayout
 
-__all__ = ["MOUNTS", "SandboxPaths", "is_symlink_at", "open_beneath", "rfc3339"]
+__all__ = [
+    "MOUNTS",
+    "NAME_MAX",
+    "PATH_MAX",
+    "SandboxPaths",
+    "is_symlink_at",
+    "kind_of",
+    "not_regular",
+    "open_beneath",
+    "open_regular",
+    "rfc3339",
+    "stat_at",
+    "wire_text",
+]
 
 #: Sandbox directories backed by host directories of the sandbox root.
 MOUNTS = ("/workspace", "/tmp")
+#: The longest file name (in bytes) and the longest sandbox path the filesystem takes.
+NAME_MAX = 255
+PATH_MAX = 4095
 _MAX_SYMLINK_HOPS = 40
+
+#: The earliest and latest instants a timestamp is shown as (years 1 and 9999).
+_EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC).timestamp()
+_LATEST = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC).timestamp()
+
+#: What each file type is called in error messages and details.
+_KINDS = (
+    (stat.S_ISREG, "regular file"),
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISLNK, "symbolic link"),
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+)
+
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 def rfc3339(timestamp: float) -> str:
-    """An RFC 3339 UTC timestamp with second precision, e.g. ``2025-01-01T00:00:00Z``."""
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An RFC 3339 UTC timestamp with second precision, e.g. ``2025-01-01T00:00:00Z``.
+
+    Times a file can carry but a calendar cannot show (before year 1, after 9999) are clamped.
+    """
+    clamped = min(max(float(timestamp), _EARLIEST), _LATEST)
+    m = datetime.datetime.fromtimestamp(clamped, datetime.UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
+
+
+def wire_text(text: str) -> str:
+    """``text`` as valid Unicode: bytes of a name that are not UTF-8 become U+FFFD.
+
+    Names read from the filesystem carry undecodable bytes as lone surrogates; JSON text must
+    be UTF-8, so they are replaced the way the service's agent does.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
+def kind_of(mode: int) -> str:
+    """What a file of this ``st_mode`` is: ``"FIFO"``, ``"socket"``, ``"directory"``..."""
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "special file"
+
+
+def not_regular(sandbox: str, kind: str) -> SandboxFault:
+    """The refusal of a path that is not a regular file (400, naming the path and its kind)."""
+    return fault(
+        "INVALID_PATH",
+        f"{sandbox} is a {kind}, not a regular file",
+        path=sandbox,
+        details={"kind": kind},
+    )
 
 
 @attrs.frozen
@@ -42,11 +118,30 @@ class SandboxPaths:
         return self.layout.workspace if mount == "/workspace" else self.layout.tmp
 
     def normalize(self, path: object) -> str:
-        """The normalized absolute sandbox path; relative paths are taken from /workspace."""
+        """The normalized absolute sandbox path; relative paths are taken from /workspace.
+
+        Raises INVALID_PATH (400) for an empty path, text that is not valid Unicode, a name
+        longer than :data:`NAME_MAX` bytes or a path longer than :data:`PATH_MAX` bytes, and
+        PATH_NOT_ALLOWED (403) for NUL bytes and anything outside ``/workspace`` and ``/tmp``.
+        """
         if not isinstance(path, str) or not path.strip():
-            raise fault("INVALID_PATH", "path must be a non-empty string", path=str(path))
+            raise fault(
+                "INVALID_PATH", "path must be a non-empty string", path=wire_text(str(path))
+            )
         if "\x00" in path:
-            raise fault("PATH_NOT_ALLOWED", "path contains a NUL byte", path=path)
+            raise fault("PATH_NOT_ALLOWED", "path contains a NUL byte", path=wire_text(path))
+        try:
+            encoded = path.encode("utf-8")
+        except UnicodeEncodeError:
+            raise fault(
+                "INVALID_PATH", "path is not valid Unicode text", path=wire_text(path)
+            ) from None
+        if len(encoded) > PATH_MAX:
+            raise fault(
+                "INVALID_PATH",
+                f"path is {len(encoded)} bytes long; the limit is {PATH_MAX}",
+                path=path[:64] + "...",
+            )
         absolute = path if path.startswith("/") else "/workspace/" + path
         normalized = posixpath.normpath("/" + absolute.lstrip("/"))
         self._split(normalized, original=path)
@@ -55,18 +150,28 @@ class SandboxPaths:
     def _split(self, sandbox: str, *, original: str) -> tuple[str, list[str]]:
         for mount in MOUNTS:
             if sandbox == mount or sandbox.startswith(mount + "/"):
-                return mount, [part for part in sandbox[len(mount) :].split("/") if part]
+                parts = [part for part in sandbox[len(mount) :].split("/") if part]
+                for part in parts:
+                    size = len(os.fsencode(part))
+                    if size > NAME_MAX:
+                        raise fault(
+                            "INVALID_PATH",
+                            f"a name in the path is {size} bytes long; the limit is {NAME_MAX}",
+                            path=wire_text(original),
+                            details={"name_max": NAME_MAX},
+                        )
+                return mount, parts
         raise fault(
             "PATH_NOT_ALLOWED",
             "only paths under /workspace and /tmp are accessible",
-            path=original,
+            path=wire_text(original),
         )
 
     def resolve(self, path: object, *, follow_final: bool = True) -> tuple[Path, str]:
         """(host path, normalized sandbox path) of an API path, symlinks resolved in-sandbox.
 
         Raises PATH_NOT_ALLOWED (403) for escapes, NUL bytes and symlinks leading outside,
-        INVALID_PATH (400) for empty paths and symlink loops.
+        INVALID_PATH (400) for empty, overlong or non-Unicode paths and symlink loops.
         """
         original = str(path)
         sandbox = self.normalize(path)
@@ -83,7 +188,10 @@ class SandboxPaths:
                         raise fault(
                             "INVALID_PATH", "too many levels of symbolic links", path=original
                         )
-                    target = os.readlink(candidate)
+                    try:
+                        target = os.readlink(candidate)
+                    except OSError:  # swapped since: resolve the path again
+                        break
                     here = posixpath.join(mount, *parts[:index])
                     joined = posixpath.join(here, target, *parts[index + 1 :])
                     sandbox = posixpath.normpath("/" + joined.lstrip("/"))
@@ -111,7 +219,8 @@ class SandboxPaths:
         raise fault("PATH_NOT_ALLOWED", "path is outside the sandbox", path=str(host))
 
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+def _changed(sandbox: str) -> SandboxFault:
+    return fault("PATH_NOT_ALLOWED", f"{sandbox} changed while in use", path=wire_text(sandbox))
 
 
 def open_beneath(base: Path, parts: list[str], *, sandbox: str) -> int:
@@ -129,16 +238,57 @@ def open_beneath(base: Path, parts: list[str], *, sandbox: str) -> int:
             fd = following
     except FileNotFoundError:
         os.close(fd)
-        raise fault("FILE_NOT_FOUND", f"no such file or directory: {sandbox}", path=sandbox)
+        raise fault(
+            "FILE_NOT_FOUND", f"no such file or directory: {sandbox}", path=wire_text(sandbox)
+        ) from None
     except OSError as exc:
         swapped = exc.errno in (errno.ELOOP, errno.ENOTDIR) and is_symlink_at(fd, part)
         os.close(fd)
         if swapped:
-            raise fault("PATH_NOT_ALLOWED", f"{sandbox} changed while in use", path=sandbox)
+            raise _changed(sandbox) from None
         if exc.errno == errno.ENOTDIR:
-            raise fault("FILE_NOT_FOUND", f"no such file or directory: {sandbox}", path=sandbox)
+            raise fault(
+                "FILE_NOT_FOUND", f"no such file or directory: {sandbox}", path=wire_text(sandbox)
+            ) from None
         raise
     return fd
+
+
+def open_regular(parent: int, name: str, *, sandbox: str) -> tuple[int, os.stat_result]:
+    """``(fd, fstat)`` of the regular file ``name`` in the directory open as ``parent``.
+
+    Anything but a regular file (a FIFO, a socket, a device, a directory) is refused from its
+    ``lstat``, without being opened: INVALID_PATH, 400, naming the path and its kind. The open
+    itself never blocks and never follows a symlink, and the file opened must be the one
+    examined: a symlink or another file swapped in between is PATH_NOT_ALLOWED. A missing file
+    is FILE_NOT_FOUND.
+    """
+    shown = wire_text(sandbox)
+    examined = stat_at(parent, name)
+    if examined is None:
+        raise fault("FILE_NOT_FOUND", f"no such file or directory: {shown}", path=shown)
+    if not stat.S_ISREG(examined.st_mode):
+        raise not_regular(shown, kind_of(examined.st_mode))
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=parent)
+    except FileNotFoundError:
+        raise fault("FILE_NOT_FOUND", f"no such file or directory: {shown}", path=shown) from None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR, errno.EOPNOTSUPP, errno.ENODEV):
+            raise _changed(sandbox) from None
+        raise
+    try:
+        info = os.fstat(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if (info.st_dev, info.st_ino) != (examined.st_dev, examined.st_ino):
+        os.close(fd)
+        raise _changed(sandbox)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise not_regular(shown, kind_of(info.st_mode))
+    return fd, info
 
 
 def is_symlink_at(directory: int, name: str) -> bool:
@@ -147,3 +297,11 @@ def is_symlink_at(directory: int, name: str) -> bool:
         return stat.S_ISLNK(os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode)
     except OSError:
         return False
+
+
+def stat_at(directory: int, name: str) -> os.stat_result | None:
+    """``lstat`` of ``name`` in the directory open as ``directory`` (``None`` if absent)."""
+    try:
+        return os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return None

@@ -1,17 +1,24 @@
-"""File change events for a directory tree, by comparing snapshots taken every ~0.2 s."""
+"""File change events for a directory tree, by comparing snapshots taken every ~0.2 s.
+
+A snapshot walks the tree by descriptors (:func:`~.walk.walk_tree`: never through a symlink,
+never out of the tree, bounded in entries); it is blocking work, which the caller runs in a
+worker thread. A tree so big that one snapshot takes long is scanned less often (at most a
+third of the time is spent scanning), so a watcher never keeps a core busy.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 
 import anyio
-import anyio.to_thread
 
-from .paths import rfc3339
+from .errors import SandboxFault
+from .paths import open_beneath, rfc3339, wire_text
+from .walk import walk_tree
 
 __all__ = ["MAX_WATCHED_ENTRIES", "Snapshot", "changes_between", "snapshot", "watch_tree"]
 
@@ -22,26 +29,22 @@ MAX_WATCHED_ENTRIES = 50_000
 Snapshot = dict[str, tuple[int, int, int, int, bool]]
 
 
-def snapshot(host: Path, sandbox: str) -> Snapshot:
-    """Every entry below ``host`` (symlinks not followed), keyed by sandbox path."""
+def snapshot(base: Path, parts: list[str], sandbox: str) -> Snapshot:
+    """Every entry below the directory ``base/parts`` (symlinks not followed), keyed by
+    sandbox path; empty if the directory is gone (or was swapped for a symlink)."""
+    try:
+        fd = open_beneath(base, parts, sandbox=sandbox)
+    except (SandboxFault, OSError):
+        return {}
     found: Snapshot = {}
-    pending = [(str(host), sandbox.rstrip("/"))]
-    while pending and len(found) < MAX_WATCHED_ENTRIES:
-        directory, prefix = pending.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            path = f"{prefix}/{entry.name}"
+    prefix = sandbox.rstrip("/")
+    try:
+        for relative, info in walk_tree(fd, limit=MAX_WATCHED_ENTRIES):
             is_dir = stat.S_ISDIR(info.st_mode)
-            found[path] = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, is_dir)
-            if is_dir:
-                pending.append((entry.path, path))
+            key = wire_text(f"{prefix}/{relative}")
+            found[key] = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, is_dir)
+    finally:
+        os.close(fd)
     return found
 
 
@@ -74,23 +77,25 @@ def changes_between(before: Snapshot, after: Snapshot) -> list[tuple[str, str]]:
 
 
 def watch_tree(
-    host: Path, sandbox: str, *, interval: float = 0.2
+    first: Snapshot, take: Callable[[], Awaitable[Snapshot]], *, interval: float = 0.2
 ) -> AsyncGenerator[dict[str, str], None]:
-    """Yield ``{"path", "event", "timestamp"}`` for each change below a directory, forever.
+    """Yield ``{"path", "event", "timestamp"}`` for each change after ``first``, forever.
 
-    Changes count from this call (the first snapshot is taken now, not at the first
-    iteration). Stops cleanly when the consumer closes the iterator (``aclose``) or is
-    cancelled.
+    ``take`` takes the next snapshot (off the event loop). Stops cleanly when the consumer
+    closes the iterator (``aclose``) or is cancelled.
     """
-    return _changes(host, sandbox, snapshot(host, sandbox), interval)
+    return _changes(first, take, interval)
 
 
 async def _changes(
-    host: Path, sandbox: str, before: Snapshot, interval: float
+    before: Snapshot, take: Callable[[], Awaitable[Snapshot]], interval: float
 ) -> AsyncGenerator[dict[str, str], None]:
+    pause = interval
     while True:
-        await anyio.sleep(interval)
-        after = await anyio.to_thread.run_sync(snapshot, host, sandbox)
+        await anyio.sleep(pause)
+        started = anyio.current_time()
+        after = await take()
+        pause = max(interval, 2 * (anyio.current_time() - started))
         stamp = rfc3339(time.time())
         for event, path in changes_between(before, after):
             yield {"path": path, "event": event, "timestamp": stamp}

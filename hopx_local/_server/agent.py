@@ -8,7 +8,7 @@ streams in :mod:`.websocket`.
 
 from __future__ import annotations
 
-import json
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,26 @@ from hopx_proto import (
     allowed_methods,
     route,
 )
+from hopx_proto.ops import (
+    AGENT_HEALTH,
+    AGENT_INFO,
+    AGENT_PING,
+    AGENT_ROOT,
+    AGENT_SYSTEM,
+    COMMANDS_BACKGROUND,
+    COMMANDS_RUN,
+    COMMANDS_STREAM,
+    EXECUTE,
+    EXECUTE_ASYNC,
+    EXECUTE_BACKGROUND,
+    EXECUTE_IPYTHON,
+    EXECUTE_STREAM,
+    STREAM,
+    STREAM_IPYTHON,
+    TERMINAL,
+)
 
+from .bodies import LARGE_BODY, parse_arguments
 from .connection import Exchange
 from .envelope import Problem, agent_error
 
@@ -38,23 +57,23 @@ if TYPE_CHECKING:
 
 __all__ = ["AgentContext", "AgentPlane", "Counters"]
 
-#: Paths the agent answers without a token.
-OPEN_PATHS = frozenset({"/", "/health", "/info", "/ping", "/system"})
+#: Operations the agent answers without a token.
+OPEN = frozenset({AGENT_ROOT, AGENT_HEALTH, AGENT_INFO, AGENT_PING, AGENT_SYSTEM})
 
 #: Operations a paused sandbox refuses (they would run code).
 RUNS_CODE = frozenset(
     {
-        "execute.run",
-        "execute.background",
-        "execute.async",
-        "execute.ipython",
-        "commands.run",
-        "commands.background",
-        "execute.stream",
-        "commands.stream",
-        "stream.rich",
-        "stream.ipython",
-        "terminal",
+        EXECUTE,
+        EXECUTE_BACKGROUND,
+        EXECUTE_ASYNC,
+        EXECUTE_IPYTHON,
+        COMMANDS_RUN,
+        COMMANDS_BACKGROUND,
+        EXECUTE_STREAM,
+        COMMANDS_STREAM,
+        STREAM,
+        STREAM_IPYTHON,
+        TERMINAL,
     }
 )
 
@@ -107,24 +126,35 @@ class AgentContext:
 
 Handler = Callable[[AgentContext, Any], Awaitable[Any]]
 #: Handlers that read the request themselves (streamed uploads) or answer with a stream.
-RawHandler = Callable[[AgentContext], Awaitable[Response | None]]
+RawHandler = Callable[[AgentContext, Operation[Any, Any]], Awaitable[Response | None]]
+
+
+@functools.cache
+def _tables() -> tuple[dict[Operation[Any, Any], Handler], dict[Operation[Any, Any], RawHandler]]:
+    """(handlers, raw handlers) by operation, gathered from the handler modules once."""
+    from . import agent_exec, agent_files, agent_info
+
+    handlers = {**agent_info.HANDLERS, **agent_exec.HANDLERS, **agent_files.HANDLERS}
+    return handlers, dict(agent_files.RAW_HANDLERS)
+
+
+@functools.cache
+def served_operations() -> frozenset[Operation[Any, Any]]:
+    """Every agent operation the local agent serves (REST handlers and WebSocket sessions)."""
+    from .websocket import SESSIONS
+
+    handlers, raw = _tables()
+    return frozenset({*handlers, *raw, *SESSIONS})
 
 
 class AgentPlane:
     """The agent application of one sandbox."""
 
     def __init__(self, fleet: Fleet, live: LiveSandbox) -> None:
-        from . import agent_exec, agent_files, agent_info
-
         self.fleet = fleet
         self.live = live
         self.counters = Counters()
-        self._handlers: dict[str, Handler] = {
-            **agent_info.HANDLERS,
-            **agent_exec.HANDLERS,
-            **agent_files.HANDLERS,
-        }
-        self._raw: dict[str, RawHandler] = dict(agent_files.RAW_HANDLERS)
+        self._handlers, self._raw = _tables()
 
     def error_response(
         self, status: int, message: str, *, request_id: str, path: str | None = None
@@ -151,6 +181,7 @@ class AgentPlane:
                 headers=problem.headers,
             )
         except SandboxFault as fault:
+            exchange.must_close = exchange.must_close or exchange.started
             response = agent_error(
                 fault.status,
                 fault.message,
@@ -184,8 +215,8 @@ class AgentPlane:
             raise Problem(404, f"No endpoint at {exchange.path}", code="NOT_FOUND")
         return found[0]
 
-    def _authenticate(self, exchange: Exchange) -> None:
-        if exchange.path in OPEN_PATHS:
+    def _authenticate(self, op: Operation[Any, Any], exchange: Exchange) -> None:
+        if op in OPEN:
             return
         authorization = exchange.header("authorization")
         if authorization is None:
@@ -199,40 +230,34 @@ class AgentPlane:
             raise Problem(401, exc.message, code=exc.code) from None
 
     def _check_running(self, op: Operation[Any, Any]) -> None:
-        if op.name in RUNS_CODE and self.live.runtime.paused:
+        if op in RUNS_CODE and self.live.runtime.paused:
             raise Problem(
                 409, f"Sandbox {self.live.id} is paused; resume it first", code="SANDBOX_PAUSED"
             )
 
     async def _answer(self, op: Operation[Any, Any], exchange: Exchange) -> Response | None:
         ctx = AgentContext(self.fleet, self.live, self.counters, exchange)
+        self._authenticate(op, exchange)
+        self._check_running(op)
         if op.websocket or exchange.is_upgrade:
             from .websocket import serve_websocket
 
-            self._authenticate(exchange)
-            self._check_running(op)
             await serve_websocket(ctx, op)
             return None
-        self._authenticate(exchange)
-        self._check_running(op)
-        raw = self._raw.get(op.name)
+        raw = self._raw.get(op)
         if raw is not None:
-            return await raw(ctx)
-        handler = self._handlers.get(op.name)
+            return await raw(ctx, op)
+        handler = self._handlers.get(op)
         if handler is None:
             from .agent_info import unavailable
 
             raise unavailable(op)
         body = await exchange.read_body()
-        if body.strip() and op.parse_body is None:
-            try:
-                json.loads(body)
-            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                raise Problem(
-                    400, f"Request body is not valid JSON: {exc}", code="INVALID_JSON"
-                ) from None
         request = Request(exchange.method, exchange.target, exchange.head.headers, body)
-        args = op.parse(request)
+        if len(body) >= LARGE_BODY:
+            args = await self.live.runtime.run_blocking(parse_arguments, op, request)
+        else:
+            args = parse_arguments(op, request)
         result = await handler(ctx, args)
         if isinstance(result, Response):
             return result

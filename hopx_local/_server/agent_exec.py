@@ -11,10 +11,24 @@ from typing import Any
 import anyio
 
 from hopx_local._runtime.records import ExecOutcome, ProcessRecord
-from hopx_proto import WEBHOOK_SIGNATURE_HEADER, sign_webhook
+from hopx_proto import WEBHOOK_SIGNATURE_HEADER, Operation, sign_webhook
+from hopx_proto.ops import (
+    COMMANDS_BACKGROUND,
+    COMMANDS_RUN,
+    EXECUTE,
+    EXECUTE_ASYNC,
+    EXECUTE_BACKGROUND,
+    EXECUTE_IPYTHON,
+    EXECUTE_KILL,
+    EXECUTE_KILL_BY_PATH,
+    EXECUTE_PROCESSES,
+    PROCESSES_KILL,
+    PROCESSES_LIST,
+)
 from hopx_proto.wire import dumps
 
 from .agent import AgentContext, Handler
+from .checks import seconds
 from .envelope import utc_now_text
 from .webhook import post_webhook
 
@@ -77,6 +91,11 @@ def process_fields(record: ProcessRecord) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v is not None}
 
 
+def _timeout(args: Any) -> float:
+    """The execution timeout of a request, in seconds (a 400 beyond the emulator's bound)."""
+    return float(seconds(args.timeout, "timeout", code="INVALID_REQUEST"))
+
+
 async def _counted(ctx: AgentContext) -> None:
     ctx.counters.executions += 1
 
@@ -90,7 +109,7 @@ async def execute(ctx: AgentContext, args: Any) -> dict[str, Any]:
             args.language,
             env=dict(args.env or {}),
             workdir=args.workdir,
-            timeout=float(args.timeout),
+            timeout=_timeout(args),
         )
     finally:
         ctx.counters.active_executions -= 1
@@ -110,7 +129,7 @@ async def execute_ipython(ctx: AgentContext, args: Any) -> dict[str, Any]:
             "python",
             env=dict(args.env or {}),
             workdir="/workspace",
-            timeout=float(args.timeout),
+            timeout=_timeout(args),
         )
     finally:
         ctx.counters.active_executions -= 1
@@ -141,7 +160,7 @@ async def execute_background(ctx: AgentContext, args: Any) -> dict[str, Any]:
         args.language,
         env=dict(args.env or {}),
         workdir=args.workdir or "/workspace",
-        timeout=float(args.timeout),
+        timeout=_timeout(args),
         name=args.name,
     )
     return _background_reply(record, "Background execution started")
@@ -155,7 +174,7 @@ async def commands_background(ctx: AgentContext, args: Any) -> dict[str, Any]:
         argv=[args.command, *args.args],
         env=dict(args.env or {}),
         workdir=args.workdir,
-        timeout=float(args.timeout),
+        timeout=_timeout(args),
         name=None,
     )
     return _background_reply(record, "Background command started")
@@ -170,7 +189,7 @@ async def commands_run(ctx: AgentContext, args: Any) -> dict[str, Any]:
             list(args.args),
             env=dict(args.env or {}),
             workdir=args.workdir,
-            timeout=float(args.timeout),
+            timeout=_timeout(args),
         )
     finally:
         ctx.counters.active_executions -= 1
@@ -199,6 +218,7 @@ async def system_processes(ctx: AgentContext, _args: Any) -> dict[str, Any]:
 
 
 async def execute_async(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    _timeout(args)  # refused now, not in the webhook
     await _counted(ctx)
     execution_id = f"exec_{int(time.time())}{secrets.token_hex(4)}"
     ctx.fleet.spawn(_run_and_notify, ctx, args, execution_id)
@@ -221,7 +241,7 @@ async def _run_and_notify(ctx: AgentContext, args: Any, execution_id: str) -> No
             args.language,
             env=dict(args.env or {}),
             workdir=args.workdir,
-            timeout=float(args.timeout),
+            timeout=_timeout(args),
         )
         fields = outcome_fields(outcome)
         status = (
@@ -263,16 +283,16 @@ async def _run_and_notify(ctx: AgentContext, args: Any, execution_id: str) -> No
     log.info("webhook for %s to %s answered %d", execution_id, args.callback_url, status_code)
 
 
-HANDLERS: dict[str, Handler] = {
-    "execute.run": execute,
-    "execute.ipython": execute_ipython,
-    "execute.background": execute_background,
-    "execute.async": execute_async,
-    "execute.kill": kill,
-    "execute.kill_by_path": kill,
-    "processes.kill": kill,
-    "execute.processes": execute_processes,
-    "processes.list": system_processes,
-    "commands.run": commands_run,
-    "commands.background": commands_background,
+HANDLERS: dict[Operation[Any, Any], Handler] = {
+    EXECUTE: execute,
+    EXECUTE_IPYTHON: execute_ipython,
+    EXECUTE_BACKGROUND: execute_background,
+    EXECUTE_ASYNC: execute_async,
+    EXECUTE_KILL: kill,
+    EXECUTE_KILL_BY_PATH: kill,
+    PROCESSES_KILL: kill,
+    EXECUTE_PROCESSES: execute_processes,
+    PROCESSES_LIST: system_processes,
+    COMMANDS_RUN: commands_run,
+    COMMANDS_BACKGROUND: commands_background,
 }

@@ -10,79 +10,100 @@ import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from hopx_proto import NEED_DATA, OPERATIONS, RemoteProtocolError, Response
+from hopx_proto import NEED_DATA, Operation, RemoteProtocolError, Request, Response
+from hopx_proto.ops import (
+    FILES_DOWNLOAD,
+    FILES_EXISTS,
+    FILES_LIST,
+    FILES_MKDIR,
+    FILES_READ,
+    FILES_REMOVE,
+    FILES_UPLOAD,
+    FILES_WRITE,
+)
 from hopx_proto.wire import Done, MultipartDecoder, PartData, PartEnd, PartStart
 
 from .agent import AgentContext, Handler, RawHandler
+from .bodies import render_in_pieces
 from .envelope import Problem, utc_now_text
 
 __all__ = ["HANDLERS", "RAW_HANDLERS"]
 
 _UPLOAD_MAX_PARTS = 8
+#: Base64 text decoded per call (a multiple of 4, so every slice decodes on its own).
+_BASE64_SLICE = 4 << 20
 
 
 def _done(path: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"success": True, "path": path, "message": message, "timestamp": utc_now_text(), **extra}
 
 
-async def read(ctx: AgentContext, args: Any) -> dict[str, Any]:
-    content = ctx.runtime.read_text(args.path)
-    return {"content": content, "path": args.path, "size": len(content.encode("utf-8"))}
+async def read(ctx: AgentContext, args: Any) -> Response:
+    content = await ctx.runtime.read_text(args.path)
+    doc = {"content": content, "path": args.path, "size": len(content.encode("utf-8"))}
+    return await ctx.runtime.run_blocking(render_in_pieces, FILES_READ, doc)
 
 
 async def exists(ctx: AgentContext, args: Any) -> dict[str, Any]:
-    return {"exists": bool(ctx.runtime.exists(args.path)), "path": args.path}
+    return {"exists": bool(await ctx.runtime.exists(args.path)), "path": args.path}
 
 
-async def list_files(ctx: AgentContext, args: Any) -> dict[str, Any]:
-    entries = list(ctx.runtime.list(args.path))
-    return {"files": entries, "path": args.path, "count": len(entries)}
+async def list_files(ctx: AgentContext, args: Any) -> Response:
+    entries = await ctx.runtime.list(args.path)
+    doc = {"files": entries, "path": args.path, "count": len(entries)}
+    return await ctx.runtime.run_blocking(render_in_pieces, FILES_LIST, doc)
 
 
 async def mkdir(ctx: AgentContext, args: Any) -> dict[str, Any]:
-    ctx.runtime.mkdir(args.path)
+    await ctx.runtime.mkdir(args.path)
     return _done(args.path, "Directory created")
 
 
 async def remove(ctx: AgentContext, args: Any) -> dict[str, Any]:
-    ctx.runtime.remove(args.path)
+    await ctx.runtime.remove(args.path)
     return _done(args.path, "Removed")
 
 
-async def write(ctx: AgentContext, args: Any) -> dict[str, Any]:
-    if args.encoding == "base64":
+def _content_bytes(args: Any) -> bytes:
+    """The bytes a ``files.write`` asks for (blocking for a large content)."""
+    if args.encoding != "base64":
         try:
-            data = base64.b64decode(args.content.encode("ascii"), validate=True)
-        except (binascii.Error, UnicodeEncodeError, ValueError):
+            return bytes(args.content.encode("utf-8"))
+        except UnicodeEncodeError:
             raise Problem(
-                400, "content is not valid base64", code="INVALID_REQUEST", path=args.path
+                400, "content is not valid Unicode text", code="INVALID_REQUEST", path=args.path
             ) from None
-    else:
-        data = args.content.encode("utf-8")
+    text = args.content
+    try:
+        return b"".join(
+            base64.b64decode(text[start : start + _BASE64_SLICE].encode("ascii"), validate=True)
+            for start in range(0, len(text), _BASE64_SLICE)
+        )
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise Problem(
+            400, "content is not valid base64", code="INVALID_REQUEST", path=args.path
+        ) from None
+
+
+async def write(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    data = await ctx.runtime.run_blocking(_content_bytes, args)
     overwrite = True if args.overwrite is None else bool(args.overwrite)
-    size = ctx.runtime.write(args.path, data, args.mode, overwrite)
+    size = await ctx.runtime.write(args.path, data, args.mode, overwrite)
     return _done(args.path, "File written", size=int(size) if size is not None else len(data))
 
 
-async def download(ctx: AgentContext) -> Response | None:
-    op = OPERATIONS["files.download"]
+async def download(ctx: AgentContext, op: Operation[Any, Any]) -> Response | None:
     exchange = ctx.exchange
     await exchange.read_body()
-    request_args = op.parse(_bodyless(ctx))
-    size, chunks = ctx.runtime.open_read(request_args.path)
+    request_args = op.parse(Request(exchange.method, exchange.target, exchange.head.headers, b""))
+    size, chunks = await ctx.runtime.open_read(request_args.path)
     headers = (
-        (b"content-type", b"application/octet-stream"),
+        (b"content-type", op.result.content_type),
         (b"content-length", str(int(size)).encode()),
     )
-    await exchange.respond_stream(200, headers, chunks)
+    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+        await exchange.respond_stream(200, headers, chunks)
     return None
-
-
-def _bodyless(ctx: AgentContext) -> Any:
-    from hopx_proto import Request
-
-    ex = ctx.exchange
-    return Request(ex.method, ex.target, ex.head.headers, b"")
 
 
 async def _multipart_events(
@@ -106,7 +127,7 @@ async def _multipart_events(
 Events = AsyncGenerator[PartStart | PartData | PartEnd | Done, None]
 
 
-async def upload(ctx: AgentContext) -> Response | None:
+async def upload(ctx: AgentContext, op: Operation[Any, Any]) -> Response | None:
     """Stream a ``multipart/form-data`` upload into the sandbox without holding it in memory
     (when the ``path`` part comes first, as clients send it)."""
     exchange = ctx.exchange
@@ -122,8 +143,7 @@ async def upload(ctx: AgentContext) -> Response | None:
     if written is None:
         if buffered is None:
             raise Problem(400, "upload has no 'file' part", code="MISSING_PARAMETER")
-        written = int(ctx.runtime.write(path, bytes(buffered), None, True))
-    op = OPERATIONS["files.upload"]
+        written = int(await ctx.runtime.write(path, bytes(buffered), None, True))
     return op.render(_done(path, "File uploaded", size=written))
 
 
@@ -187,16 +207,16 @@ async def _stream_file(
         raise RemoteProtocolError("upload 'file' part ended early")
 
 
-HANDLERS: dict[str, Handler] = {
-    "files.read": read,
-    "files.exists": exists,
-    "files.list": list_files,
-    "files.mkdir": mkdir,
-    "files.remove": remove,
-    "files.write": write,
+HANDLERS: dict[Operation[Any, Any], Handler] = {
+    FILES_READ: read,
+    FILES_EXISTS: exists,
+    FILES_LIST: list_files,
+    FILES_MKDIR: mkdir,
+    FILES_REMOVE: remove,
+    FILES_WRITE: write,
 }
 
-RAW_HANDLERS: dict[str, RawHandler] = {
-    "files.download": download,
-    "files.upload": upload,
+RAW_HANDLERS: dict[Operation[Any, Any], RawHandler] = {
+    FILES_DOWNLOAD: download,
+    FILES_UPLOAD: upload,
 }

@@ -13,11 +13,32 @@ from typing import Any
 
 from hopx_local._runtime.isolation import isolation_warning
 from hopx_proto import OPERATIONS, Operation, Plane
+from hopx_proto.ops import (
+    AGENT_HEALTH,
+    AGENT_INFO,
+    AGENT_PING,
+    AGENT_ROOT,
+    AGENT_SYSTEM,
+    CACHE_CLEAR,
+    CACHE_STATS,
+    ENV_CLEAR,
+    ENV_GET,
+    ENV_SET,
+    ENV_UPDATE,
+    JUPYTER_SESSIONS,
+    METRICS,
+    METRICS_PROMETHEUS,
+    METRICS_SNAPSHOT,
+    UPDATE_APPLY,
+    UPDATE_BACKUPS,
+    UPDATE_RESTART,
+    UPDATE_UPLOAD,
+)
 
-from .agent import AgentContext, Handler
+from .agent import AgentContext, Handler, served_operations
 from .envelope import Problem, utc_now_text
 
-__all__ = ["AGENT_NAME", "AGENT_VERSION", "HANDLERS", "unavailable"]
+__all__ = ["AGENT_NAME", "AGENT_VERSION", "HANDLERS", "SELF_UPDATE", "unavailable"]
 
 AGENT_NAME = "hopx-local-agent"
 AGENT_VERSION = "0.1.0"
@@ -63,11 +84,16 @@ async def root(ctx: AgentContext, _args: Any) -> dict[str, Any]:
     }
 
 
+#: The agent's self-update operations, which the local agent refuses.
+SELF_UPDATE = frozenset({UPDATE_UPLOAD, UPDATE_APPLY, UPDATE_RESTART, UPDATE_BACKUPS})
+
+
 def _endpoints() -> dict[str, str]:
+    served = served_operations()
     return {
         op.name: f"{op.method} {op.path}"
         for op in OPERATIONS.values()
-        if op.plane is Plane.AGENT and not op.name.startswith(("desktop.", "update."))
+        if op.plane is Plane.AGENT and op in served
     }
 
 
@@ -281,38 +307,35 @@ async def env_clear(ctx: AgentContext, args: Any) -> dict[str, Any]:
 
 
 def unavailable(op: Operation[Any, Any]) -> Problem:
-    """The refusal for an endpoint the local agent cannot serve."""
-    if op.name.startswith("update."):
+    """The refusal for an agent endpoint the local agent does not serve: self-update, or
+    desktop automation (every other agent operation has a handler)."""
+    if op in SELF_UPDATE:
         return Problem(
             501, "Agent self-update is not supported by the local emulator", code="NOT_SUPPORTED"
         )
-    if op.name.startswith("desktop."):
-        missing = [
-            dep for dep in DESKTOP_DEPENDENCIES if shutil.which(_DESKTOP_BINARIES[dep]) is None
-        ]
-        return Problem(
-            503,
-            "Desktop automation is not available in local sandboxes",
-            code="DESKTOP_NOT_AVAILABLE",
-            details={"missing_dependencies": missing or list(DESKTOP_DEPENDENCIES)},
-        )
-    return Problem(501, f"{op.name} is not supported by the local emulator", code="NOT_SUPPORTED")
+    missing = [dep for dep in DESKTOP_DEPENDENCIES if shutil.which(_DESKTOP_BINARIES[dep]) is None]
+    return Problem(
+        503,
+        "Desktop automation is not available in local sandboxes",
+        code="DESKTOP_NOT_AVAILABLE",
+        details={"missing_dependencies": missing or list(DESKTOP_DEPENDENCIES)},
+    )
 
 
-HANDLERS: dict[str, Handler] = {
-    "agent.root": root,
-    "agent.health": health,
-    "agent.info": info,
-    "agent.ping": ping,
-    "agent.system": system,
-    "jupyter.sessions": jupyter_sessions,
-    "cache.stats": cache_stats,
-    "cache.clear": cache_clear,
-    "metrics.get": metrics,
-    "metrics.snapshot": metrics_snapshot,
-    "metrics.prometheus": metrics_prometheus,
-    "env.get": env_get,
-    "env.set": env_set,
-    "env.update": env_update,
-    "env.clear": env_clear,
+HANDLERS: dict[Operation[Any, Any], Handler] = {
+    AGENT_ROOT: root,
+    AGENT_HEALTH: health,
+    AGENT_INFO: info,
+    AGENT_PING: ping,
+    AGENT_SYSTEM: system,
+    JUPYTER_SESSIONS: jupyter_sessions,
+    CACHE_STATS: cache_stats,
+    CACHE_CLEAR: cache_clear,
+    METRICS: metrics,
+    METRICS_SNAPSHOT: metrics_snapshot,
+    METRICS_PROMETHEUS: metrics_prometheus,
+    ENV_GET: env_get,
+    ENV_SET: env_set,
+    ENV_UPDATE: env_update,
+    ENV_CLEAR: env_clear,
 }

@@ -22,6 +22,7 @@ from .connection import ServerLimits, serve_connection
 from .control import ControlPlane
 from .fleet import Fleet, FleetConfig, http_origin
 from .listener import serve_listener
+from .secrets_file import read_or_create
 
 __all__ = ["LocalServer", "default_state_dir", "new_api_key", "serve"]
 
@@ -72,19 +73,17 @@ def default_state_dir() -> pathlib.Path:
 
 def _stored_key(state_dir: pathlib.Path) -> str:
     """The generated key kept in the state directory, so restarts keep it."""
-    path = state_dir / "api_key"
-    try:
-        stored = path.read_text(encoding="ascii").strip()
-    except (FileNotFoundError, UnicodeDecodeError):
-        stored = ""
-    if stored:
-        return stored
-    key = new_api_key()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    return key
+
+    def readable(data: bytes) -> bool:
+        try:
+            return bool(data.decode("ascii").strip())
+        except UnicodeDecodeError:
+            return False
+
+    stored = read_or_create(
+        state_dir / "api_key", lambda: (new_api_key() + "\n").encode(), valid=readable
+    )
+    return stored.decode("ascii").strip()
 
 
 def _absolute(path: str | os.PathLike[str]) -> pathlib.Path:

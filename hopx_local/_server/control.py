@@ -2,6 +2,7 @@
 
 Requests are parsed by the shared operations (``Operation.parse``), answered by the fleet of
 sandboxes, and rendered by the same operations; errors use the control-plane envelope.
+Handlers are found by operation, never by name or path.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
+
+from hopx_local._runtime.errors import SandboxFault
 from hopx_proto import (
     Auth,
     Operation,
@@ -21,7 +26,28 @@ from hopx_proto import (
     allowed_methods,
     route,
 )
+from hopx_proto.ops import (
+    HEALTH,
+    SANDBOXES_CREATE,
+    SANDBOXES_DELETE,
+    SANDBOXES_GET,
+    SANDBOXES_LIST,
+    SANDBOXES_PAUSE,
+    SANDBOXES_REFRESH_TOKEN,
+    SANDBOXES_RESUME,
+    SANDBOXES_SET_TIMEOUT,
+    SANDBOXES_START,
+    SANDBOXES_STOP,
+    TEMPLATES_BUILD,
+    TEMPLATES_BUILD_LOGS,
+    TEMPLATES_BUILD_STATUS,
+    TEMPLATES_DELETE,
+    TEMPLATES_GET,
+    TEMPLATES_LIST,
+    TEMPLATES_UPLOAD_LINK,
+)
 
+from .bodies import LARGE_BODY, parse_arguments
 from .connection import Exchange
 from .envelope import Problem, control_error
 from .fleet import Fleet
@@ -32,9 +58,15 @@ Handler = Callable[[Any], Awaitable[Any]]
 
 _NOT_LOCAL = (
     "Template builds are not supported by the local emulator: it runs the built-in templates "
-    "(see GET /v1/templates) on this machine"
+    f"(see {TEMPLATES_LIST.method} {TEMPLATES_LIST.path}) on this machine"
 )
 
+#: Template builds: refused before the body is read, whatever it holds.
+NOT_LOCAL = frozenset(
+    {TEMPLATES_UPLOAD_LINK, TEMPLATES_BUILD, TEMPLATES_BUILD_STATUS, TEMPLATES_BUILD_LOGS}
+)
+#: Operations that also take the API key as ``Authorization: Bearer <key>`` (the template API).
+BEARER_KEY = frozenset({TEMPLATES_LIST, TEMPLATES_GET, TEMPLATES_DELETE, *NOT_LOCAL})
 
 #: The control plane's error code for a request it could not parse, by what was wrong with it.
 PARSE_ERROR_CODES: dict[RemoteErrorKind | None, str] = {
@@ -43,6 +75,9 @@ PARSE_ERROR_CODES: dict[RemoteErrorKind | None, str] = {
     "unknown_field": "unknown_field",
 }
 
+#: Control-plane parsing of large bodies runs in at most this many threads at once.
+_PARSERS = 2
+
 
 class ControlPlane:
     """The control-plane application served by the main listener."""
@@ -50,25 +85,22 @@ class ControlPlane:
     def __init__(self, fleet: Fleet, api_key: str) -> None:
         self.fleet = fleet
         self._api_key = api_key.encode("utf-8")
-        self._handlers: dict[str, Handler] = {
-            "health": self._health,
-            "sandboxes.list": fleet.list_sandboxes,
-            "sandboxes.create": fleet.create,
-            "sandboxes.get": fleet.get,
-            "sandboxes.delete": fleet.delete,
-            "sandboxes.pause": fleet.pause,
-            "sandboxes.resume": fleet.resume,
-            "sandboxes.start": fleet.start,
-            "sandboxes.stop": fleet.stop,
-            "sandboxes.set_timeout": fleet.set_timeout,
-            "sandboxes.refresh_token": fleet.refresh_token,
-            "templates.list": fleet.list_templates,
-            "templates.get": fleet.get_template,
-            "templates.delete": fleet.delete_template,
-            "templates.upload_link": self._not_supported,
-            "templates.build": self._not_supported,
-            "templates.build_status": self._not_supported,
-            "templates.build_logs": self._not_supported,
+        self._parsers: anyio.CapacityLimiter | None = None
+        self._handlers: dict[Operation[Any, Any], Handler] = {
+            HEALTH: self._health,
+            SANDBOXES_LIST: fleet.list_sandboxes,
+            SANDBOXES_CREATE: fleet.create,
+            SANDBOXES_GET: fleet.get,
+            SANDBOXES_DELETE: fleet.delete,
+            SANDBOXES_PAUSE: fleet.pause,
+            SANDBOXES_RESUME: fleet.resume,
+            SANDBOXES_START: fleet.start,
+            SANDBOXES_STOP: fleet.stop,
+            SANDBOXES_SET_TIMEOUT: fleet.set_timeout,
+            SANDBOXES_REFRESH_TOKEN: fleet.refresh_token,
+            TEMPLATES_LIST: fleet.list_templates,
+            TEMPLATES_GET: fleet.get_template,
+            TEMPLATES_DELETE: fleet.delete_template,
         }
 
     # -- application protocol -----------------------------------------------------------------
@@ -91,6 +123,13 @@ class ControlPlane:
                 code=problem.code,
                 details=problem.details,
                 headers=problem.headers,
+            )
+        except SandboxFault as fault:
+            response = control_error(
+                fault.status,
+                fault.message,
+                request_id=exchange.request_id,
+                details=fault.details,
             )
         except RemoteProtocolError as exc:
             status = exc.status_hint if 400 <= exc.status_hint < 600 else 400
@@ -116,14 +155,21 @@ class ControlPlane:
         op, _params = found
         self._authenticate(op, exchange)
         body = await exchange.read_body()
-        request = Request(exchange.method, exchange.target, exchange.head.headers, body)
-        handler = self._handlers.get(op.name)
+        if op in NOT_LOCAL:
+            # Refuse builds before parsing the body: no request shape makes them work here.
+            raise Problem(501, _NOT_LOCAL, code="not_supported")
+        handler = self._handlers.get(op)
         if handler is None:
             raise Problem(501, f"{op.name} is not supported locally", code="not_supported")
-        if handler == self._not_supported:
-            # Refuse builds before looking at the body: no request shape makes them work here.
-            raise Problem(501, _NOT_LOCAL, code="not_supported")
-        args = op.parse(request)
+        request = Request(exchange.method, exchange.target, exchange.head.headers, body)
+        if len(body) >= LARGE_BODY:
+            if self._parsers is None:
+                self._parsers = anyio.CapacityLimiter(_PARSERS)
+            args = await anyio.to_thread.run_sync(
+                parse_arguments, op, request, "validation_error", limiter=self._parsers
+            )
+        else:
+            args = parse_arguments(op, request, "validation_error")
         result = await handler(args)
         return self._render(op, result)
 
@@ -142,7 +188,7 @@ class ControlPlane:
         if key is not None:
             presented.append(key.strip())
         authorization = exchange.header("authorization")
-        if authorization is not None and exchange.path.startswith("/v1/templates"):
+        if authorization is not None and op in BEARER_KEY:
             scheme, _, value = authorization.strip().partition(" ")
             if scheme.lower() == "bearer":
                 presented.append(value.strip())
@@ -157,6 +203,3 @@ class ControlPlane:
 
     async def _health(self, _args: Any) -> dict[str, Any]:
         return {"status": "ok", "service": "hopx-local", "sandboxes": self.fleet.live_count()}
-
-    async def _not_supported(self, _args: Any) -> None:
-        raise Problem(501, _NOT_LOCAL, code="not_supported")

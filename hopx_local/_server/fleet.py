@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import logging
-import os
 import pathlib
 import secrets
 import shutil
@@ -27,15 +26,19 @@ import anyio.abc
 import attrs
 
 from hopx_local._jwt import issue_token, new_secret
+from hopx_local._runtime.env import check_env
 from hopx_local._runtime.isolation import IsolationMode, isolation_warning
 from hopx_local._runtime.languages import available_languages
 from hopx_local._runtime.limits import Limits, SandboxResources
 from hopx_local._runtime.registry import Registry, SandboxRecord
 from hopx_local._runtime.sandbox import SandboxRuntime
+from hopx_proto.ops import SANDBOXES_LIST, TEMPLATES_LIST
 
+from .checks import seconds
 from .connection import ServerLimits, serve_connection
 from .envelope import Problem
 from .listener import serve_listener
+from .secrets_file import read_or_create
 from .templates import (
     BuiltinTemplate,
     builtin_templates,
@@ -100,18 +103,9 @@ def http_origin(host: str, port: int) -> str:
 
 
 def load_secret(path: pathlib.Path) -> bytes:
-    """The JWT signing secret kept in the state directory (created on first use)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        data = b""
-    if len(data) >= 32:
-        return data
-    data = new_secret()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return data
+    """The JWT signing secret kept in the state directory (created on first use, whole or
+    not at all, so a crash while creating it cannot leave a short one behind)."""
+    return read_or_create(path, new_secret, valid=lambda data: len(data) >= 32)
 
 
 class Fleet:
@@ -140,7 +134,7 @@ class Fleet:
         self._tg = tg
         for record in self._all_records():
             if record.status != "stopped":
-                self.registry.update(record.id, status="stopped")
+                self._mark_stopped(record)
         tg.start_soon(self._reap_forever)
 
     async def aclose(self) -> None:
@@ -148,8 +142,9 @@ class Fleet:
         with anyio.CancelScope(shield=True):
             for sandbox_id in list(self._live):
                 await self._halt(sandbox_id)
-                if self.registry.get(sandbox_id) is not None:
-                    self.registry.update(sandbox_id, status="stopped")
+                record = self.registry.get(sandbox_id)
+                if record is not None:
+                    self._mark_stopped(record)
 
     def close(self) -> None:
         """Release the registry (after :meth:`aclose` and once no task uses the fleet)."""
@@ -158,6 +153,10 @@ class Fleet:
     def spawn(self, func: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         """Run a background task for as long as the server runs."""
         self._task_group().start_soon(func, *args)
+
+    def _mark_stopped(self, record: SandboxRecord) -> SandboxRecord:
+        """Record a sandbox as stopped."""
+        return self.registry.update(record.id, status="stopped")
 
     def live_count(self) -> int:
         return len(self._live)
@@ -213,7 +212,14 @@ class Fleet:
                 log.warning("sandbox %s: %s", record.id, note)
         listener = await anyio.create_tcp_listener(local_host=self.config.host, local_port=0)
         port = int(listener.listeners[0].extra(anyio.abc.SocketAttribute.local_port))
-        live = LiveSandbox(record.id, runtime, port, anyio.CancelScope(), anyio.Event(), _now())
+        live = LiveSandbox(
+            record.id,
+            runtime,
+            port,
+            anyio.CancelScope(),
+            anyio.Event(),
+            _now(),
+        )
         agent = AgentPlane(self, live)
         plane = f"agent:{record.id}"
         handler = functools.partial(
@@ -279,9 +285,12 @@ class Fleet:
         }
         return doc
 
-    def _token(self, sandbox_id: str) -> dict[str, Any]:
+    def _token(self, record: SandboxRecord) -> dict[str, Any]:
         token, exp = issue_token(
-            self.secret, sandbox_id, now=_now(), lifetime=self.config.token_lifetime
+            self.secret,
+            record.id,
+            now=_now(),
+            lifetime=self.config.token_lifetime,
         )
         return {"auth_token": token, "token_expires_at": rfc3339(exp)}
 
@@ -313,7 +322,7 @@ class Fleet:
             "data": [self.describe(r) for r in records],
             "has_more": next_cursor is not None,
             "next_cursor": next_cursor,
-            "url": "/v1/sandboxes",
+            "url": SANDBOXES_LIST.path,
         }
 
     def _template_for(self, args: Any) -> BuiltinTemplate:
@@ -331,6 +340,10 @@ class Fleet:
 
     async def create(self, args: Any) -> dict[str, Any]:
         template = self._template_for(args)
+        env_vars = check_env(dict(args.env_vars or {}))
+        timeout = args.timeout_seconds
+        if timeout is not None:
+            seconds(timeout, "timeout_seconds", code="validation_error")
         async with self._lock:
             limit = self.config.max_sandboxes
             if limit is not None and len(self._live) >= limit:
@@ -342,7 +355,6 @@ class Fleet:
                 )
             sandbox_id = _new_sandbox_id()
             now = _now()
-            timeout = args.timeout_seconds
             record = SandboxRecord(
                 id=sandbox_id,
                 template=template.name,
@@ -351,22 +363,23 @@ class Fleet:
                 expires_at=now + timeout if timeout else None,
                 timeout_seconds=timeout,
                 internet_access=True if args.internet_access is None else args.internet_access,
-                env_vars=dict(args.env_vars or {}),
+                env_vars=env_vars,
                 agent_port=None,
                 region=args.region or "local",
             )
             self.registry.create(record)
             try:
                 live = await self._launch(record)
-                if args.env_vars:
-                    live.runtime.env_update(dict(args.env_vars))
+                if env_vars:
+                    live.runtime.env_update(env_vars)
                 self.registry.update(sandbox_id, agent_port=live.port)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await self._destroy(sandbox_id)
                 raise
-        doc = self.describe(self._record(sandbox_id))
-        doc.update(self._token(sandbox_id))
+        created = self._record(sandbox_id)
+        doc = self.describe(created)
+        doc.update(self._token(created))
         return doc
 
     async def get(self, args: Any) -> dict[str, Any]:
@@ -414,7 +427,7 @@ class Fleet:
         self._record(args.id)
         async with self._lock:
             await self._halt(args.id)
-            self.registry.update(args.id, status="stopped")
+            self._mark_stopped(self._record(args.id))
         return self.describe(self._record(args.id))
 
     async def start(self, args: Any) -> dict[str, Any]:
@@ -435,13 +448,13 @@ class Fleet:
 
     async def set_timeout(self, args: Any) -> dict[str, Any]:
         self._record(args.id)
+        seconds(args.timeout_seconds, "timeout_seconds", code="validation_error")
         expires = _now() + args.timeout_seconds
         self.registry.update(args.id, timeout_seconds=args.timeout_seconds, expires_at=expires)
         return self.describe(self._record(args.id))
 
     async def refresh_token(self, args: Any) -> dict[str, Any]:
-        self._record(args.id)
-        return self._token(args.id)
+        return self._token(self._record(args.id))
 
     async def list_templates(self, args: Any) -> dict[str, Any]:
         chosen = [
@@ -454,7 +467,7 @@ class Fleet:
             "object": "list",
             "data": [t.to_wire() for t in chosen],
             "has_more": False,
-            "url": "/v1/templates",
+            "url": TEMPLATES_LIST.path,
         }
 
     async def get_template(self, args: Any) -> dict[str, Any]:

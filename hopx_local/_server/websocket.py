@@ -19,6 +19,14 @@ import anyio
 
 from hopx_local._runtime.errors import SandboxFault
 from hopx_proto import Operation, ProtocolError, RemoteProtocolError, Role
+from hopx_proto.ops import (
+    COMMANDS_STREAM,
+    EXECUTE_STREAM,
+    FILES_WATCH,
+    STREAM,
+    STREAM_IPYTHON,
+    TERMINAL,
+)
 from hopx_proto.streams import (
     CommandStreamServer,
     Complete,
@@ -36,7 +44,9 @@ from hopx_proto.streams import (
 )
 
 from .agent import AgentContext
+from .checks import seconds
 from .envelope import Problem, utc_now_text
+from .text import invalid_text
 from .ws_channel import WSChannel
 
 __all__ = ["serve_websocket"]
@@ -55,7 +65,7 @@ Session = Callable[[AgentContext, WSChannel], Awaitable[None]]
 async def serve_websocket(ctx: AgentContext, op: Operation[Any, Any]) -> None:
     """Accept the upgrade on ``op``'s path and run its session until either side closes."""
     exchange = ctx.exchange
-    session = SESSIONS.get(op.name)
+    session = SESSIONS.get(op)
     if session is None or not op.websocket:
         raise Problem(
             400, f"{exchange.path} does not accept WebSocket upgrades", code="INVALID_REQUEST"
@@ -208,21 +218,30 @@ async def _output_session(
     except ProtocolError as exc:
         await _refuse(channel, f"Invalid request: {exc.message}", "INVALID_REQUEST")
         return
+    where = invalid_text(request)
+    if where is not None:
+        await _refuse(channel, f"Invalid request: {where} is not valid Unicode", "INVALID_REQUEST")
+        return
     ctx.counters.executions += 1
     ctx.counters.active_executions += 1
     try:
         async with _until_peer_gone(channel):
             try:
                 await _pump_output(ctx, channel, machine, start(request))
-            except SandboxFault as fault:
+            except (SandboxFault, Problem) as fault:
+                code = fault.code or "INVALID_REQUEST"
                 await channel.send_text(
                     machine.send(
-                        ErrorMessage(error=fault.message, code=fault.code, timestamp=utc_now_text())
+                        ErrorMessage(error=fault.message, code=code, timestamp=utc_now_text())
                     )
                 )
                 await channel.send_text(machine.send(Complete(success=False)))
     finally:
         ctx.counters.active_executions -= 1
+
+
+def _timeout(request: Any) -> float:
+    return float(seconds(request.timeout, "timeout", code="INVALID_REQUEST"))
 
 
 async def execute_stream(ctx: AgentContext, channel: WSChannel) -> None:
@@ -232,7 +251,7 @@ async def execute_stream(ctx: AgentContext, channel: WSChannel) -> None:
             request.language,
             env=dict(request.env or {}),
             workdir=request.workdir,
-            timeout=float(request.timeout),
+            timeout=_timeout(request),
         )
 
     await _output_session(ctx, channel, ExecuteStreamServer(), start)
@@ -245,7 +264,7 @@ async def rich_stream(ctx: AgentContext, channel: WSChannel) -> None:
             request.language,
             env=dict(request.env or {}),
             workdir=request.workdir,
-            timeout=float(request.timeout),
+            timeout=_timeout(request),
         )
 
     await _output_session(ctx, channel, RichStreamServer(), start)
@@ -259,7 +278,7 @@ async def ipython_stream(ctx: AgentContext, channel: WSChannel) -> None:
             "python",
             env=dict(request.env or {}),
             workdir=getattr(request, "workdir", "/workspace"),
-            timeout=float(request.timeout),
+            timeout=_timeout(request),
         )
 
     await _output_session(ctx, channel, IPythonStreamServer(), start)
@@ -272,7 +291,7 @@ async def command_stream(ctx: AgentContext, channel: WSChannel) -> None:
             list(getattr(request, "args", None) or []),
             env=dict(request.env or {}),
             workdir=request.workdir,
-            timeout=float(request.timeout),
+            timeout=_timeout(request),
         )
 
     await _output_session(ctx, channel, CommandStreamServer(), start)
@@ -310,7 +329,7 @@ async def terminal(ctx: AgentContext, channel: WSChannel) -> None:
                         events = machine.receive(frame)
                         for event in events:
                             if isinstance(event, Input):
-                                await session.write(event.data.encode("utf-8"))
+                                await session.write(event.data.encode("utf-8", "replace"))
                             elif isinstance(event, Resize):
                                 session.resize(event.cols, event.rows)
                     except ProtocolError as exc:
@@ -351,7 +370,7 @@ async def files_watch(ctx: AgentContext, channel: WSChannel) -> None:
     path = getattr(request, "path", None) or "/workspace"
     async with _until_peer_gone(channel):
         try:
-            changes = ctx.runtime.watch(path)
+            changes = await ctx.runtime.watch(path)
         except SandboxFault as fault:
             await channel.close(BAD_REQUEST_CLOSE, fault.message[:100])
             return
@@ -364,11 +383,11 @@ async def files_watch(ctx: AgentContext, channel: WSChannel) -> None:
                     return
 
 
-SESSIONS: dict[str, Session] = {
-    "execute.stream": execute_stream,
-    "commands.stream": command_stream,
-    "stream.rich": rich_stream,
-    "stream.ipython": ipython_stream,
-    "terminal": terminal,
-    "files.watch": files_watch,
+SESSIONS: dict[Operation[Any, Any], Session] = {
+    EXECUTE_STREAM: execute_stream,
+    COMMANDS_STREAM: command_stream,
+    STREAM: rich_stream,
+    STREAM_IPYTHON: ipython_stream,
+    TERMINAL: terminal,
+    FILES_WATCH: files_watch,
 }

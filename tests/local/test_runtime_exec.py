@@ -128,7 +128,7 @@ async def test_workdir_is_created_and_used(tmp_path: Path, mode: IsolationMode) 
             "python",
             workdir="/workspace/project/sub",
         )
-        assert sandbox.exists("/workspace/project/sub/made-here")
+        assert sandbox.files.exists("/workspace/project/sub/made-here")
     expected = "/workspace/project/sub" if mode is IsolationMode.BWRAP else "workspace/project/sub"
     assert outcome.stdout.strip().endswith(expected)
 
@@ -326,7 +326,7 @@ async def test_figures_shown_and_left_open_become_png_outputs(tmp_path: Path) ->
             "matplotlib/backend_bases.py": "class FigureManagerBase: pass\n",
             "matplotlib/pyplot.py": FAKE_PYPLOT,
         }.items():
-            sandbox.write(f"/workspace/{name}", text.encode())
+            sandbox.files.write(f"/workspace/{name}", text.encode())
         outcome = await sandbox.execute(
             "import matplotlib.pyplot as plt\nplt.figure()\nplt.show()\nplt.figure()\nplt.figure()",
             "python",

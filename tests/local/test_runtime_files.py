@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
 import pytest
 
 from hopx_local._runtime import IsolationMode, Limits, SandboxFault, SandboxRuntime
+
+pytestmark = pytest.mark.anyio
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -27,19 +30,18 @@ def sandbox(tmp_path: Path) -> SandboxRuntime:
     )
 
 
-def fault_of(call: object, *args: object) -> SandboxFault:
-    assert callable(call)
+async def fault_of(call: Callable[..., Awaitable[object]], *args: object) -> SandboxFault:
     with pytest.raises(SandboxFault) as caught:
-        call(*args)
+        await call(*args)
     return caught.value
 
 
-def test_write_read_round_trip_with_parents_and_mode(sandbox: SandboxRuntime) -> None:
-    size = sandbox.write("/workspace/a/b/c.txt", "héllo\n".encode(), "0600")
+async def test_write_read_round_trip_with_parents_and_mode(sandbox: SandboxRuntime) -> None:
+    size = await sandbox.write("/workspace/a/b/c.txt", "héllo\n".encode(), "0600")
     assert size == len("héllo\n".encode())
-    assert sandbox.read_text("/workspace/a/b/c.txt") == "héllo\n"
-    assert sandbox.read_bytes("a/b/c.txt") == "héllo\n".encode()
-    [entry] = sandbox.list("/workspace/a/b")
+    assert await sandbox.read_text("/workspace/a/b/c.txt") == "héllo\n"
+    assert await sandbox.read_bytes("a/b/c.txt") == "héllo\n".encode()
+    [entry] = await sandbox.list("/workspace/a/b")
     assert entry["name"] == "c.txt"
     assert entry["path"] == "/workspace/a/b/c.txt"
     assert entry["size"] == 7
@@ -48,27 +50,26 @@ def test_write_read_round_trip_with_parents_and_mode(sandbox: SandboxRuntime) ->
     assert RFC3339.match(entry["modified_time"])
 
 
-def test_overwrite_keeps_mode_and_refuses_when_asked(sandbox: SandboxRuntime) -> None:
-    sandbox.write("/tmp/x.sh", b"echo 1", "0755")
-    sandbox.write("/tmp/x.sh", b"echo 2")
-    assert sandbox.list("/tmp/x.sh")[0]["permissions"] == "-rwxr-xr-x"
-    failure = fault_of(sandbox.write, "/tmp/x.sh", b"3", None, False)
+async def test_overwrite_keeps_mode_and_refuses_when_asked(sandbox: SandboxRuntime) -> None:
+    await sandbox.write("/tmp/x.sh", b"echo 1", "0755")
+    await sandbox.write("/tmp/x.sh", b"echo 2")
+    assert (await sandbox.list("/tmp/x.sh"))[0]["permissions"] == "-rwxr-xr-x"
+    failure = await fault_of(sandbox.write, "/tmp/x.sh", b"3", None, False)
     assert (failure.code, failure.status) == ("FILE_ALREADY_EXISTS", 409)
-    assert sandbox.read_text("/tmp/x.sh") == "echo 2"
+    assert await sandbox.read_text("/tmp/x.sh") == "echo 2"
 
 
-def test_bad_mode_is_refused(sandbox: SandboxRuntime) -> None:
-    assert fault_of(sandbox.write, "/workspace/m", b"", "rwx").code == "INVALID_REQUEST"
-    assert not sandbox.exists("/workspace/m")
+async def test_bad_mode_is_refused(sandbox: SandboxRuntime) -> None:
+    assert (await fault_of(sandbox.write, "/workspace/m", b"", "rwx")).code == "INVALID_REQUEST"
+    assert not await sandbox.exists("/workspace/m")
 
 
-def test_writes_leave_no_temporary_files(sandbox: SandboxRuntime) -> None:
+async def test_writes_leave_no_temporary_files(sandbox: SandboxRuntime) -> None:
     for index in range(5):
-        sandbox.write("/workspace/file", str(index).encode())
-    assert [entry["name"] for entry in sandbox.list("/workspace")] == ["file"]
+        await sandbox.write("/workspace/file", str(index).encode())
+    assert [entry["name"] for entry in await sandbox.list("/workspace")] == ["file"]
 
 
-@pytest.mark.anyio
 async def test_failed_upload_leaves_nothing(sandbox: SandboxRuntime) -> None:
     async def interrupted_upload() -> None:
         async with sandbox.write_stream("/workspace/up.bin") as writer:
@@ -77,37 +78,37 @@ async def test_failed_upload_leaves_nothing(sandbox: SandboxRuntime) -> None:
 
     with pytest.raises(RuntimeError):
         await interrupted_upload()
-    assert sandbox.list("/workspace") == []
+    assert await sandbox.list("/workspace") == []
     async with sandbox.write_stream("/workspace/up.bin", "0640") as writer:
         await writer.write(b"a" * 300_000)
         await writer.write(b"b")
-    size, chunks = sandbox.open_read("/workspace/up.bin")
+    size, chunks = await sandbox.open_read("/workspace/up.bin")
     received = b"".join([chunk async for chunk in chunks])
     assert size == 300_001
     assert received == b"a" * 300_000 + b"b"
-    assert sandbox.list("/workspace")[0]["permissions"] == "-rw-r-----"
+    assert (await sandbox.list("/workspace"))[0]["permissions"] == "-rw-r-----"
 
 
-def test_list_mkdir_remove(sandbox: SandboxRuntime) -> None:
-    sandbox.mkdir("/workspace/d/e/f")
-    sandbox.mkdir("/workspace/d/e/f")
-    sandbox.write("/workspace/d/e/f/g.txt", b"g")
-    sandbox.write("/workspace/d/top.txt", b"t")
-    names = [(entry["name"], entry["is_directory"]) for entry in sandbox.list("/workspace/d")]
+async def test_list_mkdir_remove(sandbox: SandboxRuntime) -> None:
+    await sandbox.mkdir("/workspace/d/e/f")
+    await sandbox.mkdir("/workspace/d/e/f")
+    await sandbox.write("/workspace/d/e/f/g.txt", b"g")
+    await sandbox.write("/workspace/d/top.txt", b"t")
+    names = [(entry["name"], entry["is_directory"]) for entry in await sandbox.list("/workspace/d")]
     assert names == [("e", True), ("top.txt", False)]
-    assert sandbox.list("/workspace/d")[0]["permissions"].startswith("d")
-    sandbox.remove("/workspace/d")
-    assert not sandbox.exists("/workspace/d")
-    missing = fault_of(sandbox.remove, "/workspace/d")
+    assert (await sandbox.list("/workspace/d"))[0]["permissions"].startswith("d")
+    await sandbox.remove("/workspace/d")
+    assert not await sandbox.exists("/workspace/d")
+    missing = await fault_of(sandbox.remove, "/workspace/d")
     assert (missing.code, missing.status) == ("FILE_NOT_FOUND", 404)
-    assert fault_of(sandbox.remove, "/workspace").code == "PATH_NOT_ALLOWED"
+    assert (await fault_of(sandbox.remove, "/workspace")).code == "PATH_NOT_ALLOWED"
 
 
-def test_missing_files_are_404(sandbox: SandboxRuntime) -> None:
+async def test_missing_files_are_404(sandbox: SandboxRuntime) -> None:
     for call in (sandbox.read_text, sandbox.read_bytes, sandbox.list):
-        failure = fault_of(call, "/workspace/nope/nothing")
+        failure = await fault_of(call, "/workspace/nope/nothing")
         assert (failure.code, failure.status) == ("FILE_NOT_FOUND", 404)
-    assert sandbox.exists("/workspace/nope") is False
+    assert await sandbox.exists("/workspace/nope") is False
 
 
 @pytest.mark.parametrize(
@@ -123,43 +124,45 @@ def test_missing_files_are_404(sandbox: SandboxRuntime) -> None:
         "/proc/self/environ",
     ],
 )
-def test_escaping_paths_are_403(sandbox: SandboxRuntime, path: str) -> None:
+async def test_escaping_paths_are_403(sandbox: SandboxRuntime, path: str) -> None:
     for call in (sandbox.read_text, sandbox.exists, sandbox.list, sandbox.remove):
-        failure = fault_of(call, path)
+        failure = await fault_of(call, path)
         assert (failure.code, failure.status) == ("PATH_NOT_ALLOWED", 403)
-    assert fault_of(sandbox.write, path, b"x").code == "PATH_NOT_ALLOWED"
+    assert (await fault_of(sandbox.write, path, b"x")).code == "PATH_NOT_ALLOWED"
 
 
-def test_symlinks_are_followed_only_inside(sandbox: SandboxRuntime) -> None:
+async def test_symlinks_are_followed_only_inside(sandbox: SandboxRuntime) -> None:
     workspace = sandbox.layout.workspace
     sandbox.env_set({"SECRET": "1"})
     assert (sandbox.layout.state / "env.json").exists()
-    sandbox.write("/tmp/real.txt", b"inside")
+    await sandbox.write("/tmp/real.txt", b"inside")
     os.symlink("/etc/passwd", workspace / "abs-out")
     os.symlink("../../../../../../etc", workspace / "rel-out")
     os.symlink(str(sandbox.layout.root / "state"), workspace / "host-abs")
     os.symlink("/tmp/real.txt", workspace / "abs-in")
     os.symlink("loop", workspace / "loop")
     for path in ("/workspace/abs-out", "/workspace/rel-out/passwd"):
-        assert fault_of(sandbox.read_text, path).code == "PATH_NOT_ALLOWED"
-        assert fault_of(sandbox.write, path, b"x").code == "PATH_NOT_ALLOWED"
+        assert (await fault_of(sandbox.read_text, path)).code == "PATH_NOT_ALLOWED"
+        assert (await fault_of(sandbox.write, path, b"x")).code == "PATH_NOT_ALLOWED"
     # An absolute target means a sandbox path: a host path under /tmp stays in the sandbox.
-    assert fault_of(sandbox.read_text, "/workspace/host-abs/env.json").code == "FILE_NOT_FOUND"
-    assert Path("/etc/passwd").read_text().startswith("root")
-    assert sandbox.read_text("/workspace/abs-in") == "inside"
-    assert fault_of(sandbox.read_text, "/workspace/loop").code == "INVALID_PATH"
-    sandbox.remove("/workspace/abs-in")
-    assert sandbox.read_text("/tmp/real.txt") == "inside"
+    assert (
+        await fault_of(sandbox.read_text, "/workspace/host-abs/env.json")
+    ).code == "FILE_NOT_FOUND"
+    assert Path("/etc/passwd").read_text().startswith("root")  # noqa: ASYNC240
+    assert await sandbox.read_text("/workspace/abs-in") == "inside"
+    assert (await fault_of(sandbox.read_text, "/workspace/loop")).code == "INVALID_PATH"
+    await sandbox.remove("/workspace/abs-in")
+    assert await sandbox.read_text("/tmp/real.txt") == "inside"
 
 
-def test_directories_are_not_files(sandbox: SandboxRuntime) -> None:
-    sandbox.mkdir("/workspace/dir")
-    assert fault_of(sandbox.read_text, "/workspace/dir").code == "INVALID_PATH"
-    assert fault_of(sandbox.write, "/workspace/dir", b"x").code == "INVALID_PATH"
-    assert fault_of(sandbox.write, "/workspace", b"x").code == "INVALID_PATH"
+async def test_directories_are_not_files(sandbox: SandboxRuntime) -> None:
+    await sandbox.mkdir("/workspace/dir")
+    assert (await fault_of(sandbox.read_text, "/workspace/dir")).code == "INVALID_PATH"
+    assert (await fault_of(sandbox.write, "/workspace/dir", b"x")).code == "INVALID_PATH"
+    assert (await fault_of(sandbox.write, "/workspace", b"x")).code == "INVALID_PATH"
 
 
-def test_env_store_survives_a_new_runtime(sandbox: SandboxRuntime) -> None:
+async def test_env_store_survives_a_new_runtime(sandbox: SandboxRuntime) -> None:
     sandbox.env_set({"A": "1", "B": "2"})
     sandbox.env_update({"B": "3", "C": "4"})
     again = SandboxRuntime(
@@ -176,11 +179,10 @@ def test_env_store_survives_a_new_runtime(sandbox: SandboxRuntime) -> None:
     assert again.env_get() == {"A": "1", "B": "3", "C": "4"}
 
 
-@pytest.mark.anyio
 async def test_watch_reports_changes(sandbox: SandboxRuntime) -> None:
-    sandbox.mkdir("/workspace/w")
+    await sandbox.mkdir("/workspace/w")
     events: list[tuple[str, str]] = []
-    watch = sandbox.watch("/workspace/w")
+    watch = await sandbox.watch("/workspace/w")
 
     async def until(wanted: tuple[str, str]) -> None:
         with anyio.fail_after(5):
@@ -189,40 +191,40 @@ async def test_watch_reports_changes(sandbox: SandboxRuntime) -> None:
                 assert RFC3339.match(change["timestamp"])
                 events.append((change["event"], change["path"]))
 
-    sandbox.write("/workspace/w/new.txt", b"1")
+    await sandbox.write("/workspace/w/new.txt", b"1")
     await until(("created", "/workspace/w/new.txt"))
-    sandbox.write("/workspace/w/new.txt", b"12345")
+    await sandbox.write("/workspace/w/new.txt", b"12345")
     await until(("modified", "/workspace/w/new.txt"))
     os.rename(sandbox.layout.workspace / "w" / "new.txt", sandbox.layout.workspace / "w" / "r")
     await until(("renamed", "/workspace/w/r"))
     assert ("renamed", "/workspace/w/new.txt") in events
-    sandbox.remove("/workspace/w/r")
+    await sandbox.remove("/workspace/w/r")
     await until(("deleted", "/workspace/w/r"))
-    await watch.aclose()  # type: ignore[attr-defined]
-    failure = fault_of(sandbox.watch, "/workspace/absent")
+    await watch.aclose()
+    failure = await fault_of(sandbox.watch, "/workspace/absent")
     assert failure.code == "DIRECTORY_NOT_FOUND"
 
 
-def test_huge_whole_file_reads_are_refused(
+async def test_huge_whole_file_reads_are_refused(
     sandbox: SandboxRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hopx_local._runtime import files
 
     monkeypatch.setattr(files, "MAX_WHOLE_READ", 10)
-    sandbox.write("/workspace/big", b"x" * 11)
-    sandbox.write("/workspace/small", b"x" * 10)
-    assert fault_of(sandbox.read_text, "/workspace/big").code == "INVALID_REQUEST"
-    assert sandbox.read_bytes("/workspace/small") == b"x" * 10
+    await sandbox.write("/workspace/big", b"x" * 11)
+    await sandbox.write("/workspace/small", b"x" * 10)
+    assert (await fault_of(sandbox.read_text, "/workspace/big")).code == "INVALID_REQUEST"
+    assert await sandbox.read_bytes("/workspace/small") == b"x" * 10
 
 
-def test_mkdir_over_a_file_is_refused(sandbox: SandboxRuntime) -> None:
-    sandbox.write("/workspace/plain", b"x")
-    assert fault_of(sandbox.mkdir, "/workspace/plain").code == "FILE_ALREADY_EXISTS"
-    assert fault_of(sandbox.mkdir, "/workspace/plain/sub").code == "INVALID_PATH"
-    assert fault_of(sandbox.write, "/workspace/plain/sub", b"y").code == "INVALID_PATH"
+async def test_mkdir_over_a_file_is_refused(sandbox: SandboxRuntime) -> None:
+    await sandbox.write("/workspace/plain", b"x")
+    assert (await fault_of(sandbox.mkdir, "/workspace/plain")).code == "FILE_ALREADY_EXISTS"
+    assert (await fault_of(sandbox.mkdir, "/workspace/plain/sub")).code == "INVALID_PATH"
+    assert (await fault_of(sandbox.write, "/workspace/plain/sub", b"y")).code == "INVALID_PATH"
 
 
-def test_a_directory_swapped_for_a_symlink_is_not_followed(
+async def test_a_directory_swapped_for_a_symlink_is_not_followed(
     sandbox: SandboxRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Resolution happened first; the swap is seen by the descriptor walk and refused."""
@@ -230,7 +232,7 @@ def test_a_directory_swapped_for_a_symlink_is_not_followed(
 
     outside = sandbox.layout.root / "outside"
     outside.mkdir()
-    sandbox.mkdir("/workspace/dir")
+    await sandbox.mkdir("/workspace/dir")
     real_resolve = SandboxPaths.resolve
 
     def resolve_then_swap(
@@ -244,10 +246,10 @@ def test_a_directory_swapped_for_a_symlink_is_not_followed(
         return resolved
 
     monkeypatch.setattr(SandboxPaths, "resolve", resolve_then_swap)
-    failure = fault_of(sandbox.write, "/workspace/dir/file", b"escaped")
+    failure = await fault_of(sandbox.write, "/workspace/dir/file", b"escaped")
     assert failure.code == "PATH_NOT_ALLOWED"
     (outside / "file").write_text("host data")
     (sandbox.layout.workspace / "dir").unlink()
     (sandbox.layout.workspace / "dir").mkdir()
-    assert fault_of(sandbox.read_text, "/workspace/dir/file").code == "PATH_NOT_ALLOWED"
+    assert (await fault_of(sandbox.read_text, "/workspace/dir/file")).code == "PATH_NOT_ALLOWED"
     assert [path.name for path in outside.iterdir()] == ["file"]

@@ -95,7 +95,7 @@ async def test_host_files_outside_the_sandbox_are_invisible(tmp_path: Path) -> N
 @needs_bwrap
 async def test_sandboxes_cannot_see_each_other(tmp_path: Path) -> None:
     async with running(tmp_path, "one") as one, running(tmp_path, "two") as two:
-        two.write("/workspace/only-two.txt", b"two's data")
+        two.files.write("/workspace/only-two.txt", b"two's data")
         host_copy = two.layout.workspace / "only-two.txt"
         outcome = await one.execute(
             f"cat {host_copy} /workspace/only-two.txt; "
@@ -203,12 +203,12 @@ async def test_file_size_limit(tmp_path: Path) -> None:
 @needs_bwrap
 async def test_code_can_change_files_written_through_the_api(tmp_path: Path) -> None:
     async with running(tmp_path) as sandbox:
-        sandbox.write("/workspace/data/notes.txt", b"one\n")
+        sandbox.files.write("/workspace/data/notes.txt", b"one\n")
         outcome = await sandbox.execute(
             "echo two >> /workspace/data/notes.txt && mkdir /workspace/data/sub && echo ok",
             "bash",
         )
-        content = sandbox.read_text("/workspace/data/notes.txt")
+        content = sandbox.files.read_text("/workspace/data/notes.txt")
     assert outcome.stdout == "ok\n", outcome.stderr
     assert content == "one\ntwo\n"
 

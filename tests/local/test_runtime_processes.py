@@ -112,17 +112,17 @@ async def test_pause_stops_and_resume_continues(tmp_path: Path) -> None:
             "    os.replace('/workspace/.count', '/workspace/count')\n    time.sleep(0.02)",
             "python",
         )
-        await eventually(lambda: sandbox.exists("/workspace/count"))
+        await eventually(lambda: sandbox.files.exists("/workspace/count"))
         sandbox.pause()
         await anyio.sleep(0.2)
-        frozen = sandbox.read_text("/workspace/count")
+        frozen = sandbox.files.read_text("/workspace/count")
         states = {entry["status"] for entry in sandbox.system_processes()}
         await anyio.sleep(0.4)
-        still = sandbox.read_text("/workspace/count")
+        still = sandbox.files.read_text("/workspace/count")
         assert sandbox.paused
         sandbox.resume()
         await anyio.sleep(0.4)
-        moved = sandbox.read_text("/workspace/count")
+        moved = sandbox.files.read_text("/workspace/count")
         metrics = sandbox.metrics()
     assert frozen == still
     assert states == {"stopped"}

@@ -185,7 +185,7 @@ async def test_disk_is_limited_for_the_writable_tree(tmp_path: Path) -> None:
             timeout=60,
         )
         written = (await small.execute("du -sm /workspace /tmp | cut -f1", "bash")).stdout
-        small.write("/workspace/note.txt", b"")
+        small.files.write("/workspace/note.txt", b"")
         beside = await other.execute("head -c 60000000 /dev/zero > /workspace/f && echo ok", "bash")
     assert "No space left on device" in filled.stderr, filled
     assert filled.stdout.split()[:2] != ["0", "0"]

@@ -5,11 +5,15 @@ Every network wait is bounded. Imported by the ``test_server_*`` modules; holds 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pathlib
+import signal
 import subprocess
+import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import anyio
@@ -233,3 +237,51 @@ def read_base_url(proc: subprocess.Popen[str]) -> str:
     finally:
         watchdog.cancel()
     raise AssertionError("hopx-local serve did not print its URL")
+
+
+def start_serve(state_dir: pathlib.Path, key: str, log: pathlib.Path) -> subprocess.Popen[str]:
+    """A ``hopx-local serve`` child process on a free loopback port (stderr to ``log``)."""
+    command = [
+        sys.executable,
+        "-m",
+        "hopx_local",
+        "serve",
+        "--port",
+        "0",
+        "--api-key",
+        key,
+        "--state-dir",
+        str(state_dir),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "a") as sink:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=sink, text=True, env=env)
+
+
+def end_serve(proc: subprocess.Popen[str], signum: int = signal.SIGTERM) -> int | None:
+    """Stop a child started by :func:`start_serve` (by its pid), killing it if it does not stop
+    within ``WAIT`` seconds; its exit status."""
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return proc.returncode
+
+
+@contextlib.contextmanager
+def serving(
+    state_dir: pathlib.Path, key: str, log: pathlib.Path
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``(process, base URL)`` of a ``hopx-local serve`` child, ended on the way out."""
+    proc = start_serve(state_dir, key, log)
+    try:
+        yield proc, read_base_url(proc)
+    finally:
+        end_serve(proc)
