@@ -1,8 +1,12 @@
 """HS256 JSON Web Tokens for the sandbox agents, signed with a per-server secret.
 
-A token names one sandbox (``sandbox_id`` claim, also ``sub``) and carries ``iat`` and
-``exp``. :func:`verify_token` checks the signature, the expiry and that the token belongs to
-the sandbox being called, so another sandbox's token is refused. Time is passed in.
+A token names one sandbox (``sandbox_id`` claim, also ``sub``) and carries ``iat``, ``exp``
+and ``gen``, the sandbox's token generation when it was issued (it grows each time the sandbox
+stops). :func:`verify_token` checks the signature, the expiry, that the token belongs to the
+sandbox being called and that it was issued in the sandbox's current generation: another
+sandbox's token is refused, and so is one issued before the sandbox last stopped. Refreshing
+a token leaves the generation as it is, so earlier tokens stay valid until they expire.
+Time is passed in.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
@@ -38,6 +42,7 @@ class TokenClaims:
     sandbox_id: str
     issued_at: int
     expires_at: int
+    generation: int = 0
 
 
 def new_secret() -> bytes:
@@ -58,8 +63,13 @@ def _sign(secret: bytes, signing_input: str) -> str:
     return _b64(hmac.new(secret, signing_input.encode("ascii"), hashlib.sha256).digest())
 
 
-def issue_token(secret: bytes, sandbox_id: str, *, now: float, lifetime: int) -> tuple[str, int]:
-    """A token for ``sandbox_id`` valid for ``lifetime`` seconds; ``(token, exp)``."""
+def issue_token(
+    secret: bytes, sandbox_id: str, *, now: float, lifetime: int, generation: int = 0
+) -> tuple[str, int]:
+    """A token for ``sandbox_id`` valid for ``lifetime`` seconds; ``(token, exp)``.
+
+    ``generation`` is the sandbox's current token generation (see the module docstring).
+    """
     iat = int(now)
     exp = iat + lifetime
     payload = {
@@ -68,6 +78,7 @@ def issue_token(secret: bytes, sandbox_id: str, *, now: float, lifetime: int) ->
         "sandbox_id": sandbox_id,
         "iat": iat,
         "exp": exp,
+        "gen": generation,
         "jti": secrets.token_hex(8),
     }
     head = _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
@@ -86,11 +97,16 @@ def _claims(text: str) -> dict[str, Any]:
     return value
 
 
-def verify_token(secret: bytes, token: str, *, sandbox_id: str, now: float) -> TokenClaims:
+def verify_token(
+    secret: bytes, token: str, *, sandbox_id: str, now: float, generation: int | None = None
+) -> TokenClaims:
     """The claims of ``token`` if it is valid for ``sandbox_id`` at ``now``.
 
+    With ``generation``, the token must also have been issued in that token generation of the
+    sandbox (tokens without a ``gen`` claim count as generation 0).
+
     Raises :class:`TokenRejected` with ``TOKEN_INVALID`` (bad shape, bad signature, another
-    sandbox's token) or ``TOKEN_EXPIRED``.
+    sandbox's token, a token issued before the sandbox last stopped) or ``TOKEN_EXPIRED``.
     """
     parts = token.split(".")
     if len(parts) != 3 or not all(parts):
@@ -109,10 +125,21 @@ def verify_token(secret: bytes, token: str, *, sandbox_id: str, now: float) -> T
     owner = claims.get("sandbox_id")
     exp = claims.get("exp")
     iat = claims.get("iat", 0)
-    if not isinstance(owner, str) or not isinstance(exp, int) or not isinstance(iat, int):
+    gen = claims.get("gen", 0)
+    if not (isinstance(owner, str) and _is_int(exp) and _is_int(iat) and _is_int(gen)):
         raise TokenRejected("TOKEN_INVALID", "Token claims are incomplete")
-    if not hmac.compare_digest(owner.encode(), sandbox_id.encode()):
+    if not hmac.compare_digest(owner.encode("utf-8", "replace"), sandbox_id.encode()):
         raise TokenRejected("TOKEN_INVALID", "Token was issued for another sandbox")
+    if generation is not None and gen != generation:
+        raise TokenRejected(
+            "TOKEN_INVALID",
+            "Token was issued before this sandbox was last stopped; ask the control plane "
+            "for a new one (refresh_token)",
+        )
     if now >= exp:
         raise TokenRejected("TOKEN_EXPIRED", "Token has expired")
-    return TokenClaims(sandbox_id=owner, issued_at=iat, expires_at=exp)
+    return TokenClaims(sandbox_id=owner, issued_at=iat, expires_at=exp, generation=gen)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -29,7 +29,11 @@ CREATE INDEX IF NOT EXISTS sandboxes_by_creation ON sandboxes (created_at, id);
 
 @attrs.frozen
 class SandboxRecord:
-    """What the control plane remembers about a sandbox (times are epoch seconds)."""
+    """What the control plane remembers about a sandbox (times are epoch seconds).
+
+    ``token_generation`` counts the times the sandbox stopped: its tokens carry the
+    generation they were issued in, and only the current one opens the sandbox.
+    """
 
     id: str
     template: str
@@ -42,6 +46,7 @@ class SandboxRecord:
     agent_port: int | None = None
     region: str | None = None
     resources: dict[str, Any] = attrs.Factory(dict)
+    token_generation: int = 0
 
     def to_json(self) -> str:
         """The record as a JSON document."""

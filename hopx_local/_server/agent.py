@@ -225,7 +225,13 @@ class AgentPlane:
         if scheme.lower() != "bearer" or not token.strip():
             raise Problem(401, "Authorization must be 'Bearer <token>'", code="TOKEN_INVALID")
         try:
-            verify_token(self.fleet.secret, token.strip(), sandbox_id=self.live.id, now=time.time())
+            verify_token(
+                self.fleet.secret,
+                token.strip(),
+                sandbox_id=self.live.id,
+                now=time.time(),
+                generation=self.live.generation,
+            )
         except TokenRejected as exc:
             raise Problem(401, exc.message, code=exc.code) from None
 

@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 import anyio.abc
 import attrs
+from anyio.streams.stapled import MultiListener
 
 from hopx_local._jwt import issue_token, new_secret
 from hopx_local._runtime.env import check_env
@@ -71,7 +72,11 @@ class FleetConfig:
 
 @attrs.define
 class LiveSandbox:
-    """A sandbox whose agent is listening."""
+    """A sandbox whose agent is listening.
+
+    ``generation`` is the token generation its agent accepts: tokens signed for an earlier
+    one (issued before the sandbox last stopped) are refused.
+    """
 
     id: str
     runtime: SandboxRuntime
@@ -79,6 +84,7 @@ class LiveSandbox:
     scope: anyio.CancelScope
     done: anyio.Event
     started: float
+    generation: int = 0
 
 
 def _now() -> float:
@@ -155,8 +161,10 @@ class Fleet:
         self._task_group().start_soon(func, *args)
 
     def _mark_stopped(self, record: SandboxRecord) -> SandboxRecord:
-        """Record a sandbox as stopped."""
-        return self.registry.update(record.id, status="stopped")
+        """Record a sandbox as stopped; the tokens issued for it so far stop opening it."""
+        return self.registry.update(
+            record.id, status="stopped", token_generation=record.token_generation + 1
+        )
 
     def live_count(self) -> int:
         return len(self._live)
@@ -210,7 +218,7 @@ class Fleet:
             if note not in self._warned:
                 self._warned.add(note)
                 log.warning("sandbox %s: %s", record.id, note)
-        listener = await anyio.create_tcp_listener(local_host=self.config.host, local_port=0)
+        listener = await self._agent_listener(record.agent_port)
         port = int(listener.listeners[0].extra(anyio.abc.SocketAttribute.local_port))
         live = LiveSandbox(
             record.id,
@@ -219,6 +227,7 @@ class Fleet:
             anyio.CancelScope(),
             anyio.Event(),
             _now(),
+            generation=record.token_generation,
         )
         agent = AgentPlane(self, live)
         plane = f"agent:{record.id}"
@@ -238,6 +247,17 @@ class Fleet:
         self._task_group().start_soon(serve)
         self._live[record.id] = live
         return live
+
+    async def _agent_listener(self, port: int | None) -> MultiListener[anyio.abc.SocketStream]:
+        """A listener for an agent: on ``port`` (where the sandbox's agent was before, so its
+        ``public_host`` stays the same across a stop or a restart) when it is free, else on
+        any free port."""
+        if port:
+            try:
+                return await anyio.create_tcp_listener(local_host=self.config.host, local_port=port)
+            except OSError:
+                pass
+        return await anyio.create_tcp_listener(local_host=self.config.host, local_port=0)
 
     async def _halt(self, sandbox_id: str) -> None:
         live = self._live.pop(sandbox_id, None)
@@ -291,6 +311,7 @@ class Fleet:
             record.id,
             now=_now(),
             lifetime=self.config.token_lifetime,
+            generation=record.token_generation,
         )
         return {"auth_token": token, "token_expires_at": rfc3339(exp)}
 

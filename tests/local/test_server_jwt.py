@@ -67,3 +67,52 @@ def test_unsigned_algorithm_is_refused() -> None:
     _head, body, _sig = token.split(".")
     none_head = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
     assert _rejected(secret, f"{none_head}.{body}.", "sbx1") == "TOKEN_INVALID"
+
+
+def test_a_token_of_an_earlier_generation_is_invalid() -> None:
+    secret = new_secret()
+    token, _ = issue_token(secret, "sbx1", now=NOW, lifetime=3600, generation=2)
+    assert verify_token(secret, token, sandbox_id="sbx1", now=NOW, generation=2).generation == 2
+    assert _rejected_at(secret, token, generation=3) == "TOKEN_INVALID"
+    assert _rejected_at(secret, token, generation=1) == "TOKEN_INVALID"
+    # Without a generation to check against, only signature, owner and expiry count.
+    verify_token(secret, token, sandbox_id="sbx1", now=NOW)
+
+
+def test_a_token_without_a_generation_is_of_the_first() -> None:
+    secret = new_secret()
+    token = _signed(secret, {"sandbox_id": "sbx1", "iat": int(NOW), "exp": int(NOW) + 60})
+    assert verify_token(secret, token, sandbox_id="sbx1", now=NOW, generation=0).generation == 0
+    assert _rejected_at(secret, token, generation=1) == "TOKEN_INVALID"
+
+
+@pytest.mark.parametrize("gen", ["1", 1.0, True, None, [1]])
+def test_a_generation_that_is_not_an_integer_is_invalid(gen: object) -> None:
+    secret = new_secret()
+    claims = {"sandbox_id": "sbx1", "iat": int(NOW), "exp": int(NOW) + 60, "gen": gen}
+    assert _rejected_at(secret, _signed(secret, claims), generation=1) == "TOKEN_INVALID"
+
+
+def test_claims_holding_lone_surrogates_are_invalid() -> None:
+    secret = new_secret()
+    claims = {"sandbox_id": "sbx\udcff", "iat": int(NOW), "exp": int(NOW) + 60}
+    assert _rejected(secret, _signed(secret, claims), "sbx1") == "TOKEN_INVALID"
+
+
+def _signed(secret: bytes, claims: dict[str, object]) -> str:
+    import hashlib
+    import hmac
+
+    def part(value: object) -> str:
+        raw = json.dumps(value, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    signing_input = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}"
+    digest = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+
+def _rejected_at(secret: bytes, token: str, *, generation: int) -> str:
+    with pytest.raises(TokenRejected) as info:
+        verify_token(secret, token, sandbox_id="sbx1", now=NOW, generation=generation)
+    return info.value.code
