@@ -9,18 +9,31 @@ from pathlib import Path
 
 from .errors import fault
 
-__all__ = ["EnvStore", "check_env"]
+__all__ = ["MAX_ENV_BYTES", "MAX_ENV_VARS", "MAX_VAR_BYTES", "EnvStore", "check_env"]
+
+#: Bounds that keep a process's environment within what ``execve`` takes (E2BIG beyond): one
+#: ``NAME=value`` string, the whole set, and how many variables.
+MAX_VAR_BYTES = 128 * 1024 - 1
+MAX_ENV_BYTES = 512 * 1024
+MAX_ENV_VARS = 4096
 
 
 def check_env(env: object) -> dict[str, str]:
     """A copy of ``env`` if it is a valid str -> str mapping; INVALID_REQUEST otherwise.
 
     A name is non-empty and holds no ``=`` and no NUL byte; a value is a string without NUL
-    bytes (neither could reach a process's environment).
+    bytes (neither could reach a process's environment). One variable may take
+    :data:`MAX_VAR_BYTES` bytes, all of them :data:`MAX_ENV_BYTES`, and there may be
+    :data:`MAX_ENV_VARS` of them.
     """
     if not isinstance(env, Mapping):
         raise fault("INVALID_REQUEST", "environment must be an object of strings")
+    if len(env) > MAX_ENV_VARS:
+        raise fault(
+            "INVALID_REQUEST", f"{len(env)} environment variables; at most {MAX_ENV_VARS} fit"
+        )
     checked: dict[str, str] = {}
+    total = 0
     for key, value in env.items():
         if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
             raise fault(
@@ -32,6 +45,21 @@ def check_env(env: object) -> dict[str, str]:
             raise fault("INVALID_REQUEST", f"environment variable {key} must be a string")
         if "\x00" in value:
             raise fault("INVALID_REQUEST", f"environment variable {key} holds a NUL byte")
+        size = (
+            len(key.encode("utf-8", "surrogatepass"))
+            + len(value.encode("utf-8", "surrogatepass"))
+            + 1
+        )
+        if size > MAX_VAR_BYTES:
+            raise fault(
+                "INVALID_REQUEST",
+                f"environment variable {key[:40]} is {size} bytes; at most {MAX_VAR_BYTES} fit",
+            )
+        total += size + 1
+        if total > MAX_ENV_BYTES:
+            raise fault(
+                "INVALID_REQUEST", f"the environment is over {MAX_ENV_BYTES} bytes; it cannot fit"
+            )
         checked[key] = value
     return checked
 

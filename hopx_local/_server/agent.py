@@ -8,6 +8,7 @@ streams in :mod:`.websocket`.
 
 from __future__ import annotations
 
+import errno
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,23 @@ RUNS_CODE = frozenset(
 PARSE_ERROR_CODES: dict[RemoteErrorKind | None, str] = {
     "invalid_json": "INVALID_JSON",
     "missing_field": "MISSING_PARAMETER",
+}
+
+
+#: What a failure to start a process means, by errno: (status, code, what to say).
+SPAWN_ERRORS: dict[int, tuple[int, str, str]] = {
+    errno.E2BIG: (
+        400,
+        "INVALID_REQUEST",
+        "the command line and environment together are too large to start a process",
+    ),
+    errno.EAGAIN: (
+        429,
+        "RESOURCE_LIMIT_EXCEEDED",
+        "the sandbox has reached its process limit; wait for some processes to end",
+    ),
+    errno.EMFILE: (503, "SERVICE_UNAVAILABLE", "the server is out of file descriptors"),
+    errno.ENFILE: (503, "SERVICE_UNAVAILABLE", "the system is out of file descriptors"),
 }
 
 
@@ -194,6 +212,12 @@ class AgentPlane:
             status = exc.status_hint if 400 <= exc.status_hint < 600 else 400
             code = PARSE_ERROR_CODES.get(exc.kind, "INVALID_REQUEST") if status == 400 else None
             response = agent_error(status, exc.message, request_id=exchange.request_id, code=code)
+        except OSError as exc:
+            known = SPAWN_ERRORS.get(exc.errno or 0)
+            if known is None:
+                raise
+            status, code, message = known
+            response = agent_error(status, message, request_id=exchange.request_id, code=code)
         if response is not None and not exchange.started and not exchange.taken_over:
             await exchange.respond(response)
         elapsed = (time.monotonic() - started) * 1000.0

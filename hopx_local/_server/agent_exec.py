@@ -28,7 +28,7 @@ from hopx_proto.ops import (
 from hopx_proto.wire import dumps
 
 from .agent import AgentContext, Handler
-from .checks import seconds
+from .checks import argv, seconds
 from .envelope import utc_now_text
 from .webhook import post_webhook
 
@@ -171,7 +171,7 @@ async def commands_background(ctx: AgentContext, args: Any) -> dict[str, Any]:
     record = await ctx.runtime.start_background(
         None,
         "bash",
-        argv=[args.command, *args.args],
+        argv=argv([args.command, *args.args], "command and args", code="INVALID_REQUEST"),
         env=dict(args.env or {}),
         workdir=args.workdir,
         timeout=_timeout(args),
@@ -184,6 +184,7 @@ async def commands_run(ctx: AgentContext, args: Any) -> dict[str, Any]:
     await _counted(ctx)
     ctx.counters.active_executions += 1
     try:
+        argv([args.command, *args.args], "command and args", code="INVALID_REQUEST")
         outcome = await ctx.runtime.run_command(
             args.command,
             list(args.args),

@@ -44,7 +44,7 @@ from hopx_proto.streams import (
 )
 
 from .agent import AgentContext
-from .checks import seconds
+from .checks import argv, seconds
 from .envelope import Problem, utc_now_text
 from .text import invalid_text
 from .ws_channel import WSChannel
@@ -286,9 +286,11 @@ async def ipython_stream(ctx: AgentContext, channel: WSChannel) -> None:
 
 async def command_stream(ctx: AgentContext, channel: WSChannel) -> None:
     def start(request: Any) -> AsyncIterator[tuple[str, str]]:
+        args = list(getattr(request, "args", None) or [])
+        argv([request.command, *args], "command and args", code="INVALID_REQUEST")
         return ctx.runtime.stream_command(
             request.command,
-            list(getattr(request, "args", None) or []),
+            args,
             env=dict(request.env or {}),
             workdir=request.workdir,
             timeout=_timeout(request),
