@@ -177,6 +177,11 @@ class SandboxFileAPI:
         """Directory entries: name, path, size, is_directory, modified_time, permissions."""
         return await self._call("list", path, self.files.list, path)
 
+    async def list_encoded(self, path: str = "/workspace") -> tuple[int, bytes]:
+        """``(count, JSON)``: the entries of :meth:`list` as the items of a JSON array
+        (comma-separated, without the brackets), for directories too big to hold as objects."""
+        return await self._call("list", path, self.files.list_encoded, path)
+
     async def exists(self, path: str) -> bool:
         """Whether something exists at a sandbox path."""
         return await self._call("exists", path, self.files.exists, path)

@@ -14,9 +14,11 @@ no half-written file in the sandbox, and staging is emptied whenever the sandbox
 from __future__ import annotations
 
 import builtins
+import codecs
 import contextlib
 import errno
 import heapq
+import json
 import os
 import secrets
 import shutil
@@ -37,6 +39,7 @@ from .paths import (
     stat_at,
     wire_text,
 )
+from .sharing import let_others_run, sharing
 from .walk import TreeChanged, remove_tree
 
 __all__ = [
@@ -252,7 +255,14 @@ class SandboxFiles:
 
     def read_text(self, path: str) -> str:
         """The content of a file as text (UTF-8; undecodable bytes become U+FFFD)."""
-        return self.read_bytes(path).decode("utf-8", errors="replace")
+        data = self.read_bytes(path)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pieces = [
+            decoder.decode(data[start : start + CHUNK])
+            for start in sharing(range(0, len(data), CHUNK), 4)
+        ]
+        pieces.append(decoder.decode(b"", final=True))
+        return "".join(pieces)
 
     def open_download(self, path: str) -> Download:
         """A regular file opened for a download, its length fixed now."""
@@ -352,8 +362,9 @@ class SandboxFiles:
             "permissions": stat.filemode(info.st_mode),
         }
 
-    def list(self, path: str = "/workspace") -> list[dict[str, Any]]:
-        """Entries of a directory (symlinks reported as links), sorted by name."""
+    def _listing(self, path: str) -> Iterator[tuple[str, str, os.stat_result]]:
+        """``(name, sandbox path, lstat)`` of each entry of a directory, sorted by name (or of
+        the one file when ``path`` is not a directory)."""
         host, sandbox = self.paths.resolve(path)
         base, parts = self.paths.split_host(host)
         if parts:
@@ -362,21 +373,37 @@ class SandboxFiles:
                 if info is None:
                     raise _missing(shown)
                 if not stat.S_ISDIR(info.st_mode):
-                    return [self._entry(name, sandbox, info)]
+                    yield name, sandbox, info
+                    return
         fd = open_beneath(base, parts, sandbox=sandbox)
-        entries = []
         prefix = sandbox.rstrip("/") + "/"
         try:
-            with os.scandir(fd) as found:
-                for item in found:
-                    try:
-                        item_info = item.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue
-                    entries.append(self._entry(item.name, prefix + item.name, item_info))
+            for name in _sorted_names(os.listdir(fd)):
+                try:
+                    item_info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                yield name, prefix + name, item_info
         finally:
             os.close(fd)
-        return _sorted_by_name(entries)
+
+    def list(self, path: str = "/workspace") -> builtins.list[dict[str, Any]]:
+        """Entries of a directory (symlinks reported as links), sorted by name."""
+        return [self._entry(*found) for found in self._listing(path)]
+
+    def list_encoded(self, path: str = "/workspace") -> tuple[int, bytes]:
+        """``(count, JSON)``: the entries of :meth:`list`, encoded as the items of a JSON array
+        (comma-separated, no brackets), without holding them all as objects at once."""
+        out = bytearray()
+        count = 0
+        for found in self._listing(path):
+            if count:
+                out += b","
+            out += json.dumps(
+                self._entry(*found), separators=(",", ":"), ensure_ascii=False
+            ).encode()
+            count += 1
+        return count, bytes(out)
 
     def mkdir(self, path: str) -> None:
         """Create a directory and its missing parents (no error if it exists)."""
@@ -442,16 +469,14 @@ class SandboxFiles:
         return [self.paths.layout.workspace, self.paths.layout.tmp]
 
 
-def _sorted_by_name(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``entries`` sorted by name, in runs merged lazily (each C-level sort stays short)."""
-
-    def by_name(entry: dict[str, Any]) -> str:
-        return str(entry["name"])
-
-    if len(entries) <= _SORT_RUN:
-        return sorted(entries, key=by_name)
-    runs = [
-        sorted(entries[start : start + _SORT_RUN], key=by_name)
-        for start in range(0, len(entries), _SORT_RUN)
-    ]
-    return list(heapq.merge(*runs, key=by_name))
+def _sorted_names(names: builtins.list[str]) -> Iterator[str]:
+    """``names`` in order, sorted in runs merged lazily (each C-level sort stays short), handing
+    the interpreter to other threads as it goes."""
+    if len(names) <= _SORT_RUN:
+        yield from sharing(sorted(names))
+        return
+    runs = []
+    for start in range(0, len(names), _SORT_RUN):
+        runs.append(sorted(names[start : start + _SORT_RUN]))
+        let_others_run()
+    yield from sharing(heapq.merge(*runs))

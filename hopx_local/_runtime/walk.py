@@ -17,6 +17,8 @@ import stat
 from collections.abc import Iterator
 from types import TracebackType
 
+from .sharing import EVERY, let_others_run
+
 __all__ = ["Cursor", "TreeChanged", "remove_tree", "walk_tree"]
 
 _DOWN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -115,6 +117,8 @@ def walk_tree(top: int, *, limit: int) -> Iterator[tuple[str, os.stat_result]]:
     with Cursor(os.dup(top)) as cursor:
         levels: list[tuple[str, list[str]]] = [("", _names(cursor.fd))]
         while levels and count < limit:
+            if count % EVERY == 0:
+                let_others_run()
             prefix, pending = levels[-1]
             if not pending:
                 levels.pop()
@@ -162,7 +166,11 @@ def remove_tree(parent: int, name: str) -> int:
     with Cursor(os.dup(parent)) as cursor:
         # The starting directory is the one level whose only entry to remove is ``name``.
         levels: list[tuple[str, list[str]]] = [("", [name])]
+        steps = 0
         while levels:
+            steps += 1
+            if steps % EVERY == 0:
+                let_others_run()
             current, pending = levels[-1]
             if pending:
                 child = pending.pop()

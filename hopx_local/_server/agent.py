@@ -289,6 +289,8 @@ class AgentPlane:
         else:
             args = parse_arguments(op, request)
         result = await handler(ctx, args)
+        if exchange.started:  # the handler streamed its own reply
+            return None
         if isinstance(result, Response):
             return result
         return op.render(result)

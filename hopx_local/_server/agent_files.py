@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from hopx_local._runtime.sharing import sharing
 from hopx_proto import NEED_DATA, Operation, RemoteProtocolError, Request, Response
 from hopx_proto.ops import (
     FILES_DOWNLOAD,
@@ -24,34 +25,42 @@ from hopx_proto.ops import (
 from hopx_proto.wire import Done, MultipartDecoder, PartData, PartEnd, PartStart
 
 from .agent import AgentContext, Handler, RawHandler
-from .bodies import render_in_pieces
+from .bodies import encode_in_pieces, listing_pieces, respond_in_pieces
 from .envelope import Problem, utc_now_text
 
 __all__ = ["HANDLERS", "RAW_HANDLERS"]
 
 _UPLOAD_MAX_PARTS = 8
-#: Base64 text decoded per call (a multiple of 4, so every slice decodes on its own).
+#: Base64 text decoded per call (a multiple of 4, so every slice decodes on its own), and text
+#: encoded per call.
 _BASE64_SLICE = 4 << 20
+_TEXT_SLICE = 1 << 20
 
 
 def _done(path: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"success": True, "path": path, "message": message, "timestamp": utc_now_text(), **extra}
 
 
-async def read(ctx: AgentContext, args: Any) -> Response:
+def _read_pieces(path: str, content: str) -> list[bytes]:
+    """The ``files.read`` reply body, in pieces (blocking for a large file)."""
+    slices = sharing(range(0, len(content), _TEXT_SLICE), 1)
+    size = sum(len(content[start : start + _TEXT_SLICE].encode()) for start in slices)
+    return encode_in_pieces({"content": content, "path": path, "size": size})
+
+
+async def read(ctx: AgentContext, args: Any) -> None:
     content = await ctx.runtime.read_text(args.path)
-    doc = {"content": content, "path": args.path, "size": len(content.encode("utf-8"))}
-    return await ctx.runtime.run_blocking(render_in_pieces, FILES_READ, doc)
+    pieces = await ctx.runtime.run_blocking(_read_pieces, args.path, content)
+    await respond_in_pieces(ctx.exchange, FILES_READ, pieces)
 
 
 async def exists(ctx: AgentContext, args: Any) -> dict[str, Any]:
     return {"exists": bool(await ctx.runtime.exists(args.path)), "path": args.path}
 
 
-async def list_files(ctx: AgentContext, args: Any) -> Response:
-    entries = await ctx.runtime.list(args.path)
-    doc = {"files": entries, "path": args.path, "count": len(entries)}
-    return await ctx.runtime.run_blocking(render_in_pieces, FILES_LIST, doc)
+async def list_files(ctx: AgentContext, args: Any) -> None:
+    count, entries = await ctx.runtime.list_encoded(args.path)
+    await respond_in_pieces(ctx.exchange, FILES_LIST, listing_pieces(args.path, count, entries))
 
 
 async def mkdir(ctx: AgentContext, args: Any) -> dict[str, Any]:
@@ -66,18 +75,21 @@ async def remove(ctx: AgentContext, args: Any) -> dict[str, Any]:
 
 def _content_bytes(args: Any) -> bytes:
     """The bytes a ``files.write`` asks for (blocking for a large content)."""
+    text = args.content
     if args.encoding != "base64":
         try:
-            return bytes(args.content.encode("utf-8"))
+            return b"".join(
+                text[start : start + _TEXT_SLICE].encode("utf-8")
+                for start in sharing(range(0, len(text), _TEXT_SLICE), 1)
+            )
         except UnicodeEncodeError:
             raise Problem(
                 400, "content is not valid Unicode text", code="INVALID_REQUEST", path=args.path
             ) from None
-    text = args.content
     try:
         return b"".join(
             base64.b64decode(text[start : start + _BASE64_SLICE].encode("ascii"), validate=True)
-            for start in range(0, len(text), _BASE64_SLICE)
+            for start in sharing(range(0, len(text), _BASE64_SLICE), 1)
         )
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise Problem(

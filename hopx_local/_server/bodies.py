@@ -11,15 +11,24 @@ or more).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from hopx_proto import Operation, Request, Response
-from hopx_proto.wire import dumps, to_wire
+from hopx_local._runtime.sharing import sharing
+from hopx_proto import Operation, Request
+from hopx_proto.wire import dumps
 
+from .connection import Exchange
 from .envelope import Problem
 from .text import invalid_text
 
-__all__ = ["LARGE_BODY", "parse_arguments", "render_in_pieces"]
+__all__ = [
+    "LARGE_BODY",
+    "encode_in_pieces",
+    "listing_pieces",
+    "parse_arguments",
+    "respond_in_pieces",
+]
 
 #: Request bodies at least this large are parsed in a worker thread.
 LARGE_BODY = 256 * 1024
@@ -31,11 +40,11 @@ _CHARS = 1 << 20
 def _pieces(value: Any, out: list[bytes]) -> None:
     if isinstance(value, str) and len(value) > _CHARS:
         # Escaping is per character, so the slices' escapes join into the whole one's.
-        slices = range(0, len(value), _CHARS)
+        slices = sharing(range(0, len(value), _CHARS), 1)
         out += [b'"', *(dumps(value[start : start + _CHARS])[1:-1] for start in slices), b'"']
     elif isinstance(value, list) and len(value) > _ITEMS:
         out.append(b"[")
-        for start in range(0, len(value), _ITEMS):
+        for start in sharing(range(0, len(value), _ITEMS), 1):
             if start:
                 out.append(b",")
             out.append(dumps(value[start : start + _ITEMS])[1:-1])
@@ -52,11 +61,38 @@ def _pieces(value: Any, out: list[bytes]) -> None:
         out.append(dumps(value))
 
 
-def render_in_pieces(op: Operation[Any, Any], result: dict[str, Any]) -> Response:
-    """``op.render(result)`` for a JSON operation, encoded in short calls (blocking)."""
+def encode_in_pieces(result: dict[str, Any]) -> list[bytes]:
+    """The JSON of ``result`` (plain JSON data: dicts, lists, strings, numbers), in pieces
+    encoded by short calls (blocking); joined, they are ``op.render(result).body``."""
     pieces: list[bytes] = []
-    _pieces(to_wire(result), pieces)
-    return Response(op.success, ((b"content-type", op.result.content_type),), b"".join(pieces))
+    _pieces(result, pieces)
+    return pieces
+
+
+def listing_pieces(path: str, count: int, entries: bytes) -> list[bytes]:
+    """The ``files.list`` reply body, in pieces, from entries already encoded (the items of
+    the ``files`` array, comma-separated)."""
+    step = _CHARS
+    middle = [entries[start : start + step] for start in range(0, len(entries), step)]
+    tail = b'],"path":' + dumps(path) + b',"count":' + str(count).encode() + b"}"
+    return [b'{"files":[', *middle, tail]
+
+
+async def respond_in_pieces(
+    exchange: Exchange, op: Operation[Any, Any], pieces: list[bytes]
+) -> None:
+    """Answer ``exchange`` with ``op``'s success status and a JSON body sent piece by piece
+    (never joined into one buffer)."""
+    headers = (
+        (b"content-type", op.result.content_type),
+        (b"content-length", str(sum(map(len, pieces))).encode()),
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    await exchange.respond_stream(op.success, headers, chunks())
 
 
 def parse_arguments(
