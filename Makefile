@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stream_throughput.py
 	$(BIN)/python bench/client_cpu.py
 	$(BIN)/python bench/emulator_latency.py
+	$(BIN)/python bench/emulator_fairness.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis
