@@ -18,17 +18,18 @@ MAX_ENV_BYTES = 512 * 1024
 MAX_ENV_VARS = 4096
 
 
-def check_env(env: object) -> dict[str, str]:
+def check_env(env: object, *, bounded: bool = True) -> dict[str, str]:
     """A copy of ``env`` if it is a valid str -> str mapping; INVALID_REQUEST otherwise.
 
     A name is non-empty and holds no ``=`` and no NUL byte; a value is a string without NUL
     bytes (neither could reach a process's environment). One variable may take
     :data:`MAX_VAR_BYTES` bytes, all of them :data:`MAX_ENV_BYTES`, and there may be
-    :data:`MAX_ENV_VARS` of them.
+    :data:`MAX_ENV_VARS` of them (unless ``bounded`` is false: variables stored before these
+    bounds existed are still read).
     """
     if not isinstance(env, Mapping):
         raise fault("INVALID_REQUEST", "environment must be an object of strings")
-    if len(env) > MAX_ENV_VARS:
+    if bounded and len(env) > MAX_ENV_VARS:
         raise fault(
             "INVALID_REQUEST", f"{len(env)} environment variables; at most {MAX_ENV_VARS} fit"
         )
@@ -50,13 +51,13 @@ def check_env(env: object) -> dict[str, str]:
             + len(value.encode("utf-8", "surrogatepass"))
             + 1
         )
-        if size > MAX_VAR_BYTES:
+        if bounded and size > MAX_VAR_BYTES:
             raise fault(
                 "INVALID_REQUEST",
                 f"environment variable {key[:40]} is {size} bytes; at most {MAX_VAR_BYTES} fit",
             )
         total += size + 1
-        if total > MAX_ENV_BYTES:
+        if bounded and total > MAX_ENV_BYTES:
             raise fault(
                 "INVALID_REQUEST", f"the environment is over {MAX_ENV_BYTES} bytes; it cannot fit"
             )
@@ -72,7 +73,7 @@ class EnvStore:
         self._vars: dict[str, str] = {}
         if path.exists():
             try:
-                self._vars = check_env(json.loads(path.read_text("utf-8")))
+                self._vars = check_env(json.loads(path.read_text("utf-8")), bounded=False)
             except (ValueError, OSError) as exc:
                 raise fault("INTERNAL_ERROR", f"environment store {path} is unreadable: {exc}")
 

@@ -170,6 +170,9 @@ class SandboxPaths:
     def resolve(self, path: object, *, follow_final: bool = True) -> tuple[Path, str]:
         """(host path, normalized sandbox path) of an API path, symlinks resolved in-sandbox.
 
+        Links are read through directory descriptors opened without following links, so a
+        directory swapped for a link meanwhile is never looked through on the host.
+
         Raises PATH_NOT_ALLOWED (403) for escapes, NUL bytes and symlinks leading outside,
         INVALID_PATH (400) for empty, overlong or non-Unicode paths and symlink loops.
         """
@@ -178,27 +181,17 @@ class SandboxPaths:
         hops = 0
         while True:
             mount, parts = self._split(sandbox, original=original)
-            host = self._host_of_mount(mount)
-            for index, part in enumerate(parts):
-                candidate = host / part
-                is_last = index == len(parts) - 1
-                if (follow_final or not is_last) and candidate.is_symlink():
-                    hops += 1
-                    if hops > _MAX_SYMLINK_HOPS:
-                        raise fault(
-                            "INVALID_PATH", "too many levels of symbolic links", path=original
-                        )
-                    try:
-                        target = os.readlink(candidate)
-                    except OSError:  # swapped since: resolve the path again
-                        break
-                    here = posixpath.join(mount, *parts[:index])
-                    joined = posixpath.join(here, target, *parts[index + 1 :])
-                    sandbox = posixpath.normpath("/" + joined.lstrip("/"))
-                    break
-                host = candidate
-            else:
-                return host, sandbox
+            base = self._host_of_mount(mount)
+            link = _first_link(base, parts, follow_final=follow_final)
+            if link is None:
+                return base.joinpath(*parts), sandbox
+            index, target = link
+            hops += 1
+            if hops > _MAX_SYMLINK_HOPS:
+                raise fault("INVALID_PATH", "too many levels of symbolic links", path=original)
+            here = posixpath.join(mount, *parts[:index])
+            joined = posixpath.join(here, target, *parts[index + 1 :])
+            sandbox = posixpath.normpath("/" + joined.lstrip("/"))
 
     def to_sandbox(self, host: Path) -> str:
         """The sandbox path of a host path inside the sandbox root."""
@@ -217,6 +210,42 @@ class SandboxPaths:
             if host == base or host.is_relative_to(base):
                 return base, list(host.relative_to(base).parts)
         raise fault("PATH_NOT_ALLOWED", "path is outside the sandbox", path=str(host))
+
+
+def _first_link(base: Path, parts: list[str], *, follow_final: bool) -> tuple[int, str] | None:
+    """``(index, target)`` of the first symlink among ``base/parts...`` (the last part only when
+    ``follow_final``); ``None`` when there is none, or the path stops existing before one."""
+    if not parts:
+        return None
+    try:
+        fd = os.open(base, _DIR_FLAGS)
+    except OSError:
+        return None  # the mount itself is not there yet
+    try:
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            try:
+                info = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                return None  # the rest does not exist (yet): nothing more to follow
+            if stat.S_ISLNK(info.st_mode):
+                if last and not follow_final:
+                    return None
+                try:
+                    return index, os.readlink(part, dir_fd=fd)
+                except OSError:
+                    return None  # swapped since: the operation's own walk will refuse it
+            if last or not stat.S_ISDIR(info.st_mode):
+                return None
+            try:
+                child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                return None
+            os.close(fd)
+            fd = child
+        return None
+    finally:
+        os.close(fd)
 
 
 def _changed(sandbox: str) -> SandboxFault:
