@@ -180,54 +180,32 @@ def run(control: str, state: pathlib.Path, entries: int, rounds: int) -> None:
     workspace = state / "sandboxes" / busy["id"] / "workspace"
     token = (("authorization", f"Bearer {busy['auth_token']}"),)
     loader = Client(busy["public_host"])
-    idle: list[float] = []
-    listing: list[float] = []
-    removal: list[float] = []
-    writes: list[float] = []
-    reads: list[float] = []
-    downloads: list[float] = []
     write = {"path": "/workspace/big.txt", "content": "x" * BIG_FILE}
-    for _round in range(rounds):
-        idle += ping_while(other["public_host"], None, IDLE_SECONDS)
-        fill(workspace / "big", entries)
-        listing += ping_while(
-            other["public_host"],
-            lambda: loader.call("GET", "/files/list?path=/workspace/big", token),
-            0,
-        )
-        removal += ping_while(
-            other["public_host"],
-            lambda: loader.call("DELETE", "/files/remove?path=/workspace/big", token),
-            0,
-        )
-        writes += ping_while(
-            other["public_host"], lambda: loader.call("POST", "/files/write", token, write), 0
-        )
-        reads += ping_while(
-            other["public_host"],
-            lambda: loader.call("GET", "/files/read?path=/workspace/big.txt", token),
-            0,
-        )
-        downloads += ping_while(
-            other["public_host"],
-            lambda: loader.call("GET", "/files/download?path=/workspace/big.txt", token),
-            0,
-        )
-    loader.close()
-    idle_median = statistics.median(idle)
-    rows = [
-        ("idle", idle),
-        (f"list {entries:,} entries", listing),
-        (f"remove {entries:,} entries", removal),
-        ("write 48 MiB (JSON text)", writes),
-        ("read 48 MiB (JSON text)", reads),
-        ("download 48 MiB", downloads),
+    #: (row, method, target, body) of the busy sandbox's work, in the order it is done.
+    work = [
+        (f"list {entries:,} entries", "GET", "/files/list?path=/workspace/big", None),
+        (f"remove {entries:,} entries", "DELETE", "/files/remove?path=/workspace/big", None),
+        ("write 48 MiB (JSON text)", "POST", "/files/write", write),
+        ("read 48 MiB (JSON text)", "GET", "/files/read?path=/workspace/big.txt", None),
+        ("download 48 MiB", "GET", "/files/download?path=/workspace/big.txt", None),
     ]
+    samples: dict[str, list[float]] = {"idle": []}
+    for _round in range(rounds):
+        samples["idle"] += ping_while(other["public_host"], None, IDLE_SECONDS)
+        fill(workspace / "big", entries)
+        for row, method, target, body in work:
+
+            def busy_work(method: str = method, target: str = target, body: Any = body) -> None:
+                loader.call(method, target, token, body)
+
+            samples.setdefault(row, []).extend(ping_while(other["public_host"], busy_work, 0))
+    loader.close()
+    idle_median = statistics.median(samples["idle"])
     print(f"other sandbox's GET /health while one sandbox works ({rounds} rounds)")
     print(f"{'while':<34} {'samples':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'delay':>8}")
-    for name, samples in rows:
-        print(summary(name, samples, None if name == "idle" else idle_median))
-    worst = max(max(listing), max(removal)) - idle_median
+    for row, found in samples.items():
+        print(summary(row, found, None if row == "idle" else idle_median))
+    worst = max(max(samples[row]) for row, *_rest in work[:2]) - idle_median
     verdict = "within" if worst <= 0.050 else "OVER"
     print(f"worst delay while listing or removing: {worst * 1000:.1f} ms ({verdict} 50 ms)")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
 import pytest
+from runtime_support import file_runtime
 
-from hopx_local._runtime import IsolationMode, Limits, SandboxFault, SandboxRuntime
+from hopx_local._runtime import SandboxFault, SandboxRuntime
 
 pytestmark = pytest.mark.anyio
 
@@ -20,14 +20,7 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> SandboxRuntime:
-    return SandboxRuntime(
-        f"sbx-files-{secrets.token_hex(4)}",
-        tmp_path / "sbx",
-        isolation=IsolationMode.NONE,
-        internet_access=False,
-        limits=Limits(),
-        output_cap=1 << 20,
-    )
+    return file_runtime(tmp_path / "sbx")
 
 
 async def fault_of(call: Callable[..., Awaitable[object]], *args: object) -> SandboxFault:
@@ -165,14 +158,7 @@ async def test_directories_are_not_files(sandbox: SandboxRuntime) -> None:
 async def test_env_store_survives_a_new_runtime(sandbox: SandboxRuntime) -> None:
     sandbox.env_set({"A": "1", "B": "2"})
     sandbox.env_update({"B": "3", "C": "4"})
-    again = SandboxRuntime(
-        sandbox.sandbox_id,
-        sandbox.layout.root,
-        isolation=IsolationMode.NONE,
-        internet_access=False,
-        limits=Limits(),
-        output_cap=1024,
-    )
+    again = file_runtime(sandbox.layout.root, sandbox.sandbox_id)
     assert again.env_get() == {"A": "1", "B": "3", "C": "4"}
     with pytest.raises(SandboxFault):
         again.env_set({"": "x"})

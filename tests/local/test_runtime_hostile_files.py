@@ -21,8 +21,9 @@ from pathlib import Path
 
 import anyio
 import pytest
+from runtime_support import file_runtime
 
-from hopx_local._runtime import IsolationMode, Limits, SandboxFault, SandboxRuntime
+from hopx_local._runtime import SandboxFault, SandboxRuntime
 
 pytestmark = pytest.mark.anyio
 
@@ -33,14 +34,7 @@ PROMPT = 5.0
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> SandboxRuntime:
-    return SandboxRuntime(
-        f"sbx-hostile-{secrets.token_hex(4)}",
-        tmp_path / "sbx",
-        isolation=IsolationMode.NONE,
-        internet_access=False,
-        limits=Limits(),
-        output_cap=1 << 20,
-    )
+    return file_runtime(tmp_path / "sbx")
 
 
 def _create(raw: bytes | Path, data: bytes = b"", *, append: bool = False) -> None:
@@ -260,14 +254,7 @@ async def test_what_a_crash_left_in_staging_is_gone_at_start_up(sandbox: Sandbox
     leftovers = os.listdir(sandbox.files.staging)
     assert len(leftovers) == 1
     assert leftovers[0].endswith(".part")
-    again = SandboxRuntime(
-        sandbox.sandbox_id,
-        sandbox.layout.root,
-        isolation=IsolationMode.NONE,
-        internet_access=False,
-        limits=Limits(),
-        output_cap=1024,
-    )
+    again = file_runtime(sandbox.layout.root, sandbox.sandbox_id)
     assert os.listdir(again.files.staging) == []
     assert await again.list("/workspace") == []
     assert not await again.exists("/workspace/half.bin")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import pathlib
-import secrets
 from typing import Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
+from runtime_support import file_runtime
 
-from hopx_local._runtime import IsolationMode, Limits, SandboxRuntime
 from hopx_local._server import bodies
 from hopx_proto.ops import FILES_LIST, FILES_READ
 
@@ -37,14 +36,7 @@ def test_pieces_join_into_the_whole_rendering(doc: dict[str, Any]) -> None:
 
 
 def test_a_listing_in_pieces_is_the_listing(tmp_path: pathlib.Path) -> None:
-    sandbox = SandboxRuntime(
-        f"sbx-bodies-{secrets.token_hex(4)}",
-        tmp_path / "sbx",
-        isolation=IsolationMode.NONE,
-        internet_access=False,
-        limits=Limits(),
-        output_cap=1024,
-    )
+    sandbox = file_runtime(tmp_path / "sbx")
     for name in ("b", "a", "é", 'with "quotes" and \\', "z" * 255):
         (sandbox.layout.workspace / name).write_text(name)
     (sandbox.layout.workspace / "dir").mkdir()

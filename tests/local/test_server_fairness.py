@@ -98,39 +98,23 @@ async def _answered_during(
     return len(inside), len(answers)
 
 
-def _request(method: str, target: str, token: str) -> Request:
-    return Request(method, target, (("host", "x"), *bearer(token)), b"")
-
-
-async def test_listing_100000_entries_does_not_hold_other_sandboxes(local: LocalServer) -> None:
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [("GET", "/files/list?path=/workspace/big"), ("DELETE", "/files/remove?path=/workspace/big")],
+    ids=["list", "remove"],
+)
+async def test_100000_entries_do_not_hold_other_sandboxes(
+    local: LocalServer, method: str, target: str
+) -> None:
     sandbox = await create_sandbox(local.base_url, KEY)
     live = local.fleet.live(sandbox["id"])
     assert live is not None
     big = live.runtime.layout.workspace / "big"  # on the sandbox's volume when it has one
     await anyio.to_thread.run_sync(_fill, big, ENTRIES)
-    request = _request("GET", "/files/list?path=/workspace/big", sandbox["auth_token"])
+    request = Request(method, target, (("host", "x"), *bearer(sandbox["auth_token"])), b"")
     inside, total = await _answered_during(
         local, lambda: _first_byte(sandbox["public_host"], request)
     )
     assert inside >= MIN_ANSWERED, (inside, total)
-
-
-async def test_removing_100000_entries_does_not_hold_other_sandboxes(local: LocalServer) -> None:
-    sandbox = await create_sandbox(local.base_url, KEY)
-    live = local.fleet.live(sandbox["id"])
-    assert live is not None
-    big = live.runtime.layout.workspace / "big"  # on the sandbox's volume when it has one
-    await anyio.to_thread.run_sync(_fill, big, ENTRIES)
-    request = _request("DELETE", "/files/remove?path=/workspace/big", sandbox["auth_token"])
-    inside, total = await _answered_during(
-        local, lambda: _first_byte(sandbox["public_host"], request)
-    )
-    assert inside >= MIN_ANSWERED, (inside, total)
-    assert not await anyio.to_thread.run_sync(big.exists)
-    token = bearer(sandbox["auth_token"])
-    client = await RawHTTP.connect(sandbox["public_host"])
-    try:
-        listing = await client.request("GET", "/files/list?path=/workspace", headers=token)
-    finally:
-        await client.aclose()
-    assert listing.status == 200
+    # The big request did what it was asked.
+    assert await anyio.to_thread.run_sync(big.exists) is (method == "GET")

@@ -11,7 +11,6 @@ import pathlib
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from typing import Any
 
@@ -26,6 +25,7 @@ from test_server_support import (
     create_sandbox,
     doc,
     read_base_url,
+    start_serve,
 )
 
 from hopx_local._runtime.registry import Registry
@@ -39,23 +39,7 @@ GONE_WAIT = 5.0
 
 
 def _start(state: pathlib.Path, isolation: str, log: pathlib.Path) -> subprocess.Popen[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "hopx_local",
-        "serve",
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-        "--state-dir",
-        str(state),
-        "--isolation",
-        isolation,
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(log, "a") as sink:
-        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=sink, text=True, env=env)
+    return start_serve(state, KEY, log, "--isolation", isolation)
 
 
 def _stop(proc: subprocess.Popen[str], signum: int | None = None) -> int:

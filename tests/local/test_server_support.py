@@ -239,8 +239,11 @@ def read_base_url(proc: subprocess.Popen[str]) -> str:
     raise AssertionError("hopx-local serve did not print its URL")
 
 
-def start_serve(state_dir: pathlib.Path, key: str, log: pathlib.Path) -> subprocess.Popen[str]:
-    """A ``hopx-local serve`` child process on a free loopback port (stderr to ``log``)."""
+def start_serve(
+    state_dir: pathlib.Path, key: str, log: pathlib.Path, *options: str
+) -> subprocess.Popen[str]:
+    """A ``hopx-local serve`` child process on a free loopback port (stderr to ``log``), with
+    ``options`` added to its command line."""
     command = [
         sys.executable,
         "-m",
@@ -252,6 +255,7 @@ def start_serve(state_dir: pathlib.Path, key: str, log: pathlib.Path) -> subproc
         key,
         "--state-dir",
         str(state_dir),
+        *options,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "a") as sink:
