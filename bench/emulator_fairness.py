@@ -103,14 +103,18 @@ def create(control: str) -> dict[str, Any]:
     return result
 
 
-def fill(directory: pathlib.Path, count: int) -> None:
-    directory.mkdir()
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for index in range(count):
-            os.close(os.open(f"f{index:06d}", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
-    finally:
-        os.close(fd)
+def fill(loader: Client, token: tuple[tuple[str, str], ...], count: int) -> None:
+    """``/workspace/big`` with ``count`` empty files, made by code in the busy sandbox."""
+    code = (
+        "import os\nos.mkdir('/workspace/big')\n"
+        f"for i in range({count}):\n"
+        "    os.close(os.open(f'/workspace/big/f{i:06d}', os.O_WRONLY | os.O_CREAT, 0o644))\n"
+    )
+    body = {"code": code, "language": "python", "timeout": 600}
+    reply = loader.call("POST", "/execute", token, body)
+    result = json.loads(reply.body or b"")
+    if result["exit_code"] != 0:
+        raise RuntimeError(f"could not fill the directory: {result['stderr']}")
 
 
 def ping_while(other: str, busy: Callable[[], None] | None, seconds: float) -> list[float]:
@@ -165,7 +169,7 @@ def main() -> None:
         state = pathlib.Path(temp) / "state"
         proc, control = start_server(state)
         try:
-            run(control, state, options.entries, options.rounds)
+            run(control, options.entries, options.rounds)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -175,9 +179,8 @@ def main() -> None:
                 proc.wait()
 
 
-def run(control: str, state: pathlib.Path, entries: int, rounds: int) -> None:
+def run(control: str, entries: int, rounds: int) -> None:
     busy, other = create(control), create(control)
-    workspace = state / "sandboxes" / busy["id"] / "workspace"
     token = (("authorization", f"Bearer {busy['auth_token']}"),)
     loader = Client(busy["public_host"])
     write = {"path": "/workspace/big.txt", "content": "x" * BIG_FILE}
@@ -192,7 +195,7 @@ def run(control: str, state: pathlib.Path, entries: int, rounds: int) -> None:
     samples: dict[str, list[float]] = {"idle": []}
     for _round in range(rounds):
         samples["idle"] += ping_while(other["public_host"], None, IDLE_SECONDS)
-        fill(workspace / "big", entries)
+        fill(loader, token, entries)
         for row, method, target, body in work:
 
             def busy_work(method: str = method, target: str = target, body: Any = body) -> None:
