@@ -311,6 +311,12 @@ class SandboxInstance:
                 ) from exc
             raise
         finally:
+            # The socket objects close their own descriptors (a failed or cancelled start
+            # must not leave them to the garbage collector); the rest are plain numbers.
+            child_fds.pop("sock", None)
+            theirs.close()
+            if self._sock is not ours:
+                ours.close()
             for fd in (*child_fds.values(), *mount_fds, *local_fds):
                 with contextlib.suppress(OSError):
                     os.close(fd)
