@@ -81,7 +81,12 @@ async def test_kill_stops_the_whole_tree(tmp_path: Path) -> None:
         record = await sandbox.start_background(
             None, argv=["bash", "-c", "sleep 60 & sleep 60 & wait"]
         )
-        await eventually(lambda: len(sandbox.system_processes()) >= 3)
+
+        # A forked bash is listed as bash until it has exec'd sleep: wait for both execs.
+        def names() -> list[str]:
+            return sorted(entry["name"] for entry in sandbox.system_processes())
+
+        await eventually(lambda: names() == ["bash", "sleep", "sleep"])
         listed = sandbox.system_processes()
         killed = await sandbox.kill(record.process_id)
         remaining = sandbox.processes.pids()
