@@ -32,6 +32,7 @@ __all__ = [
     "RemoteProtocolError",
     "ResourceLimitError",
     "SandboxExpiredError",
+    "SandboxKilledError",
     "SandboxNotRunningError",
     "ServerError",
     "StreamEndedError",
@@ -168,6 +169,23 @@ class TokenExpiredError(AuthenticationError):
 
 class NotFoundError(APIError):
     """The resource does not exist (HTTP 404)."""
+
+
+class SandboxKilledError(NotFoundError):
+    """This sandbox object's :meth:`kill` already deleted the sandbox, so nothing can be
+    asked of it (raised before any request is sent).
+
+    A :class:`NotFoundError`, as the service's reply would be, so that ``except
+    NotFoundError`` written for the official client catches it.
+    """
+
+    default_code = "sandbox_killed"
+
+    def __init__(self, message: str = "", **kwargs: Any) -> None:
+        if not message:
+            sandbox = kwargs.get("sandbox_id") or "?"
+            message = f"sandbox {sandbox} was killed with kill(); create a new sandbox to go on"
+        super().__init__(message, **kwargs)
 
 
 class TemplateNotFoundError(NotFoundError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from .._errors import AuthenticationError, HopxError, RemoteProtocolError
+from .._errors import AuthenticationError, HopxError, RemoteProtocolError, SandboxKilledError
 from .._models.control import SandboxInfo
 from .._ops import control as control_ops
 from .._ops._base import Operation
@@ -51,11 +51,34 @@ class Agent:
         self.sandbox_id = sandbox_id
         self._base: BaseURL | None = None
         self._token_lock = client.backend.lock()
+        self._killed = False
 
     @property
     def backend(self) -> Backend:
         """The event-loop capabilities of the client (clocks, randomness, local files)."""
         return self.client.backend
+
+    # -- liveness ---------------------------------------------------------------------------
+
+    @property
+    def killed(self) -> bool:
+        """Whether :meth:`mark_killed` was called: the sandbox was deleted through this
+        agent's sandbox object."""
+        return self._killed
+
+    def mark_killed(self) -> None:
+        """Remember that the sandbox was deleted: every later call raises
+        :class:`SandboxKilledError` without sending anything."""
+        self._killed = True
+
+    def check_alive(self, operation: str) -> None:
+        """Raise :class:`SandboxKilledError` naming ``operation`` once the sandbox was killed.
+
+        Args:
+            operation: the name of the operation about to run (carried by the error).
+        """
+        if self._killed:
+            raise SandboxKilledError(sandbox_id=self.sandbox_id, operation=operation)
 
     # -- the URL ----------------------------------------------------------------------------
 
@@ -65,7 +88,9 @@ class Agent:
         Raises:
             NotFoundError: the sandbox does not exist (any other :class:`HopxError` as the
                 control plane answers).
+            SandboxKilledError: the sandbox was killed through this object.
         """
+        self.check_alive(control_ops.SANDBOXES_GET.name)
         return await self.client.call(
             control_ops.SANDBOXES_GET,
             control_ops.SandboxId(id=self.sandbox_id),
@@ -132,6 +157,7 @@ class Agent:
             RemoteProtocolError: the reply carries no ``auth_token``.
         """
         op = control_ops.SANDBOXES_REFRESH_TOKEN
+        self.check_alive(op.name)
         reply = await self.client.call(
             op, control_ops.SandboxId(id=self.sandbox_id), sandbox_id=self.sandbox_id
         )
@@ -148,6 +174,7 @@ class Agent:
     async def token(self) -> str:
         """A valid agent JWT: the kept one, or a fresh one when it is missing or expires
         within the client's ``token_margin``. Concurrent callers share one refresh."""
+        self.check_alive(control_ops.SANDBOXES_REFRESH_TOKEN.name)
         async with self._token_lock:
             state = self.client.tokens.get(self.sandbox_id)
             if (
@@ -185,8 +212,10 @@ class Agent:
             The operation's decoded result.
 
         Raises:
+            SandboxKilledError: the sandbox was killed through this object.
             HopxError: the typed error of the agent's reply, or of the transport.
         """
+        self.check_alive(op.name)
         base = await self.base_url()
         credential = await self.token()
         timeouts = None
@@ -220,7 +249,9 @@ class Agent:
             AuthenticationError: the agent refused the token twice (after one refresh).
             TimeoutError: the handshake did not finish within ``timeout``.
             NetworkError: the connection failed.
+            SandboxKilledError: the sandbox was killed through this object.
         """
+        self.check_alive(op.name)
         base = await self.base_url()
         credential = await self.token()
         transport = self.client.transport

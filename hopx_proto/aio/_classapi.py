@@ -148,19 +148,34 @@ class SandboxClassAPI:
     async def kill(self) -> None:
         """Delete the sandbox, then release this object's connections.
 
+        Afterwards every call on this object (and on its ``files``, ``commands``, ...)
+        raises :class:`SandboxKilledError` at once; a second ``kill()`` does nothing, as a
+        second ``close()`` of a file does.
+
         Raises:
-            NotFoundError: the sandbox is already gone (connections are released anyway).
+            NotFoundError: the sandbox was already gone (connections are released anyway,
+                and the object counts as killed).
         """
+        if self._killed:
+            return
         try:
             await self._control(control_ops.SANDBOXES_DELETE, self._sid())
-            self._killed = True
+            self._mark_killed()
+        except NotFoundError:
+            self._mark_killed()
+            raise
         finally:
             self._client.tokens.pop(self.sandbox_id, None)
             await self.aclose()
 
+    def _mark_killed(self) -> None:
+        self._killed = True
+        self._agent.mark_killed()
+
     # -- the control plane ------------------------------------------------------------------
 
     async def _control(self, op: Operation[A, R], args: A) -> R:
+        self._agent.check_alive(op.name)
         return await self._client.call(op, args, sandbox_id=self.sandbox_id)
 
     def _sid(self) -> control_ops.SandboxId:
