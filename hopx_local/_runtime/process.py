@@ -52,7 +52,8 @@ class SandboxProcess:
     ``pidfd`` refers to the reaper above the program (pid 1 of the program's own pid namespace
     under bubblewrap): it becomes readable once the reaper exited, which the kernel allows only
     after every other process of that namespace is gone. The reaper writes the program's status
-    (``e<code>`` or ``s<signal>``) to ``status_fd`` just before exiting; anything else there
+    (``e<code>`` or ``s<signal>``, ``t<signal>`` when killed at the spawn's ``timeout``, which
+    sets :attr:`timed_out`) to ``status_fd`` just before exiting; anything else there
     (nothing, garbage) counts as killed. ``pid`` is the process id as the sandbox sees it,
     ``host_pid`` the one on the host (-1 if it was gone before it could be read).
     ``tree_kill`` (plain processes, no namespace) makes :meth:`kill` also kill every
@@ -69,6 +70,8 @@ class SandboxProcess:
         self._tree_kill = tree_kill
         self._returncode: int | None = None
         self._waiting = anyio.Lock()
+        #: Whether the reaper killed the program at its timeout.
+        self.timed_out = False
 
     def _exited(self) -> bool:
         if self._pidfd is None:
@@ -85,11 +88,12 @@ class SandboxProcess:
         except OSError:
             return -9
         text = raw.decode("ascii", errors="replace")
-        if len(text) >= 2 and text[0] in "es" and text[1:].isdigit() and len(text) <= 4:
+        if len(text) >= 2 and text[0] in "est" and text[1:].isdigit() and len(text) <= 4:
             value = int(text[1:])
             if text[0] == "e" and value <= 255:
                 return value
-            if text[0] == "s" and 0 < value < 65:
+            if text[0] in "st" and 0 < value < 65:
+                self.timed_out = text[0] == "t"
                 return -value
         return -9
 

@@ -33,7 +33,8 @@ class ProcessRecord:
     """A background process as the agent reports it (``ProcessInfo`` on the wire).
 
     ``status`` is ``running``, ``completed`` (exit 0), ``failed`` (other exit) or ``killed``;
-    times are RFC 3339 UTC strings, ``duration`` seconds (so far, while running).
+    times are RFC 3339 UTC strings, ``duration`` seconds (so far, while running). A process
+    killed at its timeout is ``failed`` with ``timed_out`` true and ``error`` saying so.
     """
 
     process_id: str
@@ -46,6 +47,8 @@ class ProcessRecord:
     end_time: str | None = None
     exit_code: int | None = None
     duration: float | None = None
+    timed_out: bool | None = None
+    error: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The record as the JSON object of ``ProcessInfo``."""

@@ -552,7 +552,11 @@ class SandboxRuntime(SandboxFileAPI):
             start_time=rfc3339(time.time()),
             duration=0.0,
         )
-        self._background.add(BackgroundJob(record, process, launch.exec_dir, time.monotonic()))
+        self._background.add(
+            BackgroundJob(
+                record, process, launch.exec_dir, time.monotonic(), timeout=launch.timeout
+            )
+        )
         self.counters["executions_total"] += 1
         return record
 

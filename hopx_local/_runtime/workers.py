@@ -102,6 +102,13 @@ class BackgroundJob:
     started: float
     killed: bool = False
     reaped: bool = False
+    #: Seconds after which the process is killed (``None``: never).
+    timeout: float | None = None
+
+
+def _timed_out_error(limit: float | None) -> str:
+    """What a process record says of a run killed at its timeout."""
+    return f"Execution timed out after {limit:g} s" if limit else "Execution timed out"
 
 
 class BackgroundTable:
@@ -125,12 +132,15 @@ class BackgroundTable:
                 return attrs.evolve(record, duration=duration)
             code = exit_status(returncode)
             status = "killed" if job.killed else ("completed" if code == 0 else "failed")
+            timed_out = job.process.timed_out and not job.killed
             job.record = attrs.evolve(
                 record,
                 status=status,
                 exit_code=code,
                 end_time=rfc3339(time.time()),
                 duration=duration,
+                timed_out=True if timed_out else None,
+                error=_timed_out_error(job.timeout) if timed_out else None,
             )
             self._processes.discard(job.process)
         return job.record

@@ -47,8 +47,17 @@ _RICH_KEYS = {
 }
 
 
-def outcome_fields(outcome: ExecOutcome) -> dict[str, Any]:
-    """The common keys of an execution or command reply."""
+#: What a reply says of an execution killed at its timeout (as the stream's error message).
+TIMED_OUT_ERROR = "Execution timed out after {limit:g} s"
+TIMED_OUT_CODE = "EXECUTION_TIMEOUT"
+
+
+def outcome_fields(outcome: ExecOutcome, limit: float | None = None) -> dict[str, Any]:
+    """The common keys of an execution or command reply.
+
+    A run killed at its timeout ``limit`` (seconds) also carries ``timed_out: true``, the
+    ``error`` text and the ``code`` ``EXECUTION_TIMEOUT`` the stream reports it with.
+    """
     timed_out = outcome.timed_out
     doc: dict[str, Any] = {
         "stdout": outcome.stdout,
@@ -60,6 +69,10 @@ def outcome_fields(outcome: ExecOutcome) -> dict[str, Any]:
     }
     if timed_out:
         doc["timed_out"] = True
+        doc["error"] = (
+            TIMED_OUT_ERROR.format(limit=limit) if limit is not None else "Execution timed out"
+        )
+        doc["code"] = TIMED_OUT_CODE
     if outcome.truncated:
         doc["truncated"] = True
     return doc
@@ -87,6 +100,8 @@ def process_fields(record: ProcessRecord) -> dict[str, Any]:
         "end_time": record.end_time,
         "exit_code": record.exit_code,
         "duration": record.duration,
+        "timed_out": record.timed_out,
+        "error": record.error,
     }
     return {k: v for k, v in doc.items() if v is not None}
 
@@ -113,7 +128,7 @@ async def execute(ctx: AgentContext, args: Any) -> dict[str, Any]:
         )
     finally:
         ctx.counters.active_executions -= 1
-    doc = outcome_fields(outcome)
+    doc = outcome_fields(outcome, _timeout(args))
     doc["language"] = args.language
     doc.update(_rich_fields(outcome))
     return doc
@@ -194,7 +209,7 @@ async def commands_run(ctx: AgentContext, args: Any) -> dict[str, Any]:
         )
     finally:
         ctx.counters.active_executions -= 1
-    doc = outcome_fields(outcome)
+    doc = outcome_fields(outcome, _timeout(args))
     doc["command"] = " ".join([args.command, *args.args])
     if outcome.pid is not None:
         doc["pid"] = outcome.pid
@@ -244,7 +259,7 @@ async def _run_and_notify(ctx: AgentContext, args: Any, execution_id: str) -> No
             workdir=args.workdir,
             timeout=_timeout(args),
         )
-        fields = outcome_fields(outcome)
+        fields = outcome_fields(outcome, _timeout(args))
         status = (
             "timeout"
             if fields.get("timed_out")
@@ -257,6 +272,8 @@ async def _run_and_notify(ctx: AgentContext, args: Any, execution_id: str) -> No
             exit_code=fields["exit_code"],
             execution_time=fields["execution_time"],
         )
+        if fields.get("timed_out"):
+            payload["error"] = fields["error"]
     except Exception as exc:  # noqa: BLE001  (the webhook reports any failure)
         log.warning("async execution %s failed: %s", execution_id, exc)
         payload.update(

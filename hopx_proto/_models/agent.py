@@ -139,6 +139,8 @@ class ExecutionResult(Value):
 
     ``json_output`` is the wire key ``json``. Missing ``stdout``/``stderr`` read as ``""`` and a
     missing ``execution_time`` as ``0.0``; ``exit_code`` is required and must be an integer.
+    ``timed_out`` is ``True`` when the run was killed at its timeout (``None`` otherwise, as
+    the agent only sends the key then), and ``error`` then says so.
     """
 
     stdout: str = wire(default="")
@@ -154,6 +156,8 @@ class ExecutionResult(Value):
     svg: str | None = wire(default=None)
     markdown: str | None = wire(default=None)
     result: str | None = wire(default=None)
+    timed_out: bool | None = wire(default=None)
+    error: str | None = wire(default=None)
     extra: dict[str, Any] = _extra()
 
     @property
@@ -218,7 +222,8 @@ class AsyncExecution(Value):
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class CommandResult(Value):
-    """The reply of ``POST /commands/run``."""
+    """The reply of ``POST /commands/run``; ``timed_out`` and ``error`` as in
+    :class:`ExecutionResult`."""
 
     stdout: str = wire(default="")
     stderr: str = wire(default="")
@@ -228,6 +233,8 @@ class CommandResult(Value):
     pid: int | None = wire(default=None)
     success: bool | None = wire(default=None)
     timestamp: _dt.datetime | None = wire(default=None)
+    timed_out: bool | None = wire(default=None)
+    error: str | None = wire(default=None)
     extra: dict[str, Any] = _extra()
 
     @property
@@ -245,7 +252,8 @@ class ProcessInfo(Value):
     """A background execution the agent tracks (``GET /execute/processes``).
 
     ``status`` is ``running``, ``completed``, ``failed`` or ``killed``; ``start_time`` is also
-    read from ``started_at``.
+    read from ``started_at``. A process killed at its timeout has ``timed_out`` true and an
+    ``error`` saying so.
     """
 
     process_id: str = wire()
@@ -258,6 +266,8 @@ class ProcessInfo(Value):
     exit_code: int | None = wire(default=None)
     duration: float | None = wire(default=None)
     pid: int | None = wire(default=None)
+    timed_out: bool | None = wire(default=None)
+    error: str | None = wire(default=None)
     extra: dict[str, Any] = _extra()
 
     @property

@@ -14,6 +14,8 @@ from ._streaming import EventStream, stream_messages
 __all__ = ["AsyncCommands"]
 
 OutputCallback = Callable[[str], Awaitable[None] | None]
+#: The code of the stream's ``error`` message for a command killed at its timeout.
+TIMEOUT_CODE = "EXECUTION_TIMEOUT"
 
 
 class AsyncCommands:
@@ -50,7 +52,9 @@ class AsyncCommands:
             on_stderr: the same for standard error.
 
         Returns:
-            Its output and exit code (the whole output, callbacks or not).
+            Its output and exit code (the whole output, callbacks or not); past
+            ``timeout_seconds`` the command is killed, ``timed_out`` is true and ``error``
+            says it timed out.
 
         Raises:
             CommandExecutionError: the agent could not run it.
@@ -83,7 +87,9 @@ class AsyncCommands:
             stderr=reply.stderr,
             exit_code=reply.exit_code,
             execution_time=reply.execution_time,
-            success=reply.exit_code == 0,
+            success=reply.exit_code == 0 and not reply.timed_out,
+            timed_out=reply.timed_out,
+            error=reply.error,
         )
 
     async def _run_streamed(
@@ -99,6 +105,8 @@ class AsyncCommands:
         err: list[str] = []
         exit_code = -1
         elapsed = 0.0
+        timed_out: bool | None = None
+        error: str | None = None
         stream = self.stream(
             command, timeout_seconds=timeout_seconds, env=env, working_dir=working_dir
         )
@@ -113,6 +121,10 @@ class AsyncCommands:
                         pending = callback(data)
                         if pending is not None:
                             await pending
+                elif kind == "error":
+                    error = str(event.get("error") or "") or error
+                    if event.get("code") == TIMEOUT_CODE:
+                        timed_out = True
                 elif kind in ("result", "complete") and event.get("exit_code") is not None:
                     exit_code = int(event["exit_code"])
                     elapsed = float(event.get("execution_time") or elapsed)
@@ -121,7 +133,9 @@ class AsyncCommands:
             stderr="".join(err),
             exit_code=exit_code,
             execution_time=elapsed,
-            success=exit_code == 0,
+            success=exit_code == 0 and not timed_out,
+            timed_out=timed_out,
+            error=error,
         )
 
     def stream(

@@ -102,7 +102,9 @@ class ExecutionAPI(SandboxClassAPI):
             preflight: check first that the sandbox is alive (:meth:`ensure_healthy`).
 
         Returns:
-            stdout, stderr, the exit code and the rich outputs (images, HTML, ...).
+            stdout, stderr, the exit code and the rich outputs (images, HTML, ...). Past
+            ``timeout_seconds`` the run is killed, ``timed_out`` is true and ``error`` says it
+            timed out.
 
         Raises:
             CodeExecutionError: the agent could not run it.
@@ -184,7 +186,8 @@ class ExecutionAPI(SandboxClassAPI):
             name: a label for the process.
 
         Returns:
-            The process record (``process_id``, ...).
+            The process record (``process_id``, ...). Past ``timeout`` the process is killed
+            and its record in :meth:`list_processes` has ``timed_out`` true and an ``error``.
         """
         args = agent_ops.BackgroundExecuteArgs(
             code=code, language=language, timeout=timeout, env=env, name=name

@@ -18,7 +18,8 @@ Each spawned program runs below a reaper: with ``pidns`` the reaper is pid 1 of 
 namespace, so when the program exits the reaper exits and the kernel kills and reaps everything
 else the program left before the reaper's exit becomes visible. The reaper writes the program's
 status (``e<code>`` or ``s<signal>``) to the status pipe just before exiting. An end of file on
-the socket ends the init, and with it the sandbox.
+the socket ends the init, and with it the sandbox. A program killed at its ``timeout`` is
+reported as ``t9`` instead, so that the runtime can say it timed out.
 """
 
 from __future__ import annotations
@@ -287,7 +288,7 @@ class _Reaper:
     def _expired(self, *_args: object) -> None:
         if not self.init.pidns:
             _kill_descendants()
-        os.write(self.status, b"s9")
+        os.write(self.status, b"t9")
         os._exit(128 + signal.SIGKILL)
 
     def _exec(self) -> None:

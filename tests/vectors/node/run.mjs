@@ -96,7 +96,8 @@ const MODELS = {
   ExecutionResult: {
     stdout: 'str=""', stderr: 'str=""', exit_code: "int!", execution_time: "float=0",
     success: "bool?", language: "str?", timestamp: "datetime?", png: "str?", html: "str?",
-    json: "{any}?", svg: "str?", markdown: "str?", result: "str?",
+    json: "{any}?", svg: "str?", markdown: "str?", result: "str?", timed_out: "bool?",
+    error: "str?",
   },
   BackgroundExecution: {
     process_id: "str!", execution_id: "str?", status: "str?", start_time: "datetime?",
@@ -109,11 +110,12 @@ const MODELS = {
   CommandResult: {
     stdout: 'str=""', stderr: 'str=""', exit_code: "int!", execution_time: "float=0",
     command: "str?", pid: "int?", success: "bool?", timestamp: "datetime?",
+    timed_out: "bool?", error: "str?",
   },
   ProcessInfo: {
     process_id: "str!", execution_id: "str?", name: "str?", status: "str?", language: "str?",
     "start_time|started_at": "datetime?", end_time: "datetime?", exit_code: "int?",
-    duration: "float?", pid: "int?",
+    duration: "float?", pid: "int?", timed_out: "bool?", error: "str?",
   },
   ProcessList: { processes: "[ProcessInfo]=[]", count: "int?", timestamp: "datetime?" },
   SystemProcess: {
