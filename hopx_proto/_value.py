@@ -9,12 +9,18 @@ behaviour from these shared functions:
   a field's ``repr=`` function where it has one;
 * ``==``: values of the same class whose compared fields (all but ``eq=False`` ones) are equal;
   another class gives ``NotImplemented``;
-* ``hash``: of the class and those fields.
+* ``hash``: of the class and those fields;
+* ``model_dump()``, ``model_dump_json()`` and ``dict()``: plain data, as the official
+  client's pydantic models give it (rules in :mod:`hopx_proto._dump`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from ._dump import DumpMode, dump, dump_json
 
 __all__ = ["Value"]
 
@@ -23,6 +29,11 @@ class Value:
     """Mixin of an ``@attrs.frozen(repr=False, eq=False)`` class (see the module)."""
 
     __slots__ = ()
+
+    #: Fields a dump leaves out besides those declared ``repr=False`` (secrets).
+    _dump_hidden: ClassVar[frozenset[str]] = frozenset()
+    #: Properties a dump writes after the fields (fields of the official models).
+    _dump_properties: ClassVar[tuple[str, ...]] = ()
 
     def __repr__(self) -> str:
         parts = []
@@ -53,3 +64,61 @@ class Value:
             if field.hash or (field.hash is None and field.eq)
         )
         return hash(tuple(values))
+
+    # -- conversions, as the official client's pydantic models offer them -------------------
+
+    def model_dump(
+        self,
+        *,
+        mode: DumpMode = "python",
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        exclude_none: bool = False,
+    ) -> builtins.dict[str, Any]:
+        """This value as a dictionary keyed by attribute name, nested values included.
+
+        Args:
+            mode: ``"python"`` keeps ``datetime`` objects (as pydantic does); ``"json"``
+                gives JSON-safe data, datetimes as ISO 8601 text.
+            include: only these top-level fields.
+            exclude: leave out these top-level fields.
+            exclude_none: leave out fields whose value is ``None``, at every level.
+        """
+        return dump(self, mode=mode, include=include, exclude=exclude, exclude_none=exclude_none)
+
+    def model_dump_json(
+        self,
+        *,
+        indent: int | None = None,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        exclude_none: bool = False,
+    ) -> str:
+        """This value as JSON text (``model_dump(mode="json")`` written out).
+
+        Args:
+            indent: spaces per nesting level; ``None`` for one compact line, as pydantic
+                writes it.
+            include: only these top-level fields.
+            exclude: leave out these top-level fields.
+            exclude_none: leave out fields whose value is ``None``, at every level.
+        """
+        return dump_json(
+            self, indent=indent, include=include, exclude=exclude, exclude_none=exclude_none
+        )
+
+    def dict(
+        self,
+        *,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        exclude_none: bool = False,
+    ) -> builtins.dict[str, Any]:
+        """The older spelling of :meth:`model_dump` (pydantic 1), kept by pydantic 2.
+
+        Args:
+            include: only these top-level fields.
+            exclude: leave out these top-level fields.
+            exclude_none: leave out fields whose value is ``None``, at every level.
+        """
+        return dump(self, include=include, exclude=exclude, exclude_none=exclude_none)

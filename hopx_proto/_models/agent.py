@@ -160,6 +160,8 @@ class ExecutionResult(Value):
     error: str | None = wire(default=None)
     extra: dict[str, Any] = _extra()
 
+    _dump_properties = ("rich_outputs",)
+
     @property
     def is_success(self) -> bool:
         """The agent's ``success`` flag, or ``exit_code == 0`` when it sent none."""

@@ -114,6 +114,9 @@ class SandboxInfo(Value):
     request_id: str | None = wire(default=None)
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
+    _dump_hidden = frozenset({"auth_token"})
+    _dump_properties = ("started_at", "end_at")
+
     @property
     def agent_base(self) -> str:
         """The agent's base URL: ``public_host``, else ``direct_url``, without a trailing /."""
@@ -123,6 +126,11 @@ class SandboxInfo(Value):
     def end_at(self) -> _dt.datetime | None:
         """Alias of ``expires_at`` kept for code written against the official models."""
         return self.expires_at
+
+    @property
+    def started_at(self) -> _dt.datetime | None:
+        """A key of the official models the service no longer sends: always ``None``."""
+        return None
 
     @property
     def token(self) -> TokenInfo | None:

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
+import hopx_asyncio
 import hopx_local
 
 hopx_ai = pytest.importorskip("hopx_ai")
@@ -111,3 +112,48 @@ async def _exercise(base_url: str, api_key: str) -> None:
 
     await sb.kill()
     assert sb.sandbox_id not in {s.sandbox_id for s in await sandbox_cls.list(**common)}
+
+
+async def test_official_and_our_results_dump_alike() -> None:
+    """The same sandbox read by both clients: our results' model_dump(mode="json") holds every
+    key of the official one, with the same value."""
+    with anyio.fail_after(120):
+        async with hopx_local.serve() as local:
+            await _compare_dumps(local.base_url, local.api_key)
+            await anyio.sleep(0.1)
+            gc.collect()
+    gc.collect()
+
+
+async def _compare_dumps(base_url: str, api_key: str) -> None:
+    common = {"api_key": api_key, "base_url": base_url}
+    ours = await hopx_asyncio.AsyncSandbox.create(template="code-interpreter", **common)
+    try:
+        theirs = await hopx_ai.AsyncSandbox.connect(ours.sandbox_id, **common)
+        await ours.files.write("/workspace/a.txt", "a")
+        await ours.files.mkdir("/workspace/sub")
+        pairs = [
+            ([await ours.get_info()], [await theirs.get_info()]),
+            (await ours.files.list("/workspace"), await theirs.files.list("/workspace")),
+            (
+                await hopx_asyncio.AsyncSandbox.list_templates(**common),
+                await hopx_ai.AsyncSandbox.list_templates(**common),
+            ),
+        ]
+        for mine, official in pairs:
+            assert len(mine) == len(official)
+            for a, b in zip(sorted(mine, key=_key), sorted(official, key=_key), strict=True):
+                got, want = a.model_dump(mode="json"), b.model_dump(mode="json")
+                assert {k: got[k] for k in want} == want
+                assert {k: a.dict()[k] for k in want} == b.model_dump()
+        ran = await ours.run_code("print(6 * 7)")
+        official_run = await theirs.run_code("print(6 * 7)")
+        got, want = ran.model_dump(mode="json"), official_run.model_dump(mode="json")
+        for key in ("stdout", "stderr", "exit_code", "success", "rich_outputs"):
+            assert got[key] == want[key], key
+    finally:
+        await ours.kill()
+
+
+def _key(value: Any) -> str:
+    return str(getattr(value, "path", None) or getattr(value, "name", None) or value.sandbox_id)
