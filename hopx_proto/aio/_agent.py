@@ -52,6 +52,8 @@ class Agent:
         self._base: BaseURL | None = None
         self._token_lock = client.backend.lock()
         self._killed = False
+        #: The sandbox as the control plane last described it here (``None`` before).
+        self.last_info: SandboxInfo | None = None
 
     @property
     def backend(self) -> Backend:
@@ -91,14 +93,17 @@ class Agent:
             SandboxKilledError: the sandbox was killed through this object.
         """
         self.check_alive(control_ops.SANDBOXES_GET.name)
-        return await self.client.call(
+        info = await self.client.call(
             control_ops.SANDBOXES_GET,
             control_ops.SandboxId(id=self.sandbox_id),
             sandbox_id=self.sandbox_id,
         )
+        self.last_info = info
+        return info
 
     def adopt(self, info: SandboxInfo) -> BaseURL | None:
-        """Take the agent's URL from ``info`` (a create, connect or get reply).
+        """Take the agent's URL from ``info`` (a create, connect, get or listing entry), and
+        keep ``info`` as :attr:`last_info`.
 
         Returns:
             The agent's base URL, or ``None`` when ``info`` has no ``public_host`` yet.
@@ -106,6 +111,7 @@ class Agent:
         Raises:
             RemoteProtocolError: ``public_host`` is not a usable ``http(s)`` URL.
         """
+        self.last_info = info
         raw = info.agent_base
         if not raw:
             self._base = None

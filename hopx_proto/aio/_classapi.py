@@ -13,11 +13,11 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
-from .._errors import HopxError, NotFoundError, TemplateNotFoundError
+from .._errors import HopxError, NotFoundError, RemoteProtocolError, TemplateNotFoundError
 from .._models.control import SandboxInfo, Template
 from .._ops import control as control_ops
 from .._ops._base import NoArgs, Operation
-from ._agent import Agent
+from ._agent import STARTING_STATES, Agent
 from ._backend import Backend
 from ._client import DEFAULT_BASE_URL, Client
 from ._streaming import EventStream
@@ -116,6 +116,14 @@ class SandboxClassAPI:
     def client(self) -> Client:
         """The client (credentials and connection pool) this sandbox uses."""
         return self._client
+
+    @property
+    def info(self) -> SandboxInfo | None:
+        """The sandbox as the control plane last described it to this object, without a
+        request: from ``create``, ``connect``, the ``list``/``iter`` entry it came from, or
+        the latest :meth:`get_info`. ``None`` for an object made from an id alone. It may be
+        stale (the status changes); :meth:`get_info` asks again."""
+        return self._agent.last_info
 
     @property
     def agent(self) -> Agent:
@@ -370,9 +378,23 @@ class SandboxClassAPI:
         except BaseException:
             await client.release_if_unused()
             raise
-        out = [cls(info.sandbox_id, client=client) for info in page.data]
+        out = [cls._listed(info, client) for info in page.data]
         await client.release_if_unused()
         return out
+
+    @classmethod
+    def _listed(cls, info: SandboxInfo, client: Client) -> Self:
+        """An object for a listing entry, keeping what the entry says (its agent's URL too:
+        no ``GET`` before the first agent call)."""
+        sandbox = cls(info.sandbox_id, client=client)
+        if info.status in STARTING_STATES:
+            sandbox._agent.last_info = info  # its agent is not up: the first call waits
+            return sandbox
+        try:
+            sandbox._agent.adopt(info)
+        except RemoteProtocolError:
+            pass  # an unusable public_host: the first agent call fetches and reports it
+        return sandbox
 
     @classmethod
     def iter(
@@ -417,7 +439,7 @@ class SandboxClassAPI:
                     ),
                 )
                 for info in page.data:
-                    yield cls(info.sandbox_id, client=client)
+                    yield cls._listed(info, client)
                 if not page.has_more or not page.next_cursor or page.next_cursor == cursor:
                     return
                 cursor = page.next_cursor

@@ -7,6 +7,7 @@ import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from .._errors import FileOperationError
+from .._http import ResponseHead
 from .._models.files import FileInfo
 from .._multipart import StreamSlot
 from .._ops import files as file_ops
@@ -226,8 +227,9 @@ class AsyncFiles:
         Args:
             remote_path: the file in the sandbox (absolute).
             local_path: where it goes on this machine.
-            on_progress: called as ``on_progress(bytes_received, None)`` while it comes (may
-                be a coroutine function).
+            on_progress: called as ``on_progress(bytes_received, total)`` while it comes,
+                ``total`` being the size the agent announced (``Content-Length``), or
+                ``None`` when it did not (may be a coroutine function).
 
         Raises:
             FileNotFoundError: there is no file at ``remote_path``.
@@ -236,11 +238,7 @@ class AsyncFiles:
         backend = self._agent.backend
         writer = AtomicWriter(backend, local_path)
         await writer.open()
-
-        async def sink(chunk: bytes) -> None:
-            await writer.write(chunk)
-            await _report(on_progress, writer.written, None)
-
+        sink = _DownloadSink(writer, on_progress)
         try:
             await self._agent.call(
                 file_ops.FILES_DOWNLOAD,
@@ -290,3 +288,21 @@ class AsyncFiles:
                 idle_timeout=idle_timeout,
             )
         )
+
+
+class _DownloadSink:
+    """Writes a download's body and reports its progress, with the announced size."""
+
+    def __init__(self, writer: AtomicWriter, on_progress: ProgressCallback | None) -> None:
+        self._writer = writer
+        self._on_progress = on_progress
+        self._total: int | None = None
+
+    async def on_head(self, head: ResponseHead) -> None:
+        """Take the total size from the reply's ``Content-Length`` (each attempt's own)."""
+        value = head.header("content-length")
+        self._total = int(value) if value is not None and value.strip().isdigit() else None
+
+    async def __call__(self, chunk: bytes) -> None:
+        await self._writer.write(chunk)
+        await _report(self._on_progress, self._writer.written, self._total)

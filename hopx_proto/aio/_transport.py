@@ -58,6 +58,9 @@ CLOSE_GRACE = 5.0
 EARLY_REPLY_WAIT = 2.0
 SECRET_HEADERS = frozenset({b"authorization", b"x-api-key", b"proxy-authorization", b"cookie"})
 
+#: Receives a 2xx body chunk by chunk. A sink object may also have an ``on_head`` coroutine
+#: method: it is called with the 2xx :class:`ResponseHead` before the first chunk (a download
+#: learns its size from ``Content-Length`` there).
 BodySink = Callable[[bytes], Awaitable[None]]
 
 
@@ -453,6 +456,9 @@ class HTTPTransport:
             event = await self._next_event(conn, read_timeout, request, started=head is not None)
             if isinstance(event, ResponseHead):
                 head = event
+                on_head = getattr(sink, "on_head", None)
+                if on_head is not None and 200 <= head.status < 300:
+                    await on_head(head)
             elif isinstance(event, BodyChunk):
                 if sink is not None and head is not None and 200 <= head.status < 300:
                     await sink(event.data)
