@@ -7,7 +7,6 @@ on asyncio with ``hopx_asyncio``'s client; ``shell`` lives in :mod:`hopx_cli._sh
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import pathlib
 import posixpath
@@ -69,7 +68,9 @@ def _env_pairs(pairs: list[str]) -> dict[str, str] | None:
 async def cmd_ls(args: argparse.Namespace, session: Session) -> int:
     """``hopx ls``: one line per sandbox (``--json``: a list of records)."""
     sandboxes = await AsyncSandbox.list(status=args.status, limit=args.limit, client=session.client)
-    infos = await asyncio.gather(*(sandbox.get_info() for sandbox in sandboxes))
+    # The listing carries each sandbox's record: no request per sandbox (which would also fail
+    # for one killed between the listing and its own request).
+    infos = [sandbox.info or await sandbox.get_info() for sandbox in sandboxes]
     records = [sandbox_record(info) for info in infos]
     if session.json:
         session.emit(records)
@@ -88,7 +89,7 @@ async def cmd_create(args: argparse.Namespace, session: Session) -> int:
         client=session.client,
     )
     if session.json:
-        session.emit(sandbox_record(await sandbox.get_info()))
+        session.emit(sandbox_record(sandbox.info or await sandbox.get_info()))
     else:
         session.out.write(sandbox.sandbox_id + "\n")
     return 0
@@ -258,11 +259,11 @@ async def _download(remote: _Remote, local_name: str, session: Session) -> int:
 
     received = 0
 
-    def progress(done: int, _unknown: int | None) -> None:
+    def progress(done: int, announced: int | None) -> None:
         nonlocal received
         received = done
         if bar is not None:
-            bar.update(done, total)
+            bar.update(done, announced if announced is not None else total)
 
     await sandbox.files.download(remote.path, local, on_progress=progress)
     if bar is not None:
