@@ -47,8 +47,32 @@ def _datetime_text(value: _dt.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+#: The dumped names of each class: its fields, then its dumped properties.
+_plans: dict[type, tuple[str, ...]] = {}
+
+
+def _plan(cls: type) -> tuple[str, ...]:
+    plan = _plans.get(cls)
+    if plan is None:
+        hidden: frozenset[str] = getattr(cls, "_dump_hidden", frozenset())
+        names = [
+            f.name
+            for f in cls.__attrs_attrs__  # type: ignore[attr-defined]
+            if f.repr is not False and f.name not in hidden
+        ]
+        names += [name for name in getattr(cls, "_dump_properties", ()) if name not in names]
+        plan = _plans[cls] = tuple(names)
+    return plan
+
+
 def _convert(value: Any, mode: str, exclude_none: bool) -> Any:
-    if hasattr(type(value), "__attrs_attrs__") and hasattr(value, "model_dump"):
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if cls is _dt.datetime:
+        return _datetime_text(value) if mode == "json" else value
+    if cls in _plans or (hasattr(cls, "__attrs_attrs__") and hasattr(cls, "model_dump")):
         return _fields(value, mode, exclude_none, None, None)
     if isinstance(value, dict):
         return {k: _convert(v, mode, exclude_none) for k, v in value.items()}
@@ -73,12 +97,11 @@ def _fields(
     include: frozenset[str] | None,
     exclude: frozenset[str] | None,
 ) -> dict[str, Any]:
-    cls = type(value)
-    hidden: frozenset[str] = getattr(cls, "_dump_hidden", frozenset())
-    names = [f.name for f in cls.__attrs_attrs__ if f.repr is not False and f.name not in hidden]
-    names += [name for name in getattr(cls, "_dump_properties", ()) if name not in names]
+    plan = _plan(type(value))
+    if include is None and exclude is None and not exclude_none:
+        return {name: _convert(getattr(value, name), mode, False) for name in plan}
     out: dict[str, Any] = {}
-    for name in names:
+    for name in plan:
         if include is not None and name not in include:
             continue
         if exclude is not None and name in exclude:
