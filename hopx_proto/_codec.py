@@ -47,16 +47,24 @@ def wire(
     default: Any = attrs.NOTHING,
     factory: Callable[[], Any] | None = None,
     keep_none: bool = False,
+    secret: bool = False,
 ) -> Any:
     """An attrs field read from JSON key ``name`` (default: the attribute name).
 
     ``aliases`` are other keys accepted when decoding. ``keep_none`` writes ``null`` for a
-    ``None`` value instead of leaving the key out.
+    ``None`` value instead of leaving the key out. ``secret`` (tokens, passwords) keeps the
+    value out of ``repr``, so that logging a value never writes a credential.
     """
     metadata = {_WIRE: name, _ALIASES: aliases, _KEEP_NONE: keep_none}
+    shown: Callable[[Any], str] | bool = _redacted if secret else True
     if factory is not None:
-        return attrs.field(factory=factory, metadata=metadata)
-    return attrs.field(default=default, metadata=metadata)
+        return attrs.field(factory=factory, metadata=metadata, repr=shown)
+    return attrs.field(default=default, metadata=metadata, repr=shown)
+
+
+def _redacted(value: Any) -> str:
+    """How ``repr`` shows a secret field: whether it is set, never what it holds."""
+    return "None" if value is None else "'<redacted>'"
 
 
 def loads(data: bytes | str, *, what: str = "body") -> Any:

@@ -109,7 +109,7 @@ class SandboxInfo(Value):
     timeout_seconds: int | None = wire(default=None)
     expires_at: _dt.datetime | None = wire(default=None)
     created_at: _dt.datetime | None = wire(default=None)
-    auth_token: str | None = wire(default=None)
+    auth_token: str | None = wire(default=None, secret=True)
     token_expires_at: _dt.datetime | None = wire(default=None)
     request_id: str | None = wire(default=None)
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
@@ -164,7 +164,7 @@ class SandboxList(Value):
 class TokenInfo(Value):
     """An agent JWT and when it expires (``POST /v1/sandboxes/{id}/token/refresh``)."""
 
-    auth_token: str = wire()
+    auth_token: str = wire(secret=True)
     token_expires_at: _dt.datetime = wire()
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
@@ -240,8 +240,8 @@ class RegistryCredentials(Value):
 
     type: str = wire()
     username: str | None = wire(default=None)
-    password: str | None = wire(default=None)
-    token: str | None = wire(default=None)
+    password: str | None = wire(default=None, secret=True)
+    token: str | None = wire(default=None, secret=True)
 
 
 @attrs.frozen(repr=False, eq=False)

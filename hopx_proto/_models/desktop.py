@@ -35,7 +35,7 @@ class VNCInfo(Value):
     """A VNC server: ``url`` (``vnc://host:5901``), ``display`` (1 for ``:1``), ``port``."""
 
     url: str | None = wire(default=None)
-    password: str | None = wire(default=None)
+    password: str | None = wire(default=None, secret=True)
     display: int | None = wire(default=None)
     port: int | None = wire(default=None)
     websocket_url: str | None = wire(default=None)
