@@ -8,6 +8,15 @@ processes cannot delegate controllers), in a ``hopx-local-<pid>`` directory besi
 server's cgroup. Each is named ``hopx-local-<server pid>-<sandbox id>``; those of servers
 that are gone are removed at start-up. Where the kernel or the user's permissions do not
 allow any of this, there is no cgroup and the runtime says so.
+
+CPU: ``vcpu`` is a CFS quota over a short period (10 ms), so a sandbox at its quota holds the
+host's cores for a few milliseconds at a time, never for a tenth of a second. A quota alone
+does not keep one sandbox's CPU hog off another's latency: on a host with few cores the hog's
+threads are queued on every core, beside the server and the other sandbox's short-lived
+processes, and win their fair share of each. So the :class:`CpuGovernor` watches each
+sandbox's cgroup and lowers its CPU weight while it keeps its CPUs busy (its quota throttles
+it, or threads of it stay runnable from one look to the next); its weight comes back once it
+calms down. A demoted sandbox still gets every CPU cycle nobody else wants.
 """
 
 from __future__ import annotations
@@ -17,17 +26,26 @@ import functools
 import logging
 import os
 import signal
+import threading
 import time
+import weakref
 from pathlib import Path
 
 import attrs
 
-__all__ = ["CgroupHost", "CgroupLimits", "SandboxCgroup", "cgroup_host"]
+__all__ = ["CgroupHost", "CgroupLimits", "CpuGovernor", "SandboxCgroup", "cgroup_host", "governor"]
 
 log = logging.getLogger("hopx.local.runtime")
 
 _CONTROLLERS = ("memory", "cpu", "pids", "freezer")
-_CFS_PERIOD_US = 100_000
+#: The CFS period: short, so that a sandbox at its quota waits often and briefly.
+_CFS_PERIOD_US = 10_000
+#: The smallest quota the kernel takes, in microseconds (a smaller vcpu gets a longer period).
+_MIN_QUOTA_US = 1_000
+#: A sandbox's CPU weight (v1 ``cpu.shares``, v2 ``cpu.weight``): as much as one host process;
+#: a sandbox that keeps its CPUs busy gets a sixteenth of that.
+NORMAL_WEIGHT = {"v1": 1024, "v2": 100}
+DEMOTED_WEIGHT = {"v1": 64, "v2": 6}
 _PREFIX = "hopx-local-"
 
 
@@ -160,10 +178,18 @@ def cgroup_host() -> CgroupHost | None:
 
 
 class SandboxCgroup:
-    """The cgroup(s) of one sandbox: created with limits, joined by its init, removed last."""
+    """The cgroup(s) of one sandbox: created with limits, joined by its init, removed last.
 
-    def __init__(self, host: CgroupHost, name: str) -> None:
+    ``host`` says where the cgroups go, ``name`` names them (with the server's pid), and
+    ``cpu_governor`` watches the sandbox's CPU use (the server's one :func:`governor` when
+    ``None``).
+    """
+
+    def __init__(
+        self, host: CgroupHost, name: str, *, cpu_governor: CpuGovernor | None = None
+    ) -> None:
         self.host = host
+        self.cpu_governor = cpu_governor
         leaf = f"{_PREFIX}{os.getpid()}-{name}"
         self.dirs = {controller: base / leaf for controller, base in host.bases.items()}
 
@@ -185,15 +211,59 @@ class SandboxCgroup:
                 (memory / "memory.swap.max").write_text("0")
         cpu = self.dirs.get("cpu")
         if cpu is not None and limits.cpus is not None:
-            quota = max(1000, int(limits.cpus * _CFS_PERIOD_US))
+            period = max(_CFS_PERIOD_US, int(_MIN_QUOTA_US / limits.cpus) + 1)
+            quota = max(_MIN_QUOTA_US, int(limits.cpus * period))
             if v1:
-                (cpu / "cpu.cfs_period_us").write_text(str(_CFS_PERIOD_US))
+                # The quota is dropped first: a period below the old quota is refused.
+                (cpu / "cpu.cfs_quota_us").write_text("-1")
+                (cpu / "cpu.cfs_period_us").write_text(str(period))
                 (cpu / "cpu.cfs_quota_us").write_text(str(quota))
             else:
-                (cpu / "cpu.max").write_text(f"{quota} {_CFS_PERIOD_US}")
+                (cpu / "cpu.max").write_text(f"{quota} {period}")
+            # Up to one period's quota left unused may be spent later: a single thread that
+            # moves between cores (whose per-core share of the quota is left behind) is not
+            # throttled below its quota; on average the sandbox still gets at most ``cpus``.
+            burst = cpu / ("cpu.cfs_burst_us" if v1 else "cpu.max.burst")
+            if burst.exists():
+                burst.write_text(str(quota))
+        if cpu is not None:
+            self.set_weight(NORMAL_WEIGHT[self.host.version])
+            (self.cpu_governor or governor()).watch(self)
         pids = self.dirs.get("pids")
         if pids is not None and limits.max_tasks is not None:
             (pids / "pids.max").write_text(str(limits.max_tasks))
+
+    def set_weight(self, weight: int) -> None:
+        """Write the sandbox's CPU weight (``cpu.shares`` on v1, ``cpu.weight`` on v2)."""
+        cpu = self.dirs.get("cpu")
+        if cpu is not None:
+            name = "cpu.shares" if self.host.version == "v1" else "cpu.weight"
+            (cpu / name).write_text(str(weight))
+
+    def cpu_stat(self) -> dict[str, int]:
+        """The sandbox's ``cpu.stat`` counters (``nr_periods``, ``nr_throttled``, ...)."""
+        cpu = self.dirs.get("cpu")
+        found: dict[str, int] = {}
+        if cpu is None:
+            return found
+        with contextlib.suppress(OSError):
+            for line in (cpu / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if value.strip().isdigit():
+                    found[key] = int(value)
+        return found
+
+    def threads(self, limit: int) -> list[int]:
+        """Up to ``limit`` thread ids in the sandbox's ``cpu`` cgroup."""
+        cpu = self.dirs.get("cpu")
+        if cpu is None:
+            return []
+        name = "tasks" if self.host.version == "v1" else "cgroup.threads"
+        try:
+            with open(cpu / name) as handle:
+                return [int(line) for line, _ in zip(handle, range(limit), strict=False)]
+        except (OSError, ValueError):
+            return []
 
     def add(self, pid: int) -> None:
         """Move a process (and so everything it starts later) into the sandbox's cgroups."""
@@ -252,6 +322,155 @@ class SandboxCgroup:
 
     def remove(self) -> None:
         """Remove the (empty) cgroup directories."""
+        (self.cpu_governor or governor()).forget(self)
         for directory in self._unique_dirs():
             with contextlib.suppress(OSError):
                 directory.rmdir()
+
+
+def _runnable_ns(tid: int) -> int | None:
+    """Nanoseconds thread ``tid`` has run or waited to run (``/proc/<tid>/schedstat``)."""
+    try:
+        with open(f"/proc/{tid}/schedstat", "rb") as handle:
+            ran, waited, _slices = handle.read().split()
+        return int(ran) + int(waited)
+    except (OSError, ValueError):
+        return None
+
+
+@attrs.define
+class _Watched:
+    """What the governor saw of one sandbox at its last look."""
+
+    at: float
+    periods: int
+    throttled: int
+    #: thread id -> (when first seen, nanoseconds runnable so far)
+    runnable: dict[int, tuple[float, int]]
+    busy_looks: int = 0
+    calm_looks: int = 0
+    demoted: bool = False
+
+
+class CpuGovernor:
+    """Lowers the CPU weight of the sandboxes that keep their CPUs busy.
+
+    Every ``interval`` seconds (in a thread of its own, while any sandbox is watched; with an
+    ``interval`` of 0 there is no thread and the caller calls :meth:`look`) it reads
+    each sandbox's ``cpu.stat`` and the scheduler statistics of up to ``max_threads`` of its
+    threads. A look is busy when the quota throttled the sandbox in at least half of the CFS
+    periods since the last look, or when its threads older than ``min_age`` seconds were
+    runnable (running or waiting for a CPU, throttled included) for at least ``busy_threads``
+    threads' worth of the time in between. Waiting counts so that a hog is still seen while
+    others win the CPU from it (no see-saw); the age keeps out short-lived processes, such as
+    each ``run_code``'s, however long a loaded machine makes them wait. After ``demote_after``
+    busy looks in a row the sandbox gets :data:`DEMOTED_WEIGHT`, after ``restore_after`` calm
+    ones its normal weight again.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float = 0.1,
+        busy_threads: float = 0.5,
+        min_age: float = 1.0,
+        demote_after: int = 2,
+        restore_after: int = 10,
+        max_threads: int = 64,
+    ) -> None:
+        self.interval = interval
+        self.busy_threads = busy_threads
+        self.min_age = min_age
+        self.demote_after = demote_after
+        self.restore_after = restore_after
+        self.max_threads = max_threads
+        self._watched: weakref.WeakKeyDictionary[SandboxCgroup, _Watched | None] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, cgroup: SandboxCgroup) -> None:
+        """Start watching ``cgroup`` (a thread runs while any cgroup is watched)."""
+        with self._lock:
+            self._watched[cgroup] = None
+            if self._thread is None and self.interval > 0:
+                self._thread = threading.Thread(
+                    target=self._run, name="hopx-cpu-governor", daemon=True
+                )
+                self._thread.start()
+
+    def forget(self, cgroup: SandboxCgroup) -> None:
+        """Stop watching ``cgroup``."""
+        with self._lock:
+            self._watched.pop(cgroup, None)
+
+    def demoted(self, cgroup: SandboxCgroup) -> bool:
+        """Whether ``cgroup`` has the lowered weight now."""
+        with self._lock:
+            seen = self._watched.get(cgroup)
+        return seen is not None and seen.demoted
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                cgroups = list(self._watched)
+                if not cgroups:
+                    self._thread = None
+                    return
+            for cgroup in cgroups:
+                try:
+                    self.look(cgroup)
+                except Exception:  # a sandbox going away mid-look, a refused write
+                    log.debug("CPU governor: %s", cgroup.dirs.get("cpu"), exc_info=True)
+            time.sleep(self.interval)
+
+    def look(self, cgroup: SandboxCgroup) -> None:
+        """One look at ``cgroup``: count it busy or calm, and demote or restore it."""
+        now = time.monotonic()
+        stat = cgroup.cpu_stat()
+        with self._lock:
+            if cgroup not in self._watched:
+                return
+            last = self._watched[cgroup]
+        seen = last.runnable if last is not None else {}
+        runnable: dict[int, tuple[float, int]] = {}
+        threads = 0
+        for tid in cgroup.threads(self.max_threads):
+            value = _runnable_ns(tid)
+            if value is None:
+                continue
+            first, before = seen.get(tid, (now, value))
+            if value < before:  # the id was reused by a new thread
+                first, before = now, value
+            runnable[tid] = (first, value)
+            if now - first >= self.min_age:
+                threads += value - before
+        current = _Watched(now, stat.get("nr_periods", 0), stat.get("nr_throttled", 0), runnable)
+        with self._lock:
+            if cgroup not in self._watched:
+                return
+            self._watched[cgroup] = current
+        if last is None:
+            return
+        current.demoted = last.demoted
+        elapsed_ns = max(1.0, (now - last.at) * 1e9)
+        periods = current.periods - last.periods
+        throttled = current.throttled - last.throttled
+        busy = threads / elapsed_ns >= self.busy_threads or (
+            periods > 0 and throttled * 2 >= periods
+        )
+        current.busy_looks = last.busy_looks + 1 if busy else 0
+        current.calm_looks = 0 if busy else last.calm_looks + 1
+        if not current.demoted and current.busy_looks >= self.demote_after:
+            cgroup.set_weight(DEMOTED_WEIGHT[cgroup.host.version])
+            current.demoted = True
+        elif current.demoted and current.calm_looks >= self.restore_after:
+            cgroup.set_weight(NORMAL_WEIGHT[cgroup.host.version])
+            current.demoted = False
+
+
+@functools.cache
+def governor() -> CpuGovernor:
+    """The server's one :class:`CpuGovernor`."""
+    return CpuGovernor()
