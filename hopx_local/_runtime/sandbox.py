@@ -706,7 +706,9 @@ class SandboxRuntime(SandboxFileAPI):
                 await anyio.to_thread.run_sync(self.cgroup.kill_all)
                 self.cgroup.remove()
             if self._uses_volume:
-                self.volume.detach()
+                # The last close unmounts the filesystem (its journal written out): tens of
+                # milliseconds the event loop does not wait for.
+                await anyio.to_thread.run_sync(self.volume.detach)
                 self._use_layout(attrs.evolve(self.layout, data=None))
 
     def metrics(self) -> dict[str, Any]:

@@ -9,6 +9,12 @@ subdirectories that its init attaches; when both are gone (the sandbox stopped, 
 died) the kernel unmounts it and frees the loop device, so nothing is left mounted, whatever
 happened. It needs root, ``mkfs.ext4`` and the ext4 driver; where any is missing the writable
 tree is a plain directory and the limit is not enforced (the runtime says so).
+
+Making a filesystem costs a process and tens of milliseconds, so it is done once per size:
+the first sandbox of a size makes an empty image (``.volume-<size>m.img`` beside the sandbox
+directories) and every sandbox's image is a sparse copy of it (its few hundred KiB of
+metadata, without the holes). The images have no blocks reserved for growing the filesystem
+(``resize_inode``): they never grow, and those blocks were most of what a new image held.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import errno
 import fcntl
 import functools
 import os
+import secrets
 import shutil
 import struct
 from pathlib import Path
@@ -38,6 +45,9 @@ _LOOP_CTL_GET_FREE, _LOOP_CONFIGURE = 0x4C82, 0x4C0A
 _LO_FLAGS_AUTOCLEAR = 4
 #: struct loop_info64 with only lo_flags set, then 64 reserved bytes (struct loop_config).
 _LOOP_INFO = "<QQQQQIIII64s64s32sQQ"
+_TEMPLATE_PREFIX = ".volume-"
+#: Directories whose half-made templates this server has removed already.
+_CLEANED: set[Path] = set()
 
 
 @functools.cache
@@ -111,6 +121,86 @@ def _mount_detached(image: Path) -> int:
         os.close(device)
 
 
+def _sparse_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to a new ``target`` of the same size, its holes left holes."""
+    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            size = os.fstat(src).st_size
+            os.ftruncate(dst, size)
+            offset = 0
+            while offset < size:
+                try:
+                    start = os.lseek(src, offset, os.SEEK_DATA)
+                except OSError as exc:
+                    if exc.errno == errno.ENXIO:  # only a hole is left
+                        break
+                    raise
+                end = os.lseek(src, start, os.SEEK_HOLE)
+                _copy_range(src, dst, start, end)
+                offset = end
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _copy_range(src: int, dst: int, start: int, end: int) -> None:
+    position = start
+    while position < end:
+        try:
+            done = os.copy_file_range(src, dst, end - position, position, position)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            data = os.pread(src, min(end - position, 1 << 20), position)
+            done = os.pwrite(dst, data, position) if data else 0
+        if done <= 0:
+            raise OSError(errno.EIO, "the volume template ended early")
+        position += done
+
+
+async def _template(directory: Path, size_mb: int) -> Path:
+    """The empty image of ``size_mb`` MiB sandbox images are copied from (made if missing)."""
+    template = directory / f"{_TEMPLATE_PREFIX}{size_mb}m.img"
+    if directory not in _CLEANED:
+        _CLEANED.add(directory)
+        await anyio.to_thread.run_sync(_remove_stale_parts, directory)
+    with contextlib.suppress(OSError):
+        if template.stat().st_size == size_mb << 20:
+            return template
+    # Each maker writes its own file and renames it into place: two at once both succeed.
+    part = directory / f"{_TEMPLATE_PREFIX}{size_mb}m.{os.getpid()}-{secrets.token_hex(4)}.part"
+    try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.ftruncate(fd, size_mb << 20)
+        finally:
+            os.close(fd)
+        options = "lazy_itable_init=1,lazy_journal_init=1"
+        command = ["mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^resize_inode", "-E", options]
+        done = await anyio.run_process([*command, str(part)], check=False)
+        if done.returncode != 0:
+            detail = done.stderr.decode(errors="replace").strip()
+            raise fault("INTERNAL_ERROR", f"cannot create the sandbox's volume: {detail}")
+        os.replace(part, template)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+    return template
+
+
+def _remove_stale_parts(directory: Path) -> None:
+    """Remove templates half made by servers that are gone."""
+    with contextlib.suppress(OSError):
+        for entry in directory.glob(f"{_TEMPLATE_PREFIX}*.part"):
+            pid = entry.name.rsplit(".", 2)[-2].split("-", 1)[0]
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
 class SandboxVolume:
     """The image of one sandbox and, while attached, the server's handle on its filesystem."""
 
@@ -133,19 +223,12 @@ class SandboxVolume:
         if self._mount is not None:
             return Path(f"/proc/{os.getpid()}/fd/{self._mount}")
         if not self.exists:
+            template = await _template(self.image.parent.parent, size_mb)
             part = self.image.with_name(self.image.name + ".part")
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             try:
-                os.ftruncate(fd, size_mb << 20)
-            finally:
-                os.close(fd)
-            options = "lazy_itable_init=1,lazy_journal_init=1"
-            done = await anyio.run_process(
-                ["mkfs.ext4", "-q", "-F", "-m", "0", "-E", options, str(part)], check=False
-            )
-            if done.returncode != 0:
-                detail = done.stderr.decode(errors="replace").strip()
-                raise fault("INTERNAL_ERROR", f"cannot create the sandbox's volume: {detail}")
+                await anyio.to_thread.run_sync(_sparse_copy, template, part)
+            except OSError as exc:
+                raise fault("INTERNAL_ERROR", f"cannot create the sandbox's volume: {exc}") from exc
             os.replace(part, self.image)
         try:
             self._mount = await anyio.to_thread.run_sync(_mount_detached, self.image)
