@@ -213,17 +213,22 @@ class SandboxCgroup:
         if cpu is not None and limits.cpus is not None:
             period = max(_CFS_PERIOD_US, int(_MIN_QUOTA_US / limits.cpus) + 1)
             quota = max(_MIN_QUOTA_US, int(limits.cpus * period))
-            if v1:
-                # The quota is dropped first: a period below the old quota is refused.
-                (cpu / "cpu.cfs_quota_us").write_text("-1")
-                (cpu / "cpu.cfs_period_us").write_text(str(period))
-                (cpu / "cpu.cfs_quota_us").write_text(str(quota))
-            else:
-                (cpu / "cpu.max").write_text(f"{quota} {period}")
             # Up to one period's quota left unused may be spent later: a single thread that
             # moves between cores (whose per-core share of the quota is left behind) is not
             # throttled below its quota; on average the sandbox still gets at most ``cpus``.
+            # The kernel refuses a burst above the quota, so an old one is cleared first.
             burst = cpu / ("cpu.cfs_burst_us" if v1 else "cpu.max.burst")
+            if v1:
+                # The quota is dropped first: a period below the old quota is refused.
+                (cpu / "cpu.cfs_quota_us").write_text("-1")
+                if burst.exists():
+                    burst.write_text("0")
+                (cpu / "cpu.cfs_period_us").write_text(str(period))
+                (cpu / "cpu.cfs_quota_us").write_text(str(quota))
+            else:
+                if burst.exists():
+                    burst.write_text("0")
+                (cpu / "cpu.max").write_text(f"{quota} {period}")
             if burst.exists():
                 burst.write_text(str(quota))
         if cpu is not None:

@@ -100,6 +100,8 @@ async def test_the_quota_runs_over_a_short_period(tmp_path: Path) -> None:
                 (cpu_file(small, "cpu.cfs_period_us"), cpu_file(small, "cpu.cfs_quota_us"))
             )
             weight = cpu_file(one, "cpu.shares")
+            if (one.cgroup.dirs["cpu"] / "cpu.cfs_burst_us").exists():
+                assert cpu_file(one, "cpu.cfs_burst_us") == "10000"
         else:
             periods = [
                 tuple(reversed(cpu_file(runtime, "cpu.max").split())) for runtime in (one, small)
@@ -164,6 +166,7 @@ def fake_v2(tmp_path: Path, governor: CpuGovernor) -> SandboxCgroup:
     directory.mkdir()
     for name in ("memory.max", "memory.swap.max"):
         (directory / name).write_text("max\n")
+    (directory / "cpu.max.burst").write_text("0\n")
     write_stat(cgroup, periods=0, throttled=0)
     (directory / "cgroup.threads").write_text("")
     return cgroup
@@ -182,6 +185,7 @@ def test_v2_limits_use_the_v2_files(tmp_path: Path) -> None:
     cgroup.create(CgroupLimits(memory_bytes=256 << 20, cpus=1.5, max_tasks=40))
     directory = cgroup.dirs["cpu"]
     assert (directory / "cpu.max").read_text() == "15000 10000"
+    assert (directory / "cpu.max.burst").read_text() == "15000"
     assert (directory / "cpu.weight").read_text() == str(NORMAL_WEIGHT["v2"])
     assert (directory / "memory.max").read_text() == str(256 << 20)
     assert (directory / "memory.swap.max").read_text() == "0"
