@@ -233,10 +233,14 @@ class SandboxCgroup:
                 burst.write_text(str(quota))
         if cpu is not None:
             self.set_weight(NORMAL_WEIGHT[self.host.version])
-            (self.cpu_governor or governor()).watch(self)
         pids = self.dirs.get("pids")
         if pids is not None and limits.max_tasks is not None:
             (pids / "pids.max").write_text(str(limits.max_tasks))
+
+    def watch_cpu(self) -> None:
+        """Have the CPU governor watch the sandbox (once it runs; until :meth:`remove`)."""
+        if "cpu" in self.dirs:
+            (self.cpu_governor or governor()).watch(self)
 
     def set_weight(self, weight: int) -> None:
         """Write the sandbox's CPU weight (``cpu.shares`` on v1, ``cpu.weight`` on v2)."""

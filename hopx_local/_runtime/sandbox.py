@@ -205,6 +205,8 @@ class SandboxRuntime(SandboxFileAPI):
                 )
             )
             await instance.start()
+            if self.cgroup is not None:
+                self.cgroup.watch_cpu()
             self._instance = instance
             self.processes.init_pid = instance.init_pid
 

@@ -198,6 +198,7 @@ def test_runnable_threads_demote_and_calm_restores(tmp_path: Path, spinner: int)
     governor = CpuGovernor(interval=0, min_age=0.0, demote_after=2, restore_after=2)
     cgroup = fake_v2(tmp_path, governor)
     cgroup.create(CgroupLimits(cpus=1.0))
+    cgroup.watch_cpu()
     weight = cgroup.dirs["cpu"] / "cpu.weight"
     (cgroup.dirs["cpu"] / "cgroup.threads").write_text(f"{spinner}\n")
     assert cgroup.threads(64) == [spinner]
@@ -222,6 +223,7 @@ def test_young_threads_do_not_count(tmp_path: Path, spinner: int) -> None:
     governor = CpuGovernor(interval=0, min_age=3600.0, demote_after=1, restore_after=1)
     cgroup = fake_v2(tmp_path, governor)
     cgroup.create(CgroupLimits(cpus=1.0))
+    cgroup.watch_cpu()
     (cgroup.dirs["cpu"] / "cgroup.threads").write_text(f"{spinner}\n")
     for _look in range(4):
         governor.look(cgroup)
@@ -235,6 +237,7 @@ def test_throttled_periods_demote(tmp_path: Path) -> None:
     governor = CpuGovernor(interval=0, demote_after=2, restore_after=1)
     cgroup = fake_v2(tmp_path, governor)
     cgroup.create(CgroupLimits(cpus=1.0))
+    cgroup.watch_cpu()
     weight = cgroup.dirs["cpu"] / "cpu.weight"
     governor.look(cgroup)
     write_stat(cgroup, periods=10, throttled=2)
