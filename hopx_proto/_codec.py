@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._json import loads as _loads
 from ._value import Value
 
 __all__ = ["dumps", "from_wire", "loads", "parse_datetime", "to_wire", "wire"]
@@ -70,7 +71,7 @@ def _redacted(value: Any) -> str:
 def loads(data: bytes | str, *, what: str = "body") -> Any:
     """Parse JSON; a :class:`RemoteProtocolError` on anything that is not JSON."""
     try:
-        return json.loads(data)
+        return _loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise RemoteProtocolError(f"{what} is not valid JSON: {exc}", kind="invalid_json") from None
 

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 
 from .._errors import LocalProtocolError, RemoteProtocolError, StreamEndedError
+from .._json import loads as _loads
 from .._value import Value
 
 __all__ = [
@@ -329,23 +330,6 @@ def encode_message(message: StreamMessage) -> str:
         )
     except (TypeError, ValueError) as exc:
         raise LocalProtocolError(f"{message.TAG!r} message is not JSON-able: {exc}") from None
-
-
-# The decoder's C scanner (untyped in the stubs): what json.loads runs, minus two whitespace
-# regular expressions and three Python calls around it.
-_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def _loads(text: str) -> Any:
-    """``json.loads(text)``, with the C scanner called directly for the usual frame (no
-    whitespace around the value); anything else goes through ``json.loads`` as it is."""
-    try:
-        obj, end = _scan_once(text, 0)
-    except (StopIteration, ValueError):
-        return json.loads(text)
-    if end != len(text):
-        return json.loads(text)
-    return obj
 
 
 def decode_frame(
