@@ -51,6 +51,9 @@ class _Protocol(asyncio.BufferedProtocol):
         self.read_waiter: asyncio.Future[None] | None = None
         self.drain_waiter: asyncio.Future[None] | None = None
         self.lost: asyncio.Future[None] = loop.create_future()
+        # The read deadline's timer, kept from one read to the next (see wait_readable).
+        self.read_deadline: float | None = None
+        self.read_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -87,6 +90,9 @@ class _Protocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
         if exc is not None and self.error is None:
             self.error = exc
         self._wake("read_waiter")
@@ -117,6 +123,39 @@ class _Protocol(asyncio.BufferedProtocol):
             setattr(self, name, None)
             if timer is not None:
                 timer.cancel()
+
+    async def wait_readable(self, deadline: float | None) -> None:
+        """Until bytes (or EOF) arrive, or :class:`TimeoutError` at ``deadline`` (loop time).
+
+        Each read of a busy stream has a later deadline than the one before. Rather than a
+        timer made and cancelled per read (a heap push and a handle each), one timer stays
+        armed across reads: when it fires before the current read's deadline, it re-arms
+        itself for that deadline; only an earlier deadline replaces it.
+        """
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self.read_waiter = waiter
+        self.read_deadline = deadline
+        if deadline is not None:
+            timer = self.read_timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self.read_timer = self.loop.call_at(deadline, self._read_timer_fired)
+        try:
+            await waiter
+        finally:
+            self.read_waiter = None
+            self.read_deadline = None
+
+    def _read_timer_fired(self) -> None:
+        self.read_timer = None
+        deadline, waiter = self.read_deadline, self.read_waiter
+        if deadline is None or waiter is None or waiter.done():
+            return  # no read waits with a deadline: the next one arms a timer afresh
+        if self.loop.time() < deadline:
+            self.read_timer = self.loop.call_at(deadline, self._read_timer_fired)
+        else:
+            waiter.set_exception(TimeoutError("the deadline passed"))
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -168,7 +207,7 @@ class AsyncioByteStream:
                 if protocol.eof:
                     return b""
                 try:
-                    await protocol.wait("read_waiter", deadline)
+                    await protocol.wait_readable(deadline)
                 except TimeoutError:
                     raise TimeoutError(f"nothing received within {timeout:g} s") from None
         start = protocol.start

@@ -161,6 +161,7 @@ class _Connection:
         self.absolute_form = absolute_form  # plain HTTP through a proxy
         self.eof = False
         self.send_error: NetworkError | None = None  # the failed write, if one failed
+        self.host: tuple[bytes, bytes] | None = None  # the Host header, once encoded
 
 
 class HTTPTransport:
@@ -191,6 +192,8 @@ class HTTPTransport:
         self.timeouts = timeouts or Timeouts()
         self.proxies = proxies if proxies is not None else ProxyConfig.from_environ(backend.environ)
         self.user_agent = user_agent
+        #: ``(user_agent, its header)``, encoded once for as long as the attribute holds.
+        self._user_agent = (user_agent, (b"user-agent", user_agent.encode()))
         self._pool: ConnectionPool[_Connection] = ConnectionPool(limits)
         self._slots: dict[PoolKey, Any] = {}
         self._active: set[_Connection] = set()
@@ -396,11 +399,18 @@ class HTTPTransport:
         target = base.prefix + request.target
         if conn.absolute_form:
             target = f"http://{base.host_header}{target}"
+        host = conn.host
+        if host is None:  # the same for every request on the connection: its key holds it
+            host = conn.host = (b"host", base.host_header.encode("idna"))
         headers = [(k, v) for k, v in request.headers if k != b"host"]
-        headers.append((b"host", base.host_header.encode("idna")))
+        headers.append(host)
         if not any(k == b"user-agent" for k, _ in headers):
-            headers.append((b"user-agent", self.user_agent.encode()))
-        out = attrs.evolve(request, target=target, headers=tuple(headers))
+            if self._user_agent[0] != self.user_agent:
+                self._user_agent = (self.user_agent, (b"user-agent", self.user_agent.encode()))
+            headers.append(self._user_agent[1])
+        # Built directly: the headers are normalized bytes already, and attrs.evolve would
+        # look up every field of the class again on every request.
+        out = Request(request.method, target, tuple(headers), request.body)
         if _logger.isEnabledFor(logging.DEBUG):
             _logger.debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
         if max_body_size is not None:
