@@ -172,6 +172,11 @@ def _dec_datetime(value: Any, path: str) -> _dt.datetime:
     raise _fail(path, "an RFC 3339 timestamp", value)
 
 
+#: Decoders that hand back their value unchanged when it is an instance of the type given
+#: here (and fail otherwise): a list or map of such values is checked without spelling the
+#: JSON path of each item, which only an error needs.
+_CHECKS: dict[Decoder, type | tuple[type, ...]] = {_dec_str: str, _dec_any: object}
+
 _decoders: dict[Any, Decoder] = {}
 _encoders: dict[Any, Encoder] = {}
 
@@ -219,6 +224,8 @@ def _build_decoder(tp: Any) -> Decoder:
                 return []
             if not isinstance(value, list):
                 raise _fail(path, "a list", value)
+            if item in _CHECKS and all(isinstance(v, _CHECKS[item]) for v in value):
+                return list(value)  # every item as it is: no path to spell for each
             return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
 
         return dec_list
@@ -230,6 +237,8 @@ def _build_decoder(tp: Any) -> Decoder:
                 return {}
             if not isinstance(value, dict):
                 raise _fail(path, "an object", value)
+            if val in _CHECKS and all(isinstance(v, _CHECKS[val]) for v in value.values()):
+                return dict(value)  # every value as it is: no path to spell for each
             return {k: val(v, f"{path}.{k}") for k, v in value.items()}
 
         return dec_dict

@@ -181,6 +181,13 @@ class Agent:
         """A valid agent JWT: the kept one, or a fresh one when it is missing or expires
         within the client's ``token_margin``. Concurrent callers share one refresh."""
         self.check_alive(control_ops.SANDBOXES_REFRESH_TOKEN.name)
+        state = self.client.tokens.get(self.sandbox_id)
+        if (
+            state is not None
+            and state.token is not None
+            and not state.needs_refresh(self.backend.wall_clock())
+        ):
+            return state.token  # the usual case: no lock to take, nothing awaited
         async with self._token_lock:
             state = self.client.tokens.get(self.sandbox_id)
             if (
