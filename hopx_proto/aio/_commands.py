@@ -1,5 +1,6 @@
 """``sandbox.commands``: shell commands, waited for, in the background, or streamed."""
 
+# ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -8,7 +9,7 @@ from .._models.agent import ExecutionResult
 from .._ops import agent as agent_ops
 from .._streams import CommandEvent, CommandStreamClient, CommandStreamRequest
 from ._agent import Agent
-from ._execution import EXECUTION_MARGIN
+from ._execution import EXECUTION_MARGIN, one_timeout
 from ._streaming import EventStream, stream_messages
 
 __all__ = ["AsyncCommands"]
@@ -38,6 +39,7 @@ class AsyncCommands:
         working_dir: str = "/workspace",
         on_stdout: OutputCallback | None = None,
         on_stderr: OutputCallback | None = None,
+        timeout: int | None = None,
     ) -> ExecutionResult:
         """Run a command and wait for it.
 
@@ -50,6 +52,7 @@ class AsyncCommands:
             on_stdout: called with each chunk of standard output as it comes (over
                 ``/commands/stream``; may be a coroutine function).
             on_stderr: the same for standard error.
+            timeout: another spelling of ``timeout_seconds`` (the synchronous API's).
 
         Returns:
             Its output and exit code (the whole output, callbacks or not); past
@@ -60,6 +63,12 @@ class AsyncCommands:
             CommandExecutionError: the agent could not run it.
             TimeoutError: no reply within ``timeout_seconds`` plus a margin.
         """
+        timeout_seconds = (
+            one_timeout(
+                "commands.run", ("timeout_seconds", timeout_seconds), ("timeout", timeout), 120
+            )
+            or 120
+        )
         args = agent_ops.CommandArgs.shell(
             command, timeout=timeout_seconds, workdir=working_dir, env=env
         )
@@ -145,6 +154,7 @@ class AsyncCommands:
         timeout_seconds: int = 120,
         env: dict[str, str] | None = None,
         working_dir: str = "/workspace",
+        timeout: int | None = None,
     ) -> EventStream[CommandEvent]:
         """Output events of a command as they happen (``/commands/stream``).
 
@@ -156,6 +166,7 @@ class AsyncCommands:
             timeout_seconds: how long the agent lets it run.
             env: environment variables for this command only.
             working_dir: the directory it runs in.
+            timeout: another spelling of ``timeout_seconds``.
 
         Returns:
             The events (readable as dicts), read with ``async for``.
@@ -164,6 +175,12 @@ class AsyncCommands:
             TimeoutError: the stream did not end within ``timeout_seconds`` plus the client's
                 ``deadline_margin`` (the WebSocket is then closed).
         """
+        timeout_seconds = (
+            one_timeout(
+                "commands.stream", ("timeout_seconds", timeout_seconds), ("timeout", timeout), 120
+            )
+            or 120
+        )
         machine = CommandStreamClient()
         first = machine.start(
             CommandStreamRequest(

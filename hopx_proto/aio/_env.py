@@ -115,11 +115,11 @@ class AsyncCache:
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
 
-    async def stats(self) -> dict[str, Any]:
-        """Cache statistics."""
-        reply = await self._agent.call(agent_ops.CACHE_STATS, NoArgs())
+    async def stats(self, *, timeout: int | None = None) -> dict[str, Any]:
+        """Cache statistics (``timeout``: the read deadline in seconds)."""
+        reply = await self._agent.call(agent_ops.CACHE_STATS, NoArgs(), read_timeout=timeout)
         return dict(to_wire(reply))
 
-    async def clear(self) -> None:
-        """Empty the cache."""
-        await self._agent.call(agent_ops.CACHE_CLEAR, NoArgs())
+    async def clear(self, *, timeout: int | None = None) -> None:
+        """Empty the cache (``timeout``: the read deadline in seconds)."""
+        await self._agent.call(agent_ops.CACHE_CLEAR, NoArgs(), read_timeout=timeout)

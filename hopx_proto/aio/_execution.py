@@ -13,7 +13,7 @@ import datetime as _dt
 from typing import Any
 
 from .._codec import to_wire
-from .._errors import HopxError, SandboxExpiredError
+from .._errors import HopxError, LocalProtocolError, SandboxExpiredError
 from .._models.agent import ExecutionResult
 from .._models.control import ExpiryInfo
 from .._ops import agent as agent_ops
@@ -22,10 +22,38 @@ from .._streams import ExecuteEvent, ExecuteStreamClient, ExecuteStreamRequest
 from ._classapi import SandboxClassAPI
 from ._streaming import EventStream, stream_messages
 
-__all__ = ["ExecutionAPI"]
+__all__ = ["ExecutionAPI", "one_timeout"]
 
 #: Seconds the agent may take beyond an execution's timeout to send the reply (each read).
 EXECUTION_MARGIN = 30
+
+
+def one_timeout(
+    operation: str,
+    documented: tuple[str, int | None],
+    alias: tuple[str, int | None],
+    default: int | None,
+) -> int | None:
+    """The timeout of an execution method that accepts two spellings of it.
+
+    ``timeout=`` and ``timeout_seconds=`` both appear in published examples of the same
+    methods, so each execution method takes both: ``documented`` is ``(name, value)`` of the
+    parameter in its signature (whose default is ``default``), ``alias`` the other one
+    (``None`` when not passed).
+
+    Raises:
+        LocalProtocolError: both were passed, with different values.
+    """
+    (name, value), (other, given) = documented, alias
+    if given is None:
+        return value
+    if value != default and value != given:
+        raise LocalProtocolError(
+            f"{operation}: {name}={value!r} and {other}={given!r} are the same setting; "
+            f"pass one of them",
+            operation=operation,
+        )
+    return given
 
 
 class ExecutionAPI(SandboxClassAPI):
@@ -90,6 +118,7 @@ class ExecutionAPI(SandboxClassAPI):
         env: dict[str, str] | None = None,
         working_dir: str = "/workspace",
         preflight: bool = False,
+        timeout: int | None = None,
     ) -> ExecutionResult:
         """Run code and wait for it.
 
@@ -100,6 +129,7 @@ class ExecutionAPI(SandboxClassAPI):
             env: environment variables for this run only.
             working_dir: the directory it runs in.
             preflight: check first that the sandbox is alive (:meth:`ensure_healthy`).
+            timeout: another spelling of ``timeout_seconds`` (the synchronous API's).
 
         Returns:
             stdout, stderr, the exit code and the rich outputs (images, HTML, ...). Past
@@ -111,6 +141,10 @@ class ExecutionAPI(SandboxClassAPI):
             TimeoutError: no reply within ``timeout_seconds`` plus a margin.
             SandboxExpiredError: with ``preflight``, the sandbox is gone.
         """
+        timeout_seconds = (
+            one_timeout("run_code", ("timeout_seconds", timeout_seconds), ("timeout", timeout), 120)
+            or 120
+        )
         if preflight:
             await self.ensure_healthy()
         args = agent_ops.ExecuteArgs(
@@ -131,6 +165,7 @@ class ExecutionAPI(SandboxClassAPI):
         timeout: int = 60,
         env: dict[str, str] | None = None,
         working_dir: str = "/workspace",
+        timeout_seconds: int | None = None,
     ) -> EventStream[ExecuteEvent]:
         """Stream output events (readable as dicts) until ``complete``.
 
@@ -143,6 +178,7 @@ class ExecutionAPI(SandboxClassAPI):
             timeout: how long the agent lets it run, in seconds.
             env: environment variables for this run only.
             working_dir: the directory it runs in.
+            timeout_seconds: another spelling of ``timeout`` (the reference page's).
 
         Returns:
             The events (``stdout``, ``stderr``, ``result``, ``complete``, ...).
@@ -151,6 +187,12 @@ class ExecutionAPI(SandboxClassAPI):
             TimeoutError: the stream did not end within ``timeout`` plus the client's
                 ``deadline_margin`` (the WebSocket is then closed).
         """
+        timeout = (
+            one_timeout(
+                "run_code_stream", ("timeout", timeout), ("timeout_seconds", timeout_seconds), 60
+            )
+            or 60
+        )
         machine = ExecuteStreamClient()
         first = machine.start(
             ExecuteStreamRequest(
@@ -175,6 +217,7 @@ class ExecutionAPI(SandboxClassAPI):
         timeout: int = 300,
         env: dict[str, str] | None = None,
         name: str | None = None,
+        timeout_seconds: int | None = None,
     ) -> dict[str, Any]:
         """Start code in the background.
 
@@ -184,11 +227,21 @@ class ExecutionAPI(SandboxClassAPI):
             timeout: how long the agent lets it run, in seconds.
             env: environment variables for this run only.
             name: a label for the process.
+            timeout_seconds: another spelling of ``timeout``.
 
         Returns:
             The process record (``process_id``, ...). Past ``timeout`` the process is killed
             and its record in :meth:`list_processes` has ``timed_out`` true and an ``error``.
         """
+        timeout = (
+            one_timeout(
+                "run_code_background",
+                ("timeout", timeout),
+                ("timeout_seconds", timeout_seconds),
+                300,
+            )
+            or 300
+        )
         args = agent_ops.BackgroundExecuteArgs(
             code=code, language=language, timeout=timeout, env=env, name=name
         )
@@ -206,6 +259,7 @@ class ExecutionAPI(SandboxClassAPI):
         working_dir: str = "/workspace",
         callback_headers: dict[str, str] | None = None,
         callback_signature_secret: str | None = None,
+        timeout_seconds: int | None = None,
     ) -> dict[str, Any]:
         """Queue code; the agent posts the result to ``callback_url`` when it is done.
 
@@ -219,10 +273,17 @@ class ExecutionAPI(SandboxClassAPI):
             callback_headers: extra headers of the callback request.
             callback_signature_secret: signs the callback body (see
                 :func:`~hopx_proto.verify_webhook`).
+            timeout_seconds: another spelling of ``timeout``.
 
         Returns:
             The queued execution's record (``execution_id``, ...).
         """
+        timeout = (
+            one_timeout(
+                "run_code_async", ("timeout", timeout), ("timeout_seconds", timeout_seconds), 1800
+            )
+            or 1800
+        )
         args = agent_ops.AsyncExecuteArgs(
             code=code,
             language=language,

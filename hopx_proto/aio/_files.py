@@ -1,5 +1,6 @@
 """``sandbox.files``: read, write, list, upload and download files in the sandbox."""
 
+# ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
 import builtins
@@ -47,11 +48,12 @@ class AsyncFiles:
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
 
-    async def read(self, path: str) -> str:
+    async def read(self, path: str, *, timeout: int | None = None) -> str:
         """A text file's content.
 
         Args:
             path: the file's absolute path in the sandbox.
+            timeout: the read deadline of the call in seconds (the client's when ``None``).
 
         Returns:
             The content, decoded as UTF-8 by the agent.
@@ -60,15 +62,16 @@ class AsyncFiles:
             FileNotFoundError: there is no file at ``path``.
         """
         reply = await self._agent.call(
-            file_ops.FILES_READ, file_ops.FilePath(path=path), error_path=path
+            file_ops.FILES_READ, file_ops.FilePath(path=path), error_path=path, read_timeout=timeout
         )
         return reply.content
 
-    async def read_bytes(self, path: str) -> bytes:
+    async def read_bytes(self, path: str, *, timeout: int | None = None) -> bytes:
         """A file's raw bytes (never guessed at as base64).
 
         Args:
             path: the file's absolute path in the sandbox.
+            timeout: the read deadline of the call in seconds (the client's when ``None``).
 
         Returns:
             The bytes as stored.
@@ -77,42 +80,56 @@ class AsyncFiles:
             FileNotFoundError: there is no file at ``path``.
         """
         return await self._agent.call(
-            file_ops.FILES_DOWNLOAD, file_ops.FilePath(path=path), error_path=path
+            file_ops.FILES_DOWNLOAD,
+            file_ops.FilePath(path=path),
+            error_path=path,
+            read_timeout=timeout,
         )
 
-    async def write(self, path: str, content: str, mode: str = "0644") -> None:
+    async def write(
+        self, path: str, content: str, mode: str = "0644", *, timeout: int | None = None
+    ) -> None:
         """Create or overwrite a text file.
 
         Args:
             path: the file's absolute path in the sandbox; missing parents are created.
             content: the text to store (UTF-8).
             mode: the file's permission bits, in octal (``"0644"``).
+            timeout: the read deadline of the call in seconds (the client's when ``None``).
         """
         await self._agent.call(
             file_ops.FILES_WRITE,
             file_ops.FileWrite(path, content, mode=mode),
             error_path=path,
+            read_timeout=timeout,
         )
 
-    async def write_bytes(self, path: str, content: bytes, mode: str = "0644") -> None:
+    async def write_bytes(
+        self, path: str, content: bytes, mode: str = "0644", *, timeout: int | None = None
+    ) -> None:
         """Create or overwrite a file with raw bytes.
 
         Args:
             path: the file's absolute path in the sandbox; missing parents are created.
             content: the bytes to store.
             mode: the file's permission bits, in octal (``"0644"``).
+            timeout: the read deadline of the call in seconds (the client's when ``None``).
         """
         await self._agent.call(
             file_ops.FILES_WRITE,
             file_ops.FileWrite.from_bytes(path, content, mode=mode),
             error_path=path,
+            read_timeout=timeout,
         )
 
-    async def list(self, path: str = "/workspace") -> builtins.list[FileInfo]:
+    async def list(
+        self, path: str = "/workspace", *, timeout: int | None = None
+    ) -> builtins.list[FileInfo]:
         """A directory's entries.
 
         Args:
             path: the directory's absolute path in the sandbox.
+            timeout: the read deadline of the call in seconds (the client's when ``None``).
 
         Returns:
             One :class:`~hopx_proto.FileInfo` per entry.
@@ -121,41 +138,61 @@ class AsyncFiles:
             FileNotFoundError: there is no directory at ``path``.
         """
         reply = await self._agent.call(
-            file_ops.FILES_LIST, file_ops.FilesList(path=path), error_path=path
+            file_ops.FILES_LIST,
+            file_ops.FilesList(path=path),
+            error_path=path,
+            read_timeout=timeout,
         )
         return builtins.list(reply.files)
 
-    async def exists(self, path: str) -> bool:
-        """Whether ``path`` (an absolute path in the sandbox) names a file or directory."""
+    async def exists(self, path: str, *, timeout: int | None = None) -> bool:
+        """Whether ``path`` (an absolute path in the sandbox) names a file or directory
+        (``timeout``: the read deadline in seconds, the client's when ``None``)."""
         reply = await self._agent.call(
-            file_ops.FILES_EXISTS, file_ops.FilePath(path=path), error_path=path
+            file_ops.FILES_EXISTS,
+            file_ops.FilePath(path=path),
+            error_path=path,
+            read_timeout=timeout,
         )
         return reply.exists
 
-    async def remove(self, path: str) -> None:
+    async def remove(self, path: str, *, timeout: int | None = None) -> None:
         """Remove a file, or a directory with its content.
 
         Args:
             path: the absolute path to remove.
+            timeout: the read deadline of the call in seconds (the client's when ``None``).
 
         Raises:
             FileNotFoundError: there is nothing at ``path``.
         """
-        await self._agent.call(file_ops.FILES_REMOVE, file_ops.FilePath(path=path), error_path=path)
+        await self._agent.call(
+            file_ops.FILES_REMOVE,
+            file_ops.FilePath(path=path),
+            error_path=path,
+            read_timeout=timeout,
+        )
 
-    async def mkdir(self, path: str) -> None:
+    async def mkdir(self, path: str, *, timeout: int | None = None) -> None:
         """Create a directory and its parents (nothing happens if it exists).
 
         Args:
             path: the directory's absolute path in the sandbox.
+            timeout: the read deadline of the call in seconds (the client's when ``None``).
         """
-        await self._agent.call(file_ops.FILES_MKDIR, file_ops.FileMkdir(path=path), error_path=path)
+        await self._agent.call(
+            file_ops.FILES_MKDIR,
+            file_ops.FileMkdir(path=path),
+            error_path=path,
+            read_timeout=timeout,
+        )
 
     async def upload(
         self,
         local_path: str | pathlib.Path,
         remote_path: str,
         *,
+        timeout: int | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         """Stream a local file to ``remote_path`` (multipart, sized, in chunks).
@@ -163,6 +200,7 @@ class AsyncFiles:
         Args:
             local_path: the file on this machine.
             remote_path: where it goes in the sandbox (absolute).
+            timeout: the read deadline of the call in seconds (the client's when ``None``).
             on_progress: called as ``on_progress(bytes_sent, total)`` while it goes (may be
                 a coroutine function).
 
@@ -207,7 +245,7 @@ class AsyncFiles:
         await self._agent.call(
             file_ops.FILES_UPLOAD,
             args,
-            read_timeout=TRANSFER_READ_TIMEOUT,
+            read_timeout=TRANSFER_READ_TIMEOUT if timeout is None else timeout,
             deadline=None,  # a transfer takes as long as its size needs; each read is bounded
             error_path=remote_path,
             upload=body,
@@ -219,6 +257,7 @@ class AsyncFiles:
         remote_path: str,
         local_path: str | pathlib.Path,
         *,
+        timeout: int | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         """Stream ``remote_path`` into a local file, atomically (temp file + rename): on
@@ -227,6 +266,7 @@ class AsyncFiles:
         Args:
             remote_path: the file in the sandbox (absolute).
             local_path: where it goes on this machine.
+            timeout: the read deadline of the call in seconds (the client's when ``None``).
             on_progress: called as ``on_progress(bytes_received, total)`` while it comes,
                 ``total`` being the size the agent announced (``Content-Length``), or
                 ``None`` when it did not (may be a coroutine function).
@@ -243,7 +283,7 @@ class AsyncFiles:
             await self._agent.call(
                 file_ops.FILES_DOWNLOAD,
                 file_ops.FilePath(path=remote_path),
-                read_timeout=TRANSFER_READ_TIMEOUT,
+                read_timeout=TRANSFER_READ_TIMEOUT if timeout is None else timeout,
                 deadline=None,  # a transfer takes as long as its size needs; each read is bounded
                 error_path=remote_path,
                 sink=sink,
