@@ -23,7 +23,15 @@ E = TypeVar("E")
 
 
 class SuspendedError(LocalProtocolError):
-    """A coroutine driven by the synchronous API tried to wait for an event loop."""
+    """A coroutine driven by the synchronous API tried to wait for an event loop.
+
+    Args:
+        message: what suspended.
+        context: the context fields of :class:`~hopx_proto.HopxError` (``operation``, ...).
+    """
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message, **context)
 
 
 def check_no_running_loop(what: str) -> None:

@@ -15,15 +15,11 @@ from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from hopx_proto import HopxError, aio
-from hopx_proto._models.agent import CommandResult, ExecutionResult
-from hopx_proto._models.control import SandboxInfo, Template
-from hopx_proto._policy import TokenState
-from hopx_proto._url import BaseURL
-from hopx_proto.aio._execution import one_timeout
-from hopx_proto.aio._pool import ConnectionPool, PoolKey
-from hopx_proto.aio._streaming import EventStream
+from hopx_proto import CommandResult, ExecutionResult, HopxError, SandboxInfo, Template, aio
+from hopx_proto.aio import ConnectionPool, EventStream
+from hopx_proto.policy import TokenState
 from hopx_proto.streams import CommandEvent, ExecuteEvent, TerminalServerEvent, WatchEvent
+from hopx_proto.wire import BaseURL
 
 from ._backend import BlockingBackend
 from ._blocking import blocking, call
@@ -44,6 +40,8 @@ __all__ = [
 DEFAULT_BASE_URL = aio.DEFAULT_BASE_URL
 
 S = TypeVar("S")
+#: (scheme, host, port), as the pool keys connections.
+PoolKey = tuple[str, str, int]
 C = TypeVar("C")
 
 
@@ -217,19 +215,17 @@ class Commands:
             CommandExecutionError: the agent could not run it.
             TimeoutError: no reply within ``timeout`` plus a margin.
         """
-        seconds = one_timeout(
-            "commands.run", ("timeout", timeout), ("timeout_seconds", timeout_seconds), 120
-        )
         result: ExecutionResult = call(
             "Commands.run",
             self._inner.run(
                 command,
-                timeout_seconds=seconds or 120,
+                timeout_seconds=timeout,
                 background=background,
                 env=env,
                 working_dir=working_dir,
                 on_stdout=on_stdout,
                 on_stderr=on_stderr,
+                timeout=timeout_seconds,
             ),
         )
         return CommandResult(
@@ -579,18 +575,16 @@ class Sandbox:
             CodeExecutionError: the agent could not run it.
             TimeoutError: no reply within ``timeout`` plus a margin.
         """
-        seconds = one_timeout(
-            "run_code", ("timeout", timeout), ("timeout_seconds", timeout_seconds), 120
-        )
         return call(
             "Sandbox.run_code",
             self._inner.run_code(
                 code,
                 language=language,
-                timeout_seconds=seconds or 120,
+                timeout_seconds=timeout,
                 env=env,
                 working_dir=working_dir,
                 preflight=preflight,
+                timeout=timeout_seconds,
             ),
         )
 

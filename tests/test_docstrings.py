@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 #: The packages whose own classes and functions are checked (re-exported core names are not).
-PACKAGES = ["hopx_proto.aio", "hopx_io", "hopx_trio", "hopx_asyncio"]
-OWN = ("hopx_proto.aio", "hopx_io", "hopx_trio", "hopx_asyncio")
+PACKAGES = ["hopx_proto.aio", "hopx_io", "hopx_trio", "hopx_asyncio", "hopx_sync"]
+OWN = ("hopx_proto.aio", "hopx_io", "hopx_trio", "hopx_asyncio", "hopx_sync")
 SKIPPED_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
@@ -34,7 +34,9 @@ def _documented(package: str) -> Iterator[tuple[str, Callable[..., Any], str]]:
             continue
         members: dict[str, tuple[type, Any]] = {}
         for klass in reversed(value.__mro__):
-            if klass.__module__.startswith(("hopx_proto", "hopx_io", "hopx_trio", "hopx_asyncio")):
+            if klass.__module__.startswith(
+                ("hopx_proto", "hopx_io", "hopx_trio", "hopx_asyncio", "hopx_sync")
+            ):
                 members.update({attr: (klass, m) for attr, m in vars(klass).items()})
         for attr, (owner, member) in members.items():
             function = _function(member)

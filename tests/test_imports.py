@@ -38,7 +38,7 @@ def _private_core_names(tree: ast.AST) -> list[tuple[int, str]]:
 
 
 def test_the_sibling_packages_are_found() -> None:
-    assert {"hopx_asyncio", "hopx_trio", "hopx_local", "hopx_io"} <= set(SIBLINGS)
+    assert {"hopx_asyncio", "hopx_trio", "hopx_sync", "hopx_local", "hopx_io"} <= set(SIBLINGS)
 
 
 @pytest.mark.parametrize("package", SIBLINGS)
@@ -99,6 +99,7 @@ def _loaded_after(statement: str) -> set[str]:
         ("import hopx_proto.aio", {"trio", "anyio", "asyncio"}),
         ("import hopx_asyncio", {"trio", "anyio"}),
         ("import hopx_trio", {"anyio"}),
+        ("import hopx_sync", {"trio", "anyio", "asyncio"}),
     ],
 )
 def test_each_public_submodule_loads_on_its_own(statement: str, not_loaded: set[str]) -> None:
@@ -107,7 +108,7 @@ def test_each_public_submodule_loads_on_its_own(statement: str, not_loaded: set[
 
 def _checked_modules() -> list[pathlib.Path]:
     paths = []
-    for package in ("hopx_proto", "hopx_io", "hopx_trio", "hopx_asyncio"):
+    for package in ("hopx_proto", "hopx_io", "hopx_trio", "hopx_asyncio", "hopx_sync"):
         paths += sorted((ROOT / package).rglob("*.py"))
     return paths
 

@@ -19,6 +19,7 @@ PACKAGES = [
     "hopx_io",
     "hopx_trio",
     "hopx_asyncio",
+    "hopx_sync",
     "hopx_local",
 ]
 PINNED = json.loads((pathlib.Path(__file__).parent / "public_api.json").read_text())

@@ -49,8 +49,8 @@ def one_timeout(
         return value
     if value != default and value != given:
         raise LocalProtocolError(
-            f"{operation}: {name}={value!r} and {other}={given!r} are the same setting; "
-            f"pass one of them",
+            f"{operation}: {name} and {other} are two spellings of one setting, and were "
+            f"given different values ({value!r} and {given!r}); pass one of them",
             operation=operation,
         )
     return given
