@@ -23,7 +23,7 @@ from hopx_proto import TimeoutError
 from hopx_proto.aio import AsyncSandbox, Client
 from hopx_proto.ops import FILES_READ, FilePath
 
-from .real import real_backends
+from .real import drive, loop_backends, real_backends
 
 pytestmark = pytest.mark.anyio
 
@@ -180,7 +180,7 @@ async def test_a_dripping_server_cannot_hold_a_call(
                 sandbox = AsyncSandbox("sb1", client=client)
                 started = anyio.current_time()
                 with pytest.raises(TimeoutError) as info:
-                    await call(sandbox, client)
+                    await drive(client.backend, call(sandbox, client))
                 took = anyio.current_time() - started
                 assert "deadline" in info.value.message, info.value.message
                 # Not before its deadline (the reads alone never time out), and soon after it.
@@ -190,15 +190,16 @@ async def test_a_dripping_server_cannot_hold_a_call(
                 with anyio.fail_after(5):
                     await server.drop_seen.wait()
                 assert server.dripping == server.dropped == 1, server.requests
-                await sandbox.aclose()
-                await client.aclose()
+                await drive(client.backend, sandbox.aclose())
+                await drive(client.backend, client.aclose())
                 tg.cancel_scope.cancel()
 
 
 async def test_the_deadline_can_be_turned_off_per_call(anyio_backend: str) -> None:
     """``deadline=None`` leaves only the per-read bound: the dripped call is still running
-    well past what its deadline would have been."""
-    for make_backend in real_backends(anyio_backend):
+    well past what its deadline would have been (cancelled from the loop, hence on the
+    loop's own backend)."""
+    for make_backend in loop_backends(anyio_backend):
         server = DrippingServer()
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:

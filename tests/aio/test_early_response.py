@@ -47,7 +47,7 @@ from .fake import (
     sandbox_json,
     token_json,
 )
-from .real import real_backends
+from .real import drive, real_backends
 
 pytestmark = pytest.mark.anyio
 
@@ -358,12 +358,12 @@ async def test_real_server_refusing_an_upload_early(
                 client = Client(backend, base_url=f"http://127.0.0.1:{server.control_port}")
                 sb = AsyncSandbox("sb1", client=client.close_with_last_holder())
                 with pytest.raises(error) as info:
-                    await sb.files.upload(source, "/etc/up.bin")
+                    await drive(backend, sb.files.upload(source, "/etc/up.bin"))
                 assert info.value.status_code == status, make_backend
                 assert info.value.message == reply["error"]
                 assert server.uploads == 1  # no retry
                 assert client.transport.open_connections() == 1  # the idle control one
-                await sb.aclose()
+                await drive(backend, sb.aclose())
                 assert client.transport.open_connections() == 0
                 tg.cancel_scope.cancel()
         await anyio.sleep(0.01)
@@ -387,7 +387,8 @@ async def test_real_server_without_a_reply_leaves_a_network_error(anyio_backend:
             ):
                 port = listener.extra(anyio.abc.SocketAttribute.local_port)
                 tg.start_soon(listener.serve, serve)
-                transport = HTTPTransport(make_backend({}), timeouts=Timeouts(read=5.0))
+                backend = make_backend({})
+                transport = HTTPTransport(backend, timeouts=Timeouts(read=5.0))
 
                 async def body() -> AsyncIterator[bytes]:
                     chunk = b"x" * (256 * 1024)
@@ -395,19 +396,22 @@ async def test_real_server_without_a_reply_leaves_a_network_error(anyio_backend:
                         yield chunk
 
                 with pytest.raises(NetworkError) as info:
-                    await transport.request(
-                        BaseURL.parse(f"http://127.0.0.1:{port}"),
-                        Request(
-                            "POST",
-                            "/files/upload",
-                            (("content-length", str(UPLOAD_SIZE)),),
-                            None,
+                    await drive(
+                        backend,
+                        transport.request(
+                            BaseURL.parse(f"http://127.0.0.1:{port}"),
+                            Request(
+                                "POST",
+                                "/files/upload",
+                                (("content-length", str(UPLOAD_SIZE)),),
+                                None,
+                            ),
+                            upload=body(),
                         ),
-                        upload=body(),
                     )
                 assert info.value.request_sent, make_backend
                 assert transport.open_connections() == 0
-                await transport.aclose()
+                await drive(backend, transport.aclose())
                 tg.cancel_scope.cancel()
         await anyio.sleep(0.01)
         assert socket_fds() == baseline, make_backend

@@ -15,7 +15,7 @@ from hopx_proto._http import NEED_DATA, HTTPConnection, Request, Response, Role
 from hopx_proto._url import BaseURL
 from hopx_proto.aio._transport import HTTPTransport, Timeouts
 
-from .real import real_backends
+from .real import drive, real_backends
 
 pytestmark = pytest.mark.anyio
 
@@ -53,16 +53,19 @@ async def test_a_connection_closed_while_idle_is_replaced(anyio_backend: str) ->
             ):
                 port = listener.extra(anyio.abc.SocketAttribute.local_port)
                 tg.start_soon(listener.serve, server.serve)
-                transport = HTTPTransport(make_backend({}), timeouts=Timeouts(read=5.0))
+                backend = make_backend({})
+                transport = HTTPTransport(backend, timeouts=Timeouts(read=5.0))
                 base = BaseURL.parse(f"http://127.0.0.1:{port}")
-                first = await transport.request(base, Request("GET", "/health", (), b""))
+                first = await drive(
+                    backend, transport.request(base, Request("GET", "/health", (), b""))
+                )
                 assert first.status == 200
                 assert transport.open_connections() == 1  # idle in the pool
                 await anyio.sleep(0.3)  # the server has closed it meanwhile
                 post = Request("POST", "/execute", (("content-type", "application/json"),), b"{}")
-                second = await transport.request(base, post)
+                second = await drive(backend, transport.request(base, post))
                 assert second.status == 200, make_backend
                 assert server.requests == ["GET /health", "POST /execute"]
                 assert server.connections == 2
-                await transport.aclose()
+                await drive(backend, transport.aclose())
                 tg.cancel_scope.cancel()
