@@ -344,7 +344,10 @@ class HTTPTransport:
     def _slot(self, key: PoolKey) -> Any:
         slot = self._slots.get(key)
         if slot is None:
-            slot = self._slots[key] = self.backend.semaphore(self._pool.limits.max_per_host)
+            # setdefault: threads sharing a blocking client all get the one that went in first.
+            slot = self._slots.setdefault(
+                key, self.backend.semaphore(self._pool.limits.max_per_host)
+            )
         return slot
 
     async def _request(
