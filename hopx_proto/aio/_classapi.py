@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from typing import Any, ClassVar, NoReturn, Protocol, Self, TypeVar
 
 from .._errors import HopxError, NotFoundError, RemoteProtocolError, TemplateNotFoundError
 from .._models.control import SandboxInfo, Template
@@ -39,23 +39,69 @@ class _ContextExit(Protocol):
     async def __aexit__(self, *exc: object) -> None: ...
 
 
-class _CreateCall(Generic[T]):
-    """What :meth:`AsyncSandbox.create` returns: awaitable, and usable as ``async with``."""
+def _create_forms(name: str) -> str:
+    return (
+        f"write `sandbox = await {name}.create(...)` or `async with {name}.create(...) as "
+        f"sandbox:` inside an async function; synchronous code uses `from hopx_sync import "
+        f"Sandbox` and `Sandbox.create(...)`"
+    )
 
-    def __init__(self, factory: Callable[[], Awaitable[T]]) -> None:
-        self._factory = factory
+
+class _CreateCall(Coroutine[Any, Any, T]):
+    """What :meth:`AsyncSandbox.create` returns: a coroutine (``await`` it, or pass it to
+    ``asyncio.run``), also usable as ``async with`` (the sandbox is killed on exit).
+
+    Never awaited, it gives Python's "coroutine ... was never awaited" warning; used as a
+    sandbox or with a plain ``with``, it raises an error that names the right form.
+    """
+
+    def __init__(self, factory: Callable[[], Coroutine[Any, Any, T]], name: str) -> None:
+        self._name = name
+        self._coro = factory()
         self._sandbox: T | None = None
 
+    def send(self, value: Any) -> Any:
+        """Run the creation up to its next suspension (the coroutine protocol)."""
+        return self._coro.send(value)
+
+    def throw(self, *exc: Any) -> Any:
+        """Raise an exception inside the creation (the coroutine protocol)."""
+        return self._coro.throw(*exc)
+
+    def close(self) -> None:
+        """Abandon the creation (the coroutine protocol)."""
+        self._coro.close()
+
     def __await__(self) -> Generator[Any, None, T]:
-        return self._factory().__await__()
+        return self._coro.__await__()
 
     async def __aenter__(self) -> T:
-        self._sandbox = await self._factory()
+        self._sandbox = await self._coro
         return self._sandbox
 
     async def __aexit__(self, *exc: object) -> None:
         if self._sandbox is not None:
             await self._sandbox.__aexit__(*exc)
+
+    def __enter__(self) -> NoReturn:
+        self._coro.close()
+        raise TypeError(
+            f"{self._name}.create(...) is asynchronous and cannot be used with a plain "
+            f"`with`: {_create_forms(self._name)}"
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("cr_"):  # what event loops read of a coroutine (repr, debugging)
+            return getattr(self._coro, attr)
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        raise AttributeError(
+            f"{self._name}.create(...) returns an awaitable, not a sandbox, so it has no "
+            f"{attr!r}: {_create_forms(self._name)}"
+        )
 
 
 class SandboxClassAPI:
@@ -247,7 +293,8 @@ class SandboxClassAPI:
                 making one; ``api_key`` and ``base_url`` are then not used.
 
         Returns:
-            An awaitable giving the :class:`AsyncSandbox`, also usable as ``async with``.
+            A coroutine giving the :class:`AsyncSandbox` (``await`` it, or pass it to
+            ``asyncio.run``), also usable as ``async with``.
 
         Raises:
             TemplateNotFoundError: no template of that name (lists the available ones).
@@ -255,7 +302,7 @@ class SandboxClassAPI:
             AuthenticationError: the API key was refused.
         """
 
-        async def run() -> Self:
+        async def create() -> Self:
             made = cls._make_client(api_key, base_url, client)
             try:
                 return await cls._create(
@@ -271,7 +318,8 @@ class SandboxClassAPI:
                 await made.release_if_unused()
                 raise
 
-        return _CreateCall(run)
+        create.__qualname__ = f"{cls.__name__}.create"  # as the never-awaited warning says
+        return _CreateCall(create, cls.__name__)
 
     @classmethod
     async def _create(
