@@ -73,6 +73,30 @@ EXPECTED: dict[str, Expect] = {
             r"killed sandbox \w+",
         ),
     ),
+    "sync_script.py": Expect(
+        patterns=(
+            ENV_SERVICE,
+            r"(?m)^Hello from a script!$",
+            r"(?m)^sum computed in the sandbox: 55$",
+            r"killed sandbox \w+",
+        )
+    ),
+    "sync_thread_pool.py": Expect(
+        patterns=(
+            r"(?m)^10! = 3628800 \(sandbox \w+\)$",
+            r"(?m)^17! = 355687428096000 \(sandbox \w+\)$",
+            r"(?m)^8 sandboxes, one client, all killed$",
+        )
+    ),
+    "sync_command_progress.py": Expect(
+        args=("--steps", "12", "--pause", "0.05"),
+        patterns=(
+            r"\[#{30}\]  12/12 100% block [0-9a-f]{12}",
+            r"err: all blocks hashed",
+            r"command finished: exit code 0, 12 steps seen",
+            r"killed sandbox \w+",
+        ),
+    ),
     "upload_directory.py": Expect(
         patterns=(
             ENV_SERVICE,
@@ -185,6 +209,7 @@ def check(name: str, status: int, output: str, expect: Expect) -> None:
 def test_every_owned_example_is_listed() -> None:
     """The programs whose output is checked in detail are all there."""
     owned = {"command_progress.py", "upload_directory.py", "terminal_session.py", "trio_batch.py"}
+    owned |= {"sync_script.py", "sync_thread_pool.py", "sync_command_progress.py"}
     assert owned <= set(programs())
 
 
@@ -205,6 +230,16 @@ def test_example_starts_its_own_emulator() -> None:
     own = r"service: local emulator started at http://127\.0\.0\.1:\d+ \(isolation: \w+\)"
     check(
         "trio_batch.py", status, output, attrs.evolve(expect, patterns=(own, *expect.patterns[1:]))
+    )
+
+
+def test_sync_example_starts_its_own_emulator() -> None:
+    """Without HOPX_ variables a synchronous example starts the emulator as a child process."""
+    expect = EXPECTED["sync_script.py"]
+    status, output = run([sys.executable, str(EXAMPLES / "sync_script.py")], _clean_env())
+    own = r"service: local emulator started at http://127\.0\.0\.1:\d+ \(a child process\)"
+    check(
+        "sync_script.py", status, output, attrs.evolve(expect, patterns=(own, *expect.patterns[1:]))
     )
 
 
