@@ -182,6 +182,7 @@ BLOCKS = (
     Block("protocol.md", "operation table", operation_table),
     Block("reference/hopx_asyncio.md", "re-exports", reexports("hopx_asyncio")),
     Block("reference/hopx_trio.md", "re-exports", reexports("hopx_trio")),
+    Block("reference/hopx_sync.md", "re-exports", reexports("hopx_sync")),
 )
 
 

@@ -37,6 +37,7 @@ PAGES = {
     "hopx_io": ["hopx_io.md"],
     "hopx_asyncio": ["hopx_asyncio.md"],
     "hopx_trio": ["hopx_trio.md"],
+    "hopx_sync": ["hopx_sync.md"],
     "hopx_local": ["hopx_local.md"],
 }
 
@@ -161,6 +162,21 @@ def test_getting_started_has_three_programs() -> None:
     assert len(programs) == 3
     assert any("hopx_trio" in p for p in programs)
     assert any("hopx_local.serve()" in p for p in programs)
+
+
+@pytest.mark.slow
+def test_getting_started_synchronous_program_runs(tmp_path: pathlib.Path) -> None:
+    text = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    (code,) = [m["code"] for m in PYTHON_BLOCK.finditer(text) if "from hopx_sync" in m["code"]]
+    program = tmp_path / "prog.py"
+    program.write_text(code, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOPX_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "hopx_local", "run", "--", sys.executable, str(program)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "42\ntick 0\ntick 1\ntick 2\n" in done.stdout, done.stdout
 
 
 @pytest.mark.slow
