@@ -110,6 +110,7 @@ def test_debug_talks_to_the_agent_directly(local: EmulatorProcess) -> None:
 
 
 def test_execution(local: EmulatorProcess) -> None:
+    threads = set(threading.enumerate())
     with Sandbox.create(template="code-interpreter") as sb:
         result = sb.run_code("import os; print(os.environ['X'], 6 * 7)", env={"X": "hi"})
         assert (result.stdout, result.exit_code, result.success) == ("hi 42\n", 0, True)
@@ -129,6 +130,7 @@ def test_execution(local: EmulatorProcess) -> None:
         assert isinstance(sb.get_agent_metrics(), dict)
         assert isinstance(sb.get_agent_info(), dict)
         assert isinstance(sb.get_jupyter_sessions(), list)
+    assert not set(threading.enumerate()) - threads, "the client started a thread"
 
 
 def test_files(local: EmulatorProcess, tmp_path: pathlib.Path) -> None:
