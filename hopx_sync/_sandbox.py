@@ -23,7 +23,7 @@ from hopx_proto.wire import BaseURL
 
 from ._backend import BlockingBackend
 from ._blocking import blocking, call
-from ._driver import BlockingStream
+from ._driver import BlockingStream, check_no_running_loop
 
 __all__ = [
     "Cache",
@@ -706,6 +706,7 @@ class Sandbox:
             ValidationError: the service refused the arguments.
             AuthenticationError: the API key was refused.
         """
+        check_no_running_loop("Sandbox.create")  # before a coroutine exists to be left behind
         made = _AsyncSandbox.create(
             template,
             template_id=template_id,
