@@ -200,7 +200,7 @@ class AsyncFiles:
         Args:
             local_path: the file on this machine.
             remote_path: where it goes in the sandbox (absolute).
-            timeout: the read deadline of the call in seconds (the client's when ``None``).
+            timeout: the deadline of each read in seconds (120 when ``None``).
             on_progress: called as ``on_progress(bytes_sent, total)`` while it goes (may be
                 a coroutine function).
 
@@ -266,7 +266,7 @@ class AsyncFiles:
         Args:
             remote_path: the file in the sandbox (absolute).
             local_path: where it goes on this machine.
-            timeout: the read deadline of the call in seconds (the client's when ``None``).
+            timeout: the deadline of each read in seconds (120 when ``None``).
             on_progress: called as ``on_progress(bytes_received, total)`` while it comes,
                 ``total`` being the size the agent announced (``Content-Length``), or
                 ``None`` when it did not (may be a coroutine function).
