@@ -63,7 +63,8 @@ class InstanceSpec:
     ``code_ids`` are the host (uid, gid) sandboxed code runs as and ``init_ids`` those of
     bubblewrap and the init (both ``None`` when the server is not root and everything runs as
     the server's user). ``seccomp`` is a compiled filter for bubblewrap, ``cgroup`` the
-    sandbox's cgroup.
+    sandbox's cgroup, ``kernel_site`` the host directory holding the Jupyter kernel's packages
+    (shown read-only at ``KERNEL_SITE_MOUNT``) when the sandbox needs to see it.
     """
 
     layout: SandboxLayout
@@ -73,6 +74,7 @@ class InstanceSpec:
     init_ids: tuple[int, int] | None
     cgroup: SandboxCgroup | None = None
     seccomp: bytes | None = None
+    kernel_site: str | None = None
 
 
 def _reachable_by_others(path: str) -> bool:
@@ -186,7 +188,7 @@ class SandboxInstance:
             args += ["--cap-add", capability]
         if "seccomp" in fds:
             args += ["--seccomp", str(fds["seccomp"])]
-        mounts = sandbox_mounts(spec.layout)
+        mounts = sandbox_mounts(spec.layout, spec.kernel_site)
         args += parent_dirs([*(m.dest for m in mounts), f"{BOOT_MOUNT}/pyhooks/x", "/etc/x"])
         args += [*system_args(), "--proc", "/proc", "--dev", "/dev"]
         for mount in mounts:
@@ -223,7 +225,7 @@ class SandboxInstance:
         attach = self.isolated and spec.init_ids is not None
         info_r = block_w = None
         mount_fds: list[int] = []
-        mounts = sandbox_mounts(spec.layout) if attach else []
+        mounts = sandbox_mounts(spec.layout, spec.kernel_site) if attach else []
         try:
             log_fd = os.open(
                 spec.layout.state / "instance.log",

@@ -23,6 +23,7 @@ from .isolation import ETC_ENTRIES, SYSTEM_DIRS, SandboxLayout
 
 __all__ = [
     "EXEC_MOUNT",
+    "KERNEL_SITE_MOUNT",
     "Mount",
     "detached_tree",
     "interpreter_prefixes",
@@ -88,9 +89,16 @@ def interpreter_prefixes() -> tuple[str, ...]:
     return tuple(_outside_system_dirs(prefixes))
 
 
-def sandbox_mounts(layout: SandboxLayout) -> list[Mount]:
-    """The mounts of one sandbox besides the system directories."""
+#: Where the packages of the Jupyter kernel appear when they are not the interpreter's own.
+KERNEL_SITE_MOUNT = "/run/hopx-kernel/site-packages"
+
+
+def sandbox_mounts(layout: SandboxLayout, kernel_site: str | None = None) -> list[Mount]:
+    """The mounts of one sandbox besides the system directories (``kernel_site``: the host
+    directory of the Jupyter kernel's packages, shown read-only at :data:`KERNEL_SITE_MOUNT`)."""
     mounts = [Mount(Path(prefix), prefix) for prefix in interpreter_prefixes()]
+    if kernel_site is not None:
+        mounts.append(Mount(Path(kernel_site), KERNEL_SITE_MOUNT))
     mounts += [
         Mount(layout.workspace, "/workspace", writable=True),
         Mount(layout.tmp, "/tmp", writable=True),

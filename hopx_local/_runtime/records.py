@@ -16,6 +16,9 @@ class ExecOutcome:
     ``exit_code`` is shell-style (128 + N after signal N); ``timed_out`` says the run was
     killed at its timeout; ``truncated`` that stdout or stderr exceeded the output cap and was
     cut; ``rich`` holds display outputs such as ``{"type": "image/png", "data": base64}``.
+    From the Jupyter kernel: ``result`` is the text of the cell's last expression, ``error`` a
+    sentence saying why the cell failed, ``kernel_restarted`` that the kernel is gone (it died,
+    or ignored the interrupt at the timeout) and the next execution gets a fresh one.
     """
 
     stdout: str
@@ -26,6 +29,9 @@ class ExecOutcome:
     truncated: bool = False
     rich: list[dict[str, Any]] = attrs.Factory(list)
     pid: int | None = None
+    result: str | None = None
+    error: str | None = None
+    kernel_restarted: bool = False
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ import shutil
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from .file_api import SandboxFileAPI
 from .files import SandboxFiles
 from .host import Enforcement, host_enforcement
 from .instance import InstanceSpec, SandboxInstance
-from .isolation import IsolationMode, SandboxLayout, isolation_warning
-from .languages import interpreter_for, python_executable
+from .isolation import BOOT_DIR, BOOT_MOUNT, IsolationMode, SandboxLayout, isolation_warning
+from .kernel import KERNEL_SITE_MOUNT, SandboxKernel, kernel_support, start_kernel
+from .languages import LANGUAGE_ALIASES, interpreter_for, python_executable
 from .launches import (
     BASE_PATH,
     Launch,
@@ -42,6 +43,7 @@ from .launches import (
     sandbox_owner,
 )
 from .limits import Limits, SandboxResources
+from .mounts import EXEC_MOUNT
 from .paths import SandboxPaths, rfc3339
 from .process import OutputCapture, OutputPump, SandboxProcess, open_pipe, terminate
 from .procfs import pids_owned_by
@@ -62,6 +64,9 @@ class SandboxRuntime(SandboxFileAPI):
     :attr:`enforcement`), and stdout/stderr each capped at ``output_cap`` bytes per execution.
     Every process is started by the sandbox's instance (:class:`SandboxInstance`), which
     :meth:`start` brings up and :meth:`shutdown` ends; a request that needs it starts it.
+    With ``kernel`` (and ipykernel installed, see :func:`kernel_support`) Python runs in one
+    Jupyter kernel per sandbox, started on the first Python execution, so state persists
+    between executions; otherwise each execution is a fresh interpreter.
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class SandboxRuntime(SandboxFileAPI):
         limits: Limits,
         output_cap: int,
         resources: SandboxResources | None = None,
+        kernel: bool = False,
     ) -> None:
         if output_cap <= 0:
             raise ValueError("output_cap must be positive")
@@ -105,6 +111,9 @@ class SandboxRuntime(SandboxFileAPI):
         self.cgroup = SandboxCgroup(host, sandbox_id) if host is not None else None
         self._instance: SandboxInstance | None = None
         self._starting = anyio.Lock()
+        self.uses_kernel = kernel and kernel_support().available
+        self._kernel: SandboxKernel | None = None
+        self._kernel_starting = anyio.Lock()
         self._env = EnvStore(self.layout.state / "env.json")
         level = 1 if isolation is IsolationMode.BWRAP else 0
         self.processes = SandboxProcesses(ns_level=level)
@@ -202,6 +211,7 @@ class SandboxRuntime(SandboxFileAPI):
                     else None,
                     cgroup=self.cgroup,
                     seccomp=filter_program() if self.isolation is IsolationMode.BWRAP else None,
+                    kernel_site=kernel_support().site if self.uses_kernel else None,
                 )
             )
             await instance.start()
@@ -222,14 +232,21 @@ class SandboxRuntime(SandboxFileAPI):
             max_tasks=self.limits.max_processes + 8,
         )
 
-    async def _spawn(self, launch: Launch, stdin: int, stdout: int, stderr: int) -> SandboxProcess:
+    async def _spawn(
+        self,
+        launch: Launch,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+        rlimits: list[list[Any]] | None = None,
+    ) -> SandboxProcess:
         await self.start()
         assert self._instance is not None
         request = {
             "argv": launch.argv,
             "env": launch.env,
             "cwd": launch.cwd,
-            "rlimits": self._rlimits,
+            "rlimits": self._rlimits if rlimits is None else rlimits,
             "terminal": launch.terminal,
             "timeout": launch.timeout,
         }
@@ -416,6 +433,197 @@ class SandboxRuntime(SandboxFileAPI):
         }
         yield "exit", json.dumps(summary)
 
+    # -- the Jupyter kernel --------------------------------------------------------------
+
+    @property
+    def kernel(self) -> SandboxKernel | None:
+        """The sandbox's Jupyter kernel while one runs."""
+        kernel = self._kernel
+        return kernel if kernel is not None and kernel.alive else None
+
+    def _in_kernel(self, language: object) -> bool:
+        return (
+            self.uses_kernel
+            and isinstance(language, str)
+            and LANGUAGE_ALIASES.get(language.strip().lower()) == "python"
+        )
+
+    async def _kernel_ready(self) -> SandboxKernel:
+        async with self._kernel_starting:
+            kernel = self._kernel
+            if kernel is not None and kernel.alive:
+                return kernel
+            self._kernel = None
+            if kernel is not None:
+                await kernel.shutdown()
+                await self._remove_exec_dir(kernel.host_dir)
+            await self.start()
+            self._kernel = await self._start_kernel()
+            return self._kernel
+
+    def _kernel_cache(self) -> tuple[Path, str]:
+        host = self.layout.exec_root / "kernel-cache"
+        if not host.is_dir():
+            host.mkdir(mode=0o700)
+            if self.owner is not None:
+                os.chown(host, *self.owner)
+        isolated = self.isolation is IsolationMode.BWRAP
+        return host, f"{EXEC_MOUNT}/kernel-cache" if isolated else str(host)
+
+    async def _start_kernel(self) -> SandboxKernel:
+        layout = self.layout
+        isolated = self.isolation is IsolationMode.BWRAP
+        name = new_id("kernel")
+        host_dir = layout.exec_root / name
+        kernel = SandboxKernel(
+            host_dir, f"{EXEC_MOUNT}/{name}" if isolated else str(host_dir), self.owner
+        )
+        _cache_host, cache = self._kernel_cache()
+        env = merge_env(base_env(layout, self.isolation, terminal=False), self._env.get())
+        # The kernel's packages, then the start-up hooks (their ``emit`` works in the kernel).
+        site = kernel_support().site
+        hooks = f"{BOOT_MOUNT}/pyhooks" if isolated else str(BOOT_DIR / "pyhooks")
+        shown_site = None if site is None else KERNEL_SITE_MOUNT if isolated else site
+        env["PYTHONPATH"] = os.pathsep.join(path for path in (shown_site, hooks) if path)
+        env.update(
+            MPLBACKEND="module://matplotlib_inline.backend_inline",
+            IPYTHONDIR=f"{cache}/ipython",
+            MPLCONFIGDIR=f"{cache}/matplotlib",
+            XDG_CACHE_HOME=f"{cache}/xdg",
+            JUPYTER_CONFIG_DIR=f"{cache}/jupyter",
+            JUPYTER_DATA_DIR=f"{cache}/jupyter",
+            JUPYTER_RUNTIME_DIR=kernel.view,
+            JUPYTER_PLATFORM_DIRS="1",
+            PYDEVD_DISABLE_FILE_VALIDATION="1",
+        )
+        host_workdir, sandbox_workdir = self._workdir(None)
+        cwd = sandbox_workdir if isolated else str(host_workdir)
+        # A long-lived kernel would reach a per-process CPU-time limit by the sum of many
+        # cells: the cell timeout and the sandbox's cgroup bound it instead.
+        rlimits = [entry for entry in self._rlimits if entry[0] != "RLIMIT_CPU"]
+
+        async def spawn(argv: list[str]) -> SandboxProcess:
+            launch = Launch(
+                execution_id=name,
+                argv=argv,
+                env=env,
+                cwd=cwd,
+                host_workdir=host_workdir,
+                exec_dir=None,
+                language="python",
+            )
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            log = os.open(layout.logs / f"{name}.log", flags, 0o600)
+            try:
+                return await self._spawn(launch, null, log, log, rlimits)
+            finally:
+                os.close(null)
+                os.close(log)
+
+        try:
+            await start_kernel(kernel, spawn, [python_executable()])
+        except BaseException:
+            await self._remove_exec_dir(host_dir)
+            raise
+        kernel.settled(env, cwd)
+        return kernel
+
+    def _kernel_request(
+        self, code: object, env: Mapping[str, str] | None, workdir: str | None
+    ) -> tuple[str, dict[str, str], str]:
+        """Check a kernel execution before anything runs: (code, env, working directory)."""
+        self._check_running()
+        self._check_started()
+        if not isinstance(code, str):
+            raise fault("INVALID_REQUEST", "code must be a string")
+        merged = merge_env(self._env.get(), check_env(env or {}))
+        host_workdir, sandbox_workdir = self._workdir(workdir)
+        isolated = self.isolation is IsolationMode.BWRAP
+        return code, merged, sandbox_workdir if isolated else str(host_workdir)
+
+    async def _kernel_events(
+        self, code: str, env: dict[str, str], cwd: str, limit: float
+    ) -> AsyncGenerator[tuple[str, Any], None]:
+        kernel = await self._kernel_ready()
+        self.counters["executions_total"] += 1
+        self.counters["executions_active"] += 1
+        try:
+            cell = kernel.run(code, env=env, cwd=cwd, timeout=limit, output_cap=self.output_cap)
+            async with contextlib.aclosing(cell) as events:
+                async for kind, value in events:
+                    if kind == "exit":
+                        if value.get("timed_out"):
+                            self.counters["executions_timed_out"] += 1
+                        elif value.get("exit_code"):
+                            self.counters["executions_failed"] += 1
+                    yield kind, value
+        finally:
+            self.counters["executions_active"] -= 1
+
+    async def _kernel_execute(
+        self, code: str, env: dict[str, str], cwd: str, limit: float
+    ) -> ExecOutcome:
+        started = time.monotonic()
+        out: list[str] = []
+        err: list[str] = []
+        summary: dict[str, Any] = {}
+        async with contextlib.aclosing(self._kernel_events(code, env, cwd, limit)) as events:
+            async for kind, value in events:
+                if kind == "stdout":
+                    out.append(value)
+                elif kind == "stderr":
+                    err.append(value)
+                elif kind == "exit":
+                    summary = value
+        return ExecOutcome(
+            stdout="".join(out),
+            stderr="".join(err),
+            exit_code=int(summary.get("exit_code", 1)),
+            execution_time=round(time.monotonic() - started, 6),
+            timed_out=bool(summary.get("timed_out")),
+            truncated=bool(summary.get("truncated")),
+            rich=list(summary.get("rich", [])),
+            result=summary.get("result"),
+            error=summary.get("error"),
+            kernel_restarted=bool(summary.get("kernel_restarted")),
+        )
+
+    async def _kernel_stream(
+        self, code: str, env: dict[str, str], cwd: str, limit: float
+    ) -> AsyncIterator[tuple[str, str]]:
+        started = time.monotonic()
+        async with contextlib.aclosing(self._kernel_events(code, env, cwd, limit)) as events:
+            async for kind, value in events:
+                if kind in ("stdout", "stderr"):
+                    yield kind, value
+                elif kind == "display":
+                    yield "display", json.dumps(value)
+                elif kind == "exit":
+                    # Rich outputs went out as they came; the summary does not repeat them.
+                    summary = {**value, "rich": []}
+                    summary["execution_time"] = round(time.monotonic() - started, 6)
+                    yield "exit", json.dumps(summary)
+
+    def kernel_sessions(self) -> list[dict[str, Any]]:
+        """The running kernel as ``/jupyter/sessions`` lists it (none before the first
+        Python execution, or after the kernel died)."""
+        kernel = self.kernel
+        if kernel is None:
+            return []
+        return [
+            {
+                "id": kernel.kernel_id,
+                "kernel_id": kernel.kernel_id,
+                "name": "python3",
+                "execution_state": kernel.execution_state,
+                "execution_count": kernel.execution_count,
+                "connections": 1,
+                "last_activity": rfc3339(kernel.last_activity),
+                "pid": kernel.process.pid if kernel.process is not None else None,
+            }
+        ]
+
     # -- executions ----------------------------------------------------------------------
 
     async def execute(
@@ -431,6 +639,8 @@ class SandboxRuntime(SandboxFileAPI):
         self.counters["requests_execute"] += 1
         limit = self._check_timeout(timeout)
         await self.start()
+        if self._in_kernel(language):
+            return await self._kernel_execute(*self._kernel_request(code, env, workdir), limit)
         launch = self._launch(code=code, language=language, argv=None, env=env, workdir=workdir)
         return await self._collect(launch, limit)
 
@@ -446,12 +656,16 @@ class SandboxRuntime(SandboxFileAPI):
         """Run source code, yielding ("stdout"|"stderr", text) as it comes, then ("exit", JSON).
 
         The JSON holds ``exit_code``, ``execution_time``, ``timed_out``, ``truncated`` and
-        ``rich`` (the display outputs a Python run recorded, as in :meth:`execute`).
+        ``rich`` (the display outputs a Python run recorded, as in :meth:`execute`). In the
+        kernel, each rich output comes as it is displayed, as ("display", JSON of the output),
+        and the summary may add ``error`` and ``kernel_restarted``.
         Bad requests raise here, before anything starts; closing the iterator early kills
         the process.
         """
         self.counters["requests_execute_stream"] += 1
         limit = self._check_timeout(timeout)
+        if self._in_kernel(language):
+            return self._kernel_stream(*self._kernel_request(code, env, workdir), limit)
         launch = self._launch(code=code, language=language, argv=None, env=env, workdir=workdir)
         return self._stream(launch, limit)
 
@@ -688,6 +902,10 @@ class SandboxRuntime(SandboxFileAPI):
             if job.process.returncode is None:
                 job.killed = True
         with anyio.CancelScope(shield=True):
+            kernel, self._kernel = self._kernel, None
+            if kernel is not None:
+                await kernel.shutdown()
+                await self._remove_exec_dir(kernel.host_dir)
             instance, self._instance = self._instance, None
             if instance is not None:
                 await instance.stop()

@@ -75,15 +75,41 @@ def outcome_fields(outcome: ExecOutcome, limit: float | None = None) -> dict[str
         doc["code"] = TIMED_OUT_CODE
     if outcome.truncated:
         doc["truncated"] = True
+    if outcome.error is not None:
+        doc["error"] = outcome.error
+    if outcome.kernel_restarted:
+        doc["kernel_restarted"] = True
     return doc
+
+
+def rich_entry(item: dict[str, Any]) -> dict[str, Any]:
+    """One rich output as the ``rich_outputs`` of a reply carry it: ``type``, ``format``,
+    ``data`` and ``metadata`` (with its ``source``: matplotlib, pandas, plotly or other)."""
+    mime = str(item.get("type"))
+    key = _RICH_KEYS.get(mime)
+    formats = {"png": "base64", "dataframe": "json", "json": "json"}
+    metadata = item.get("metadata")
+    return {
+        "type": mime,
+        "format": item.get("format") or formats.get(key or "", key or "text"),
+        "data": item.get("data"),
+        "metadata": dict(metadata) if isinstance(metadata, dict) else {"source": "other"},
+    }
 
 
 def _rich_fields(outcome: ExecOutcome) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for item in outcome.rich:
         key = _RICH_KEYS.get(str(item.get("type")))
+        data = item.get("data")
+        if key == "json" and not isinstance(data, dict):
+            continue  # the reply's ``json`` is an object; other JSON stays in rich_outputs
         if key is not None and key not in found:
-            found[key] = item.get("data")
+            found[key] = data
+    if outcome.result is not None:
+        found["result"] = outcome.result
+    if outcome.rich:
+        found["rich_outputs"] = [rich_entry(item) for item in outcome.rich]
     return found
 
 
@@ -135,7 +161,8 @@ async def execute(ctx: AgentContext, args: Any) -> dict[str, Any]:
 
 
 async def execute_ipython(ctx: AgentContext, args: Any) -> dict[str, Any]:
-    # There is no IPython kernel locally: the code runs as a plain Python program.
+    # In the sandbox's Jupyter kernel (magics, shell escapes) when it has one; otherwise the
+    # code runs as a plain Python program.
     await _counted(ctx)
     ctx.counters.active_executions += 1
     try:
@@ -272,7 +299,7 @@ async def _run_and_notify(ctx: AgentContext, args: Any, execution_id: str) -> No
             exit_code=fields["exit_code"],
             execution_time=fields["execution_time"],
         )
-        if fields.get("timed_out"):
+        if "error" in fields:
             payload["error"] = fields["error"]
     except Exception as exc:  # noqa: BLE001  (the webhook reports any failure)
         log.warning("async execution %s failed: %s", execution_id, exc)

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from hopx_local._runtime.isolation import isolation_warning
+from hopx_local._runtime.kernel import kernel_support
 from hopx_proto import OPERATIONS, Operation, Plane
 from hopx_proto.ops import (
     AGENT_HEALTH,
@@ -68,7 +69,7 @@ def _features(ctx: AgentContext) -> dict[str, Any]:
         "websocket_streaming": True,
         "rich_output": True,
         "background_jobs": True,
-        "ipython_kernel": False,
+        "ipython_kernel": ctx.runtime.uses_kernel,
         "system_metrics": True,
         "desktop": False,
         "languages": _canonical_languages(ctx),
@@ -138,6 +139,11 @@ async def info(ctx: AgentContext, _args: Any) -> dict[str, Any]:
         doc["warning"] = warning
     # Everything this sandbox does not enforce or contain (isolation, limits), in words.
     doc["warnings"] = list(ctx.runtime.warnings)
+    # Where Python runs: the sandbox's Jupyter kernel, or a fresh interpreter each time.
+    doc["ipython_kernel"] = ctx.runtime.uses_kernel
+    if not ctx.runtime.uses_kernel:
+        support = kernel_support()
+        doc["ipython_kernel_note"] = support.reason or "the Jupyter kernel is turned off"
     # What this host enforces for the sandbox (limits, filters, its own user), as facts.
     doc["enforcement"] = ctx.runtime.enforcement.to_wire()
     return doc
@@ -183,9 +189,9 @@ async def system(ctx: AgentContext, _args: Any) -> dict[str, Any]:
     }
 
 
-async def jupyter_sessions(_ctx: AgentContext, _args: Any) -> dict[str, Any]:
-    # No Jupyter kernel runs in the local sandboxes.
-    return {"sessions": []}
+async def jupyter_sessions(ctx: AgentContext, _args: Any) -> dict[str, Any]:
+    # The sandbox's kernel once the first Python execution started it.
+    return {"sessions": ctx.runtime.kernel_sessions()}
 
 
 async def cache_stats(_ctx: AgentContext, _args: Any) -> dict[str, Any]:

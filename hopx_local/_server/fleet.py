@@ -68,6 +68,8 @@ class FleetConfig:
     output_cap: int = 8 * 1024 * 1024
     limits: ServerLimits = attrs.field(factory=ServerLimits)
     process_limits: Limits = attrs.field(factory=Limits)
+    #: Python runs in a Jupyter kernel per sandbox when ipykernel is installed.
+    python_kernel: bool = True
 
 
 @attrs.define
@@ -202,6 +204,7 @@ class Fleet:
             internet_access=bool(record.internet_access),
             limits=self.config.process_limits,
             output_cap=self.config.output_cap,
+            kernel=self.config.python_kernel,
             resources=SandboxResources(
                 vcpu=template.vcpu if template else 2,
                 memory_mb=template.memory_mb if template else 2048,

@@ -144,7 +144,8 @@ async def _refuse(channel: WSChannel, message: str, code: str) -> None:
 
 async def _send_rich(channel: WSChannel, machine: Any, outputs: Any) -> None:
     """``display`` messages for the rich outputs a run produced (``/stream`` only)."""
-    if not isinstance(machine, RichStreamServer) or not isinstance(outputs, list):
+    rich = isinstance(machine, RichStreamServer | IPythonStreamServer)
+    if not rich or not isinstance(outputs, list):
         return
     for item in outputs:
         if isinstance(item, dict) and item.get("type"):
@@ -168,6 +169,9 @@ async def _pump_output(
                 event: Any = Stdout(data=text, timestamp=utc_now_text())
             elif kind == "stderr":
                 event = Stderr(data=text, timestamp=utc_now_text())
+            elif kind == "display":
+                await _send_rich(channel, machine, [json.loads(text)])
+                continue
             elif kind == "exit":
                 summary = json.loads(text)
                 await _send_rich(channel, machine, summary.get("rich"))
@@ -177,7 +181,7 @@ async def _pump_output(
                     await channel.send_text(
                         machine.send(
                             ErrorMessage(
-                                error="Execution timed out",
+                                error=str(summary.get("error") or "Execution timed out"),
                                 code="EXECUTION_TIMEOUT",
                                 timestamp=utc_now_text(),
                             )
@@ -271,7 +275,7 @@ async def rich_stream(ctx: AgentContext, channel: WSChannel) -> None:
 
 
 async def ipython_stream(ctx: AgentContext, channel: WSChannel) -> None:
-    # No IPython kernel locally: the code runs as a plain Python program.
+    # In the sandbox's Jupyter kernel when it has one, else as a plain Python program.
     def start(request: Any) -> AsyncIterator[tuple[str, str]]:
         return ctx.runtime.stream_execute(
             request.code,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import importlib
 import json
 import os
 import sys
@@ -32,11 +33,16 @@ _REPR_METHODS = (
 
 
 def emit(mime: str, data: Any) -> None:
-    """Record one rich output (bytes are base64-encoded)."""
-    if _OUTPUT_DIR is None:
-        return
+    """Record one rich output (bytes are base64-encoded); in the sandbox's Jupyter kernel it
+    is published as display data of the running cell."""
     if isinstance(data, bytes | bytearray):
         data = base64.b64encode(data).decode("ascii")
+    if _OUTPUT_DIR is None:
+        shell: Any = sys.modules.get("IPython.core.interactiveshell")
+        if shell is not None and shell.InteractiveShell.initialized():
+            display: Any = importlib.import_module("IPython.display")
+            display.publish_display_data({mime: data})
+        return
     _counter[0] += 1
     name = os.path.join(_OUTPUT_DIR, f"{_counter[0]:06d}.json")
     try:

@@ -1,0 +1,658 @@
+"""A Jupyter kernel per sandbox: ipykernel inside the sandbox, driven from the server.
+
+The kernel is started by the sandbox's init like every other process of the sandbox (same
+namespaces, cgroup, seccomp filter, user and per-process limits, except the CPU-time limit,
+which a long-lived kernel would reach by the sum of many short cells; the cell timeout and the
+cgroup bound it instead). It talks over Jupyter's ``ipc`` transport: Unix sockets in a directory
+of its own below the per-execution mount, which the server reaches by their host path whatever
+network namespace the sandbox has.
+
+The server side is plain pyzmq sockets waited on with :func:`anyio.wait_readable`, so it works
+on every anyio backend and never blocks the event loop; messages are signed and checked with
+``jupyter_client``'s :class:`~jupyter_client.session.Session`. Whatever the kernel sends is
+input to check: a message that does not parse, is not signed, belongs to another request or is
+larger than :data:`MAX_MESSAGE` is dropped (an oversized display becomes a note on stderr).
+
+Both packages are optional (the ``kernel`` extra): without them every Python execution runs
+in a fresh interpreter, as :func:`kernel_support` reports.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import functools
+import importlib
+import importlib.util
+import json
+import os
+import re
+import secrets
+import signal
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+
+from .errors import fault
+from .mounts import KERNEL_SITE_MOUNT
+from .process import OutputCapture, SandboxProcess, terminate
+
+__all__ = [
+    "KERNEL_SITE_MOUNT",
+    "MAX_MESSAGE",
+    "KernelSupport",
+    "SandboxKernel",
+    "bundle_outputs",
+    "kernel_support",
+]
+
+#: The largest kernel message read (a bigger display bundle is dropped with a note).
+MAX_MESSAGE = 32 << 20
+#: A connected socket refuses (and disconnects) messages beyond this, bounding memory.
+_HARD_MESSAGE = 256 << 20
+_START_TIMEOUT = 60.0
+#: After SIGINT, how long a cell has to stop before the kernel is restarted.
+_INTERRUPT_GRACE = 3.0
+#: After the kernel says it is idle, how long its execute reply may take.
+_REPLY_GRACE = 5.0
+_POLL = 0.25
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+#: MIME types that become rich outputs, richest first: the one a bundle is filed under.
+RICH_ORDER = (
+    "image/png",
+    "image/svg+xml",
+    "application/vnd.dataframe+json",
+    "text/html",
+    "application/json",
+    "text/markdown",
+    "image/jpeg",
+    "text/latex",
+    "application/vnd.plotly.v1+json",
+)
+_FORMATS = {
+    "image/png": "base64",
+    "image/jpeg": "base64",
+    "image/svg+xml": "svg",
+    "text/html": "html",
+    "text/markdown": "markdown",
+    "text/latex": "latex",
+}
+
+#: Run in the kernel when it starts: a DataFrame's bundle also carries a JSON table.
+_STARTUP = r"""
+def _hopx_setup():
+    import warnings
+    # sys.exit() ends the cell with its status; IPython's advice about leaving does not apply.
+    warnings.filterwarnings("ignore", message="To exit: use")
+    ip = get_ipython()
+    def _frame_json(df):
+        try:
+            head = df.head(1000)
+            return {
+                "columns": [str(c) for c in head.columns],
+                "index": [str(i) for i in head.index],
+                "data": __import__("json").loads(head.to_json(orient="values", date_format="iso")),
+                "shape": list(df.shape),
+            }
+        except Exception:
+            return None
+    from IPython.core.formatters import BaseFormatter
+
+    class _FrameFormatter(BaseFormatter):
+        format_type = "application/vnd.dataframe+json"
+        _return_type = (dict,)
+        print_method = "_hopx_frame_json_"
+
+    formatter = _FrameFormatter(parent=ip.display_formatter)
+    ip.display_formatter.formatters[formatter.format_type] = formatter
+    ip.display_formatter.active_types.append(formatter.format_type)
+    # By name: pandas is looked up only when a DataFrame is shown.
+    for module in ("pandas", "pandas.core.frame"):
+        formatter.for_type_by_name(module, "DataFrame", _frame_json)
+_hopx_setup()
+del _hopx_setup
+"""
+
+
+@attrs.frozen
+class KernelSupport:
+    """Whether this server can run Jupyter kernels, and from where.
+
+    ``site`` is the host directory holding ipykernel when the sandbox must be shown it at
+    :data:`KERNEL_SITE_MOUNT` (``None`` when the interpreter's own installation has it);
+    ``reason`` says what is missing when ``available`` is false.
+    """
+
+    available: bool
+    site: str | None = None
+    reason: str = ""
+
+
+@functools.cache
+def kernel_support() -> KernelSupport:
+    """What :class:`KernelSupport` this server has (looked up once)."""
+    import sys
+
+    missing = [
+        name
+        for name in ("ipykernel", "jupyter_client", "zmq")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        return KernelSupport(
+            False,
+            reason=f"{', '.join(missing)} not installed (pip install 'hopx-sansio[kernel]'); "
+            "Python runs in a fresh interpreter per execution",
+        )
+    spec = importlib.util.find_spec("ipykernel")
+    assert spec is not None
+    assert spec.origin is not None
+    site = os.path.realpath(os.path.dirname(os.path.dirname(spec.origin)))
+    base = os.path.realpath(sys.base_prefix)
+    return KernelSupport(True, site=None if site.startswith(base + os.sep) else site)
+
+
+def _strip(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _source(mime: str, bundle: Mapping[str, Any]) -> str:
+    plain = str(bundle.get("text/plain", ""))
+    if mime in ("image/png", "image/svg+xml") and plain.startswith("<Figure size"):
+        return "matplotlib"
+    if mime == "application/vnd.plotly.v1+json" or "plotly" in plain[:200]:
+        return "plotly"
+    if mime == "application/vnd.dataframe+json" or (
+        mime == "text/html" and 'class="dataframe' in str(bundle.get(mime, ""))[:2000]
+    ):
+        return "pandas"
+    return "other"
+
+
+def bundle_outputs(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rich outputs of one display bundle: one entry per rich MIME type it carries.
+
+    Each entry is ``{"type", "format", "data", "metadata": {"source", "size"}}``; ``data`` is
+    the payload as the kernel sent it (base64 text for images).
+    """
+    found = []
+    for mime in RICH_ORDER:
+        if mime not in bundle:
+            continue
+        data = bundle[mime]
+        size = len(data) if isinstance(data, str) else len(json.dumps(data))
+        found.append(
+            {
+                "type": mime,
+                "format": _FORMATS.get(mime, "json"),
+                "data": data,
+                "metadata": {"source": _source(mime, bundle), "size": size},
+            }
+        )
+    return found
+
+
+class KernelDied(Exception):
+    """The kernel process is gone."""
+
+
+class SandboxKernel:
+    """One running kernel of a sandbox (see the module docstring).
+
+    ``spawn`` starts a process in the sandbox from (argv, env, cwd, stdout fd) and returns it;
+    ``host_dir`` is the kernel's directory on the host and ``view`` the same directory as the
+    sandbox sees it; ``owner`` is the (uid, gid) sandboxed code runs as, if not ours.
+    """
+
+    def __init__(self, host_dir: Path, view: str, owner: tuple[int, int] | None) -> None:
+        self.kernel_id = secrets.token_hex(8)
+        self.host_dir = host_dir
+        self.view = view
+        self.owner = owner
+        self.execution_state = "starting"
+        self.last_activity = time.time()
+        self.execution_count = 0
+        self.process: SandboxProcess | None = None
+        self._zmq: Any = importlib.import_module("zmq")
+        self._session: Any = None
+        self._context: Any = None
+        self._shell: Any = None
+        self._iopub: Any = None
+        self._lock = anyio.Lock()
+        self._dir_fd: int | None = None
+        self._cwd: str | None = None
+        self._env: dict[str, str] = {}
+
+    # -- starting --------------------------------------------------------------------------
+
+    def prepare(self) -> str:
+        """Create the kernel's directory and connection file; the file's sandbox path."""
+        session_mod = importlib.import_module("jupyter_client.session")
+        key = secrets.token_hex(32)
+        self._session = session_mod.Session(
+            key=key.encode(), signature_scheme="hmac-sha256", username="hopx"
+        )
+        self.host_dir.mkdir(mode=0o700)
+        if self.owner is not None:
+            os.chown(self.host_dir, *self.owner)
+        connection = {
+            "transport": "ipc",
+            "ip": f"{self.view}/k",
+            "shell_port": 1,
+            "iopub_port": 2,
+            "stdin_port": 3,
+            "control_port": 4,
+            "hb_port": 5,
+            "key": key,
+            "signature_scheme": "hmac-sha256",
+            "kernel_name": "python3",
+        }
+        path = self.host_dir / "connection.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(connection, handle)
+        if self.owner is not None:
+            os.chown(path, *self.owner)
+        return f"{self.view}/connection.json"
+
+    def _endpoint(self, port: int) -> str:
+        path = str(self.host_dir / f"k-{port}")
+        if len(path) < 100:
+            return f"ipc://{path}"
+        # A Unix socket path is at most 107 bytes: reach a long one through a descriptor.
+        if self._dir_fd is None:
+            self._dir_fd = os.open(self.host_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return f"ipc:///proc/self/fd/{self._dir_fd}/k-{port}"
+
+    async def connect(self, process: SandboxProcess) -> None:
+        """Connect to the kernel ``process`` runs and wait until it answers (bounded)."""
+        zmq = self._zmq
+        self.process = process
+        self._context = zmq.Context()
+        shell = self._context.socket(zmq.DEALER)
+        iopub = self._context.socket(zmq.SUB)
+        for sock in (shell, iopub):
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.MAXMSGSIZE, _HARD_MESSAGE)
+        iopub.setsockopt(zmq.SUBSCRIBE, b"")
+        # The kernel drops output its subscriber cannot take: we read it as fast as it comes
+        # (and keep only up to the output cap), so nothing is dropped on the way.
+        iopub.setsockopt(zmq.RCVHWM, 0)
+        self._shell, self._iopub = shell, iopub
+        with anyio.fail_after(_START_TIMEOUT):
+            while not (self.host_dir / "k-2").exists() or not (self.host_dir / "k-1").exists():
+                self._check_alive()
+                await anyio.sleep(0.02)
+            shell.connect(self._endpoint(1))
+            iopub.connect(self._endpoint(2))
+            # Until the subscription is in place the kernel's first messages are lost: ask
+            # again until the answer shows up on both channels.
+            while True:
+                request = self._send("kernel_info_request", {})
+                until = anyio.current_time() + 1.0
+                seen = False
+                while not seen:
+                    message = await self._next(self._iopub, until)
+                    if message is None:
+                        break
+                    seen = message["parent_header"].get("msg_id") == request
+                if seen:
+                    break
+            await self._send_silent(_STARTUP, anyio.current_time() + _START_TIMEOUT)
+        self.execution_state = "idle"
+
+    # -- messages --------------------------------------------------------------------------
+
+    def _check_alive(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            raise KernelDied
+
+    def _send(self, msg_type: str, content: dict[str, Any]) -> str:
+        message = self._session.msg(msg_type, content)
+        self._session.send(self._shell, message)
+        return str(message["header"]["msg_id"])
+
+    def _parse(self, frames: list[bytes]) -> dict[str, Any] | None:
+        size = sum(len(frame) for frame in frames)
+        try:
+            _idents, rest = self._session.feed_identities(frames, copy=True)
+            message = self._session.deserialize(rest, content=True, copy=True)
+        except Exception:  # noqa: BLE001  (a message that does not check out is dropped)
+            return None
+        if not isinstance(message, dict) or not isinstance(message.get("content"), dict):
+            return None
+        if not isinstance(message.get("parent_header"), dict):
+            return None
+        message["size"] = size
+        return message
+
+    async def _next(self, sock: Any, until: float) -> dict[str, Any] | None:
+        """The next well-formed message on ``sock``; None at ``until``; KernelDied."""
+        zmq = self._zmq
+        while True:
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                frames = None
+            if frames is not None:
+                message = self._parse(frames)
+                if message is not None:
+                    return message
+                continue
+            self._check_alive()
+            now = anyio.current_time()
+            if now >= until:
+                return None
+            with anyio.move_on_after(min(_POLL, until - now)):
+                await anyio.wait_readable(sock.getsockopt(zmq.FD))
+
+    async def _reply(self, msg_id: str, until: float) -> dict[str, Any] | None:
+        while True:
+            message = await self._next(self._shell, until)
+            if message is None or message["parent_header"].get("msg_id") == msg_id:
+                return message
+
+    async def _send_silent(self, code: str, until: float) -> None:
+        msg_id = self._send(
+            "execute_request",
+            {"code": code, "silent": True, "store_history": False, "allow_stdin": False},
+        )
+        if await self._reply(msg_id, until) is None:
+            raise TimeoutError
+
+    # -- executing -------------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """SIGINT to the kernel (the program below the process's reaper)."""
+        process = self.process
+        if process is None or process.host_pid <= 0:
+            return
+        pids = [process.host_pid]
+        for _depth in range(2):
+            try:
+                text = Path(f"/proc/{pids[-1]}/task/{pids[-1]}/children").read_text()
+            except OSError:
+                return
+            children = text.split()
+            if not children:
+                break
+            pids.append(int(children[0]))
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pids[-1], signal.SIGINT)
+
+    async def _prepare_cell(self, env: Mapping[str, str], cwd: str, until: float) -> None:
+        changed = {k: v for k, v in env.items() if self._env.get(k) != v}
+        if not changed and cwd == self._cwd:
+            return
+        code = (
+            f"__import__('os').environ.update({json.dumps(changed)})\n"
+            f"__import__('os').chdir({json.dumps(cwd)})\n"
+        )
+        await self._send_silent(code, until)
+        self._env.update(changed)
+        self._cwd = cwd
+
+    async def run(
+        self,
+        code: str,
+        *,
+        env: Mapping[str, str],
+        cwd: str,
+        timeout: float,  # noqa: ASYNC109
+        output_cap: int,
+    ) -> AsyncGenerator[tuple[str, Any], None]:
+        """Run one cell: ("stdout"|"stderr", text) and ("display", output) as they come,
+        then ("exit", summary) with ``exit_code``, ``timed_out``, ``truncated``, ``rich``,
+        ``result`` and, when the cell failed, ``error`` (and ``kernel_restarted`` if the
+        kernel is gone: it died, or ignored the interrupt at the timeout)."""
+        started = anyio.current_time()
+        deadline = started + timeout
+        summary: dict[str, Any] = {"timed_out": False, "truncated": False, "rich": []}
+        with anyio.move_on_after(timeout) as waited:
+            await self._lock.acquire()
+        if waited.cancelled_caught:
+            summary.update(
+                exit_code=1,
+                timed_out=True,
+                error=f"Execution timed out after {timeout:g} s waiting for the kernel, "
+                "busy with another execution",
+            )
+            yield "exit", summary
+            return
+        try:
+            cell = self._run_locked(code, env, cwd, (deadline, timeout), output_cap, summary)
+            async with contextlib.aclosing(cell) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._lock.release()
+
+    async def _run_locked(
+        self,
+        code: str,
+        env: Mapping[str, str],
+        cwd: str,
+        limits: tuple[float, float],
+        output_cap: int,
+        summary: dict[str, Any],
+    ) -> AsyncGenerator[tuple[str, Any], None]:
+        deadline, timeout = limits
+        captures = {"stdout": OutputCapture(output_cap), "stderr": OutputCapture(output_cap)}
+        decoders = {k: codecs.getincrementaldecoder("utf-8")(errors="replace") for k in captures}
+        self.execution_state = "busy"
+        self.last_activity = time.time()
+        interrupted_at: float | None = None
+        status = "ok"
+        exit_code = 0
+        try:
+            await self._prepare_cell(env, cwd, deadline)
+            msg_id = self._send(
+                "execute_request",
+                {
+                    "code": code,
+                    "silent": False,
+                    "store_history": True,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+            )
+            until = deadline
+            while True:
+                message = await self._next(self._iopub, until)
+                if message is None:
+                    if interrupted_at is None:
+                        summary["timed_out"] = True
+                        interrupted_at = anyio.current_time()
+                        self.interrupt()
+                        until = interrupted_at + _INTERRUPT_GRACE
+                        continue
+                    raise TimeoutError
+                if message["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind = message.get("msg_type") or message.get("header", {}).get("msg_type")
+                content = message["content"]
+                if kind in ("display_data", "execute_result") and message["size"] > MAX_MESSAGE:
+                    note = (
+                        f"a display output of {message['size']} bytes was dropped: over the "
+                        f"{MAX_MESSAGE >> 20} MiB limit of one output"
+                    )
+                    status = "error"
+                    summary["error"] = note
+                    kept = captures["stderr"].add(f"{note}\n".encode())
+                    if kept:
+                        yield "stderr", kept.decode()
+                    continue
+                if kind == "status" and content.get("execution_state") == "idle":
+                    break
+                if kind == "stream":
+                    name = "stderr" if content.get("name") == "stderr" else "stdout"
+                    data = str(content.get("text", "")).encode("utf-8", "surrogatepass")
+                    text = decoders[name].decode(captures[name].add(data))
+                    if text:
+                        yield name, text
+                elif kind in ("display_data", "execute_result"):
+                    bundle = content.get("data")
+                    if not isinstance(bundle, dict):
+                        continue
+                    outputs = bundle_outputs(bundle)
+                    if kind == "execute_result" and "text/plain" in bundle:
+                        summary["result"] = str(bundle["text/plain"])
+                    elif not outputs and "text/plain" in bundle:
+                        line = (str(bundle["text/plain"]) + "\n").encode()
+                        text = decoders["stdout"].decode(captures["stdout"].add(line))
+                        if text:
+                            yield "stdout", text
+                    for output in outputs:
+                        summary["rich"].append(output)
+                        yield "display", output
+                elif kind == "error" and content.get("ename") == "SystemExit":
+                    # sys.exit(n) ends the cell, not the kernel: its status is the exit code.
+                    exit_code = _exit_status(str(content.get("evalue", "")))
+                    status = "ok" if exit_code == 0 else "exit"
+                elif kind == "error":
+                    status = "error"
+                    summary["error"] = (
+                        f"{content.get('ename', 'Error')}: {content.get('evalue', '')}".strip()
+                    )
+                    traceback = content.get("traceback")
+                    lines = traceback if isinstance(traceback, list) else []
+                    text = _strip("\n".join(str(line) for line in lines)) + "\n"
+                    shown = decoders["stderr"].decode(captures["stderr"].add(text.encode()))
+                    if shown:
+                        yield "stderr", shown
+            reply = await self._reply(msg_id, anyio.current_time() + _REPLY_GRACE)
+            if reply is not None:
+                if status == "ok" and reply["content"].get("status") == "error":
+                    status = "error"
+                count = reply["content"].get("execution_count")
+                if isinstance(count, int):
+                    self.execution_count = count
+            self.execution_state = "idle"
+        except KernelDied:
+            code_ = self.process.returncode if self.process is not None else None
+            status = "died"
+            summary["kernel_restarted"] = True
+            summary["error"] = (
+                "The kernel died"
+                + (f" (exit status {_exit_text(code_)})" if code_ is not None else "")
+                + "; the next execution starts a fresh kernel and earlier state is lost"
+            )
+        except TimeoutError:
+            status = "died"
+            summary["kernel_restarted"] = True
+            summary["error"] = (
+                f"Execution timed out after {timeout:g} s; "
+                "the cell ignored the interrupt, so the kernel was restarted and earlier "
+                "state is lost"
+            )
+            await self.shutdown()
+        finally:
+            if self.execution_state == "busy" and status not in ("died",):
+                # Cancelled mid-cell (the client went away): stop the cell, keep the kernel.
+                self.interrupt()
+        for name, decoder in decoders.items():
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                yield name, tail
+        if summary["timed_out"] and not summary.get("kernel_restarted"):
+            summary["error"] = (
+                f"Execution timed out after {timeout:g} s: "
+                "the cell was interrupted; the kernel and its state are kept"
+            )
+        if status == "died":
+            self.execution_state = "dead"
+        summary["truncated"] = any(capture.truncated for capture in captures.values())
+        if status != "exit":
+            exit_code = 0 if status == "ok" and not summary["timed_out"] else 1
+        summary["exit_code"] = exit_code
+        self.last_activity = time.time()
+        yield "exit", summary
+
+    def settled(self, env: Mapping[str, str], cwd: str) -> None:
+        """Record the environment and working directory the kernel started with."""
+        self._env = dict(env)
+        self._cwd = cwd
+
+    @property
+    def alive(self) -> bool:
+        """Whether the kernel can take another cell."""
+        return (
+            self.process is not None
+            and self.process.returncode is None
+            and self.execution_state != "dead"
+        )
+
+    # -- stopping --------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Kill the kernel and close the sockets (bounded, safe under cancellation)."""
+        self.execution_state = "dead"
+        with anyio.CancelScope(shield=True):
+            for sock in (self._shell, self._iopub):
+                if sock is not None:
+                    with contextlib.suppress(Exception):
+                        anyio.notify_closing(sock.getsockopt(self._zmq.FD))
+                    sock.close(0)
+            self._shell = self._iopub = None
+            if self._context is not None:
+                self._context.term()
+                self._context = None
+            if self.process is not None:
+                await terminate(self.process)
+            if self._dir_fd is not None:
+                os.close(self._dir_fd)
+                self._dir_fd = None
+
+
+def _exit_status(value: str) -> int:
+    """The exit code ``sys.exit(value)`` means (as the interpreter would exit)."""
+    text = value.strip()
+    if text in ("", "None"):
+        return 0
+    try:
+        return int(text) & 0xFF
+    except ValueError:
+        return 1
+
+
+def _exit_text(returncode: int) -> str:
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-returncode).name}"
+    return str(returncode)
+
+
+async def start_kernel(
+    kernel: SandboxKernel,
+    spawn: Callable[[list[str]], Awaitable[SandboxProcess]],
+    argv_prefix: list[str],
+) -> None:
+    """Start ``kernel``'s process with ``spawn`` and connect (a fault if it does not come up)."""
+    connection = kernel.prepare()
+    argv = [
+        *argv_prefix,
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        connection,
+        "--HistoryManager.enabled=False",
+        "--IPKernelApp.quiet=True",
+    ]
+    process = await spawn(argv)
+    try:
+        await kernel.connect(process)
+    except BaseException as exc:
+        await kernel.shutdown()
+        if isinstance(exc, KernelDied | TimeoutError):
+            raise fault(
+                "EXECUTION_FAILED",
+                "the Python kernel did not start"
+                + (" (it exited)" if isinstance(exc, KernelDied) else " in time"),
+            ) from None
+        raise

@@ -1,0 +1,212 @@
+"""Python in the emulator runs in a Jupyter kernel per sandbox, as in the service's
+``code-interpreter`` template: state persists, last expressions and ``display()`` are rich
+outputs, timeouts interrupt, a dead kernel is replaced. Both loops, through the client."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+from typing import Any
+
+import pytest
+
+import hopx_local
+from hopx_local._runtime.kernel import kernel_support
+from hopx_proto.ops import AGENT_HEALTH, NoArgs
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not kernel_support().available, reason=kernel_support().reason),
+]
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _rich(result: Any) -> list[dict[str, Any]]:
+    entries = result.extra.get("rich_outputs", [])
+    assert isinstance(entries, list)
+    return entries
+
+
+async def test_state_persists_and_stays_in_its_sandbox(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with (
+        adapter.AsyncSandbox.create(template="code-interpreter") as one,
+        adapter.AsyncSandbox.create(template="code-interpreter") as two,
+    ):
+        assert (await one.run_code("x = 41")).exit_code == 0
+        shown = await one.run_code("print(x + 1)")
+        assert shown.stdout == "42\n"
+        assert shown.success
+        elsewhere = await two.run_code("print(x)")
+        assert not elsewhere.success
+        assert "NameError" in elsewhere.stderr
+        assert elsewhere.extra["error"] == "NameError: name 'x' is not defined"
+        last = await one.run_code("x * 2")
+        assert last.result == "82"
+        assert last.stdout == ""
+        sessions = await one.get_jupyter_sessions()
+        assert len(sessions) == 1
+        assert sessions[0]["execution_state"] == "idle"
+        assert await two.get_jupyter_sessions() != sessions
+        health = await one._agent.call(AGENT_HEALTH, NoArgs())
+        assert health.features.ipython_kernel is True
+
+
+async def test_display_without_import_and_magics(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        shown = await sb.run_code(
+            "class Card:\n"
+            "    def _repr_html_(self):\n"
+            "        return '<b>card</b>'\n"
+            "display(Card())\n"
+            "display({'application/json': {'n': 1}}, raw=True)\n"
+        )
+        assert shown.success, shown.stderr
+        assert shown.html == "<b>card</b>"
+        assert shown.json_output == {"n": 1}
+        assert [e["type"] for e in _rich(shown)] == ["text/html", "application/json"]
+        timed = await sb.run_ipython("%timeit -n 3 -r 1 sum(range(10))")
+        assert "per loop" in timed.stdout
+        listed = await sb.run_ipython("!ls /workspace/..")
+        assert "workspace" in listed.stdout
+        events = [dict(e) async for e in sb.run_ipython_stream("print('a')\nprint('b')\n1 + 1")]
+        out = [e["data"] for e in events if e["type"] == "stdout"]
+        assert "".join(out) == "a\nb\n"
+        assert all(chunk.endswith("\n") for chunk in out)
+        assert events[-1]["type"] == "complete"
+        assert events[-1]["success"] is True
+
+
+@pytest.mark.skipif(not _has("matplotlib"), reason="matplotlib is not installed")
+async def test_matplotlib_figures_are_png(adapter: Any, local: hopx_local.LocalServer) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        shown = await sb.run_code(
+            "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
+            timeout_seconds=120,
+        )
+        assert shown.success, shown.stderr
+        assert shown.png is not None
+        assert base64.b64decode(shown.png).startswith(_PNG)
+        assert _rich(shown)[0]["metadata"]["source"] == "matplotlib"
+        left_open = await sb.run_code("plt.figure(); plt.bar([1, 2], [3, 4])")
+        assert left_open.success, left_open.stderr
+        assert left_open.png is not None
+        assert base64.b64decode(left_open.png).startswith(_PNG)
+        assert left_open.png != shown.png
+
+
+@pytest.mark.skipif(not _has("pandas"), reason="pandas is not installed")
+async def test_a_bare_dataframe_is_an_html_table(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        shown = await sb.run_code(
+            "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})\ndf",
+            timeout_seconds=120,
+        )
+        assert shown.success, shown.stderr
+        assert shown.html is not None
+        assert "<table" in shown.html
+        assert "dataframe" in shown.html
+        kinds = {e["type"]: e for e in _rich(shown)}
+        assert kinds["text/html"]["metadata"]["source"] == "pandas"
+        frame = kinds["application/vnd.dataframe+json"]["data"]
+        assert frame["columns"] == ["a", "b"]
+        assert frame["data"] == [[1, "x"], [2, "y"]]
+
+
+async def test_a_timeout_interrupts_and_keeps_the_state(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        await sb.run_code("kept = 'still here'")
+        slow = await sb.run_code("import time\nwhile True: time.sleep(0.1)", timeout_seconds=1)
+        assert not slow.success
+        assert slow.extra["timed_out"] is True
+        assert "timed out" in slow.extra["error"]
+        assert "KeyboardInterrupt" in slow.stderr
+        assert "kernel_restarted" not in slow.extra
+        after = await sb.run_code("print(kept)")
+        assert after.stdout == "still here\n"
+
+
+async def test_a_cell_that_ignores_the_interrupt_restarts_the_kernel(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        await sb.run_code("lost = 1")
+        stubborn = await sb.run_code(
+            "import signal, time\n"
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "while True: time.sleep(0.1)",
+            timeout_seconds=1,
+        )
+        assert stubborn.extra["timed_out"] is True
+        assert stubborn.extra["kernel_restarted"] is True
+        assert "restarted" in stubborn.extra["error"]
+        fresh = await sb.run_code("print('lost' in globals())")
+        assert fresh.stdout == "False\n"
+
+
+async def test_a_dead_kernel_is_replaced(adapter: Any, local: hopx_local.LocalServer) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        await sb.run_code("before = 1")
+        first = (await sb.get_jupyter_sessions())[0]["kernel_id"]
+        died = await sb.run_code("import os\nos._exit(1)")
+        assert not died.success
+        assert died.extra["kernel_restarted"] is True
+        assert "kernel died" in died.extra["error"]
+        fresh = await sb.run_code("print('before' in globals())")
+        assert fresh.stdout == "False\n"
+        assert (await sb.get_jupyter_sessions())[0]["kernel_id"] != first
+
+
+async def test_pause_keeps_state_and_stop_loses_it(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        await sb.run_code("n = 7")
+        await sb.pause()
+        await sb.resume()
+        assert (await sb.run_code("print(n)")).stdout == "7\n"
+        kernel = (await sb.get_jupyter_sessions())[0]["kernel_id"]
+        await sb.stop()
+        await sb.start()
+        assert await sb.get_jupyter_sessions() == []
+        again = await sb.run_code("print('n' in globals())")
+        assert again.stdout == "False\n"
+        assert (await sb.get_jupyter_sessions())[0]["kernel_id"] != kernel
+
+
+async def test_hostile_cells_leave_the_kernel_usable(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        flood = await sb.run_code(
+            "import sys\nchunk = 'y' * (1 << 20)\nfor _ in range(100): sys.stdout.write(chunk)",
+            timeout_seconds=120,
+        )
+        assert flood.extra["truncated"] is True
+        assert len(flood.stdout) <= 8 * 1024 * 1024
+        odd = await sb.run_code("display({'application/json': object()}, raw=True)")
+        assert not odd.success
+        assert odd.extra["error"]
+        forked = await sb.run_code(
+            "import os\nif os.fork() == 0:\n    os._exit(0)\nprint('parent')"
+        )
+        assert forked.stdout == "parent\n"
+        closed = await sb.run_code(
+            "import os\nfor fd in range(3, 256):\n    try: os.close(fd)\n    except OSError: pass",
+            timeout_seconds=3,
+        )
+        assert not closed.success
+        after = await sb.run_code("print('alive')")
+        assert after.stdout == "alive\n"
