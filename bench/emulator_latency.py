@@ -10,7 +10,8 @@ Measures, side by side in one run (median and p99 of N runs each):
   of ``print(1)``: the request to the sandbox's init, the reaper in its own pid namespace, the
   interpreter with the start-up hooks, the source file and the rich-output directory);
 * through the emulator with the asyncio client (``hopx_asyncio``): ``AsyncSandbox.create``,
-  the first ``run_code("print(1)")`` of each new sandbox, its ``kill``, and ``run_code`` of
+  the first ``run_code("print(1)")`` of each new sandbox (which starts its Jupyter kernel when
+  ipykernel is installed), the second one (the warm kernel), its ``kill``, and ``run_code`` of
   ``print(1)`` on one long-lived sandbox (a kept-alive connection).
 
 The measurements are interleaved (each round takes one sample of every row), so a change in
@@ -196,6 +197,9 @@ class Lifecycle:
 
     create: Row = attrs.field(factory=lambda: Row("AsyncSandbox.create", "new client each"))
     first: Row = attrs.field(factory=lambda: Row("first run_code('print(1)')", "after create"))
+    second: Row = attrs.field(
+        factory=lambda: Row("second run_code('print(1)')", "same sandbox, warm kernel")
+    )
     kill: Row = attrs.field(factory=lambda: Row("kill"))
 
     async def once(self, endpoint: Endpoint, keep: bool) -> None:
@@ -206,12 +210,14 @@ class Lifecycle:
         created = time.perf_counter()
         try:
             first = await print_one(sandbox)
+            second = await print_one(sandbox)
         finally:
             before_kill = time.perf_counter()
             await sandbox.kill()
         if keep:
             self.create.samples.append(created - started)
             self.first.samples.append(first)
+            self.second.samples.append(second)
             self.kill.samples.append(time.perf_counter() - before_kill)
 
 
@@ -243,6 +249,7 @@ async def measure(
         *([chain.row] if chain is not None else []),
         steady,
         lifecycle.first,
+        lifecycle.second,
         lifecycle.create,
         lifecycle.kill,
     ]
@@ -300,6 +307,13 @@ async def main(runs: int, in_process: bool) -> None:
         if base in by_name:
             extra = execute - by_name[base].median_ms
             print(f"run_code('print(1)') median minus {base!r} median: {extra:.2f} ms")
+    first = by_name["first run_code('print(1)')"].median_ms
+    second = by_name["second run_code('print(1)')"].median_ms
+    spawn = by_name["python -c 'print(1)'"].median_ms
+    print(
+        f"first / second / bare spawn run_code('print(1)') medians: {first:.2f} /"
+        f" {second:.2f} / {spawn:.2f} ms (second / spawn: {second / spawn:.2f}x)"
+    )
     if "init + hooks + python" in by_name and "bwrap + python" in by_name:
         ratio = by_name["init + hooks + python"].median_ms / by_name["bwrap + python"].median_ms
         print(f"execution chain / (bwrap + python), medians: {ratio:.2f}x")

@@ -614,3 +614,42 @@ def test_rich_fields_write_outputs_back() -> None:
     assert ops.EXECUTE.decode(ops.EXECUTE.render(result)).rich_outputs == result.rich_outputs
     with pytest.raises(LocalProtocolError, match="image/jpeg"):
         rich_fields([RichOutput(type="image/jpeg", data={"image/jpeg": "J"})])
+
+
+def test_every_displayed_output_has_a_typed_accessor() -> None:
+    result = _execute(
+        {
+            "stdout": "",
+            "exit_code": 0,
+            "png": "P1",
+            "html": "<table></table>",
+            "kernel_restarted": True,
+            "rich_outputs": [
+                {"type": "image/png", "format": "base64", "data": "P1", "metadata": {"a": 1}},
+                {"type": "image/png", "data": "P2"},
+                {"type": "text/html", "data": "<table></table>"},
+                {"type": "application/vnd.dataframe+json", "data": {"columns": ["a"]}},
+                "junk",
+                {"type": 3},
+            ],
+        }
+    )
+    assert result.images == ["P1", "P2"]
+    assert result.html_outputs == ["<table></table>"]
+    assert result.data_frames == [{"columns": ["a"]}]
+    assert [d.type for d in result.displays] == [
+        "image/png",
+        "image/png",
+        "text/html",
+        "application/vnd.dataframe+json",
+    ]
+    assert result.displays[0].metadata == {"a": 1}
+    assert result.displays[1].payload == "P2"
+    assert result.kernel_restarted is True
+    # The official attribute names keep meaning what they did: one output per flat key.
+    assert result.png == "P1"
+    assert [o.type for o in result.rich_outputs] == ["image/png", "text/html"]
+    plain = _execute({"exit_code": 0, "png": "P", "dataframe": {"columns": []}})
+    assert plain.images == ["P"]
+    assert plain.data_frames == [{"columns": []}]
+    assert plain.kernel_restarted is False

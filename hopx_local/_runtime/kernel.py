@@ -114,6 +114,12 @@ def _hopx_setup():
     # By name: pandas is looked up only when a DataFrame is shown.
     for module in ("pandas", "pandas.core.frame"):
         formatter.for_type_by_name(module, "DataFrame", _frame_json)
+    # The first write of a cell starts the output machinery: pay for it now, not in the
+    # first execution (this output belongs to the start-up request and is not shown).
+    import sys
+    for stream in (sys.stdout, sys.stderr):
+        stream.write(" ")
+        stream.flush()
 _hopx_setup()
 del _hopx_setup
 """

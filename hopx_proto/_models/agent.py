@@ -187,6 +187,62 @@ class ExecutionResult(Value):
         ]
 
     @property
+    def displays(self) -> list[RichOutput]:
+        """Every rich output in the order the code displayed it, several of one type
+        included, each with its ``metadata`` (``source``: matplotlib, pandas, plotly...).
+
+        Read from the reply's ``rich_outputs`` list (sent by the emulator's kernel); a reply
+        without one gives :attr:`rich_outputs`. Malformed entries are skipped.
+        """
+        entries = self.extra.get("rich_outputs")
+        if not isinstance(entries, list):
+            return self.rich_outputs
+        found = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+                continue
+            metadata = entry.get("metadata")
+            form = entry.get("format")
+            found.append(
+                RichOutput(
+                    type=entry["type"],
+                    data={entry["type"]: entry.get("data")},
+                    format=form if isinstance(form, str) else None,
+                    metadata=dict(metadata) if isinstance(metadata, dict) else {},
+                )
+            )
+        return found
+
+    def _payloads(self, mime: str) -> list[Any]:
+        return [output.payload for output in self.displays if output.type == mime]
+
+    @property
+    def images(self) -> list[str]:
+        """Every PNG the code displayed (base64), figures left open at the end included."""
+        return [p for p in self._payloads("image/png") if isinstance(p, str)]
+
+    @property
+    def html_outputs(self) -> list[str]:
+        """Every HTML output, in order (a pandas DataFrame is a ``<table>``)."""
+        return [p for p in self._payloads("text/html") if isinstance(p, str)]
+
+    @property
+    def data_frames(self) -> list[dict[str, Any]]:
+        """Every DataFrame shown, as ``application/vnd.dataframe+json`` tables: ``columns``,
+        ``index``, ``data`` (rows) and ``shape``."""
+        found = self._payloads("application/vnd.dataframe+json")
+        frame = self.extra.get("dataframe")
+        if not found and frame is not None:
+            found = [frame]
+        return [p for p in found if isinstance(p, dict)]
+
+    @property
+    def kernel_restarted(self) -> bool:
+        """Whether the sandbox's kernel is gone after this run (it died, or ignored the
+        interrupt at the timeout): the next run starts from a fresh state."""
+        return self.extra.get("kernel_restarted") is True
+
+    @property
     def rich_count(self) -> int:
         """How many rich outputs the reply carries."""
         return len(self.rich_outputs)

@@ -101,6 +101,9 @@ async def test_matplotlib_figures_are_png(adapter: Any, local: hopx_local.LocalS
         assert left_open.png is not None
         assert base64.b64decode(left_open.png).startswith(_PNG)
         assert left_open.png != shown.png
+        two = await sb.run_code("plt.figure(); plt.plot([1]); plt.figure(); plt.plot([2])")
+        assert len(two.images) == 2
+        assert all(d.metadata["source"] == "matplotlib" for d in two.displays)
 
 
 @pytest.mark.skipif(not _has("pandas"), reason="pandas is not installed")
@@ -121,6 +124,8 @@ async def test_a_bare_dataframe_is_an_html_table(
         frame = kinds["application/vnd.dataframe+json"]["data"]
         assert frame["columns"] == ["a", "b"]
         assert frame["data"] == [[1, "x"], [2, "y"]]
+        assert shown.data_frames == [frame]
+        assert shown.html_outputs == [shown.html]
 
 
 async def test_a_timeout_interrupts_and_keeps_the_state(
@@ -150,7 +155,7 @@ async def test_a_cell_that_ignores_the_interrupt_restarts_the_kernel(
             timeout_seconds=1,
         )
         assert stubborn.extra["timed_out"] is True
-        assert stubborn.extra["kernel_restarted"] is True
+        assert stubborn.kernel_restarted is True
         assert "restarted" in stubborn.extra["error"]
         fresh = await sb.run_code("print('lost' in globals())")
         assert fresh.stdout == "False\n"

@@ -6,7 +6,9 @@ warnings it leaves behind are not ours and are ignored here.
 
 from __future__ import annotations
 
+import base64
 import gc
+import importlib.util
 from typing import Any
 
 import anyio
@@ -157,3 +159,52 @@ async def _compare_dumps(base_url: str, api_key: str) -> None:
 
 def _key(value: Any) -> str:
     return str(getattr(value, "path", None) or getattr(value, "name", None) or value.sandbox_id)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pandas") is None or importlib.util.find_spec("matplotlib") is None,
+    reason="pandas and matplotlib are needed",
+)
+async def test_official_client_sees_the_kernels_rich_outputs() -> None:
+    from hopx_local._runtime.kernel import kernel_support
+
+    if not kernel_support().available:
+        pytest.skip(kernel_support().reason)
+    with anyio.fail_after(240):
+        async with hopx_local.serve() as local:
+            table, figure, shown = await _rich_runs(local.base_url, local.api_key)
+            await anyio.sleep(0.1)
+            gc.collect()
+    gc.collect()
+    by_type = dict(table)
+    assert "<table" in by_type["text/html"]["text/html"]
+    frame = by_type["application/vnd.dataframe+json"]["application/vnd.dataframe+json"]
+    assert frame["columns"] == ["a"]
+    pngs = [data for mime, data in figure if mime == "image/png"]
+    assert len(pngs) == 1
+    assert base64.b64decode(pngs[0]["image/png"]).startswith(b"\x89PNG")
+    assert shown == [("application/json", {"application/json": {"k": 1}})]
+
+
+async def _rich_runs(base_url: str, api_key: str) -> list[list[tuple[str, Any]]]:
+    """(MIME type, data) of the rich outputs of a DataFrame, a figure and a display()."""
+    sb = await hopx_ai.AsyncSandbox.create(
+        template="code-interpreter", api_key=api_key, base_url=base_url
+    )
+    try:
+        await sb.run_code("import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})")
+        results = [
+            await sb.run_code("df", timeout_seconds=120),
+            await sb.run_code(
+                "import matplotlib.pyplot as plt\nplt.plot([1, 2])", timeout_seconds=120
+            ),
+            await sb.run_code("display({'application/json': {'k': 1}}, raw=True)"),
+        ]
+    finally:
+        await sb.kill()
+    return [[(_mime(o), o.data) for o in r.rich_outputs] for r in results]
+
+
+def _mime(output: Any) -> str:
+    """The MIME type of an official RichOutput (an enum member there)."""
+    return str(getattr(output.type, "value", output.type))
