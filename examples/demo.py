@@ -22,6 +22,15 @@ for i in range(3):
     time.sleep(0.2)
 """
 
+# A figure left open at the end of a cell comes back as a PNG (the kernel's inline backend).
+FIGURE = """\
+try:
+    import matplotlib.pyplot as plt
+    plt.plot([1, 4, 9, 16])
+except ImportError:
+    display({"text/html": "<b>matplotlib is not installed here</b>"}, raw=True)
+"""
+
 
 def say(step: str, detail: Any = "") -> None:
     print(f"  {step:<28} {detail}".rstrip(), flush=True)
@@ -59,6 +68,19 @@ async def session(AsyncSandbox: Any, base_url: str, api_key: str) -> None:
         await sandbox.env.set("GREETING", "hello from env")
         out = await sandbox.run_code("import os; print(os.environ['GREETING'])")
         say("env var seen by code", repr(out.stdout.strip()))
+
+        # Python runs in the sandbox's Jupyter kernel: variables live on between runs and a
+        # last expression is the result, as in the service's code-interpreter.
+        await sandbox.run_code("total = sum(range(10))")
+        kept = await sandbox.run_code("total * 2")
+        if kept.result is not None:
+            say("state kept between runs", f"total * 2 = {kept.result}")
+        else:
+            say("state not kept", "(no Jupyter kernel: pip install 'hopx-sansio[kernel]')")
+        figure = await sandbox.run_code(FIGURE, timeout_seconds=120)
+        for shown in figure.displays:
+            source = shown.metadata.get("source", "other")
+            say("rich output", f"{shown.type} from {source}, {len(str(shown.payload))} chars")
     finally:
         await sandbox.kill()
         say("killed sandbox", sandbox.sandbox_id)

@@ -1,7 +1,7 @@
 """``hopx-local``: run the emulator as a process, or around one command.
 
 ``hopx-local serve [--host] [--port] [--state-dir] [--api-key] [--isolation] [--max-sandboxes]
-[--max-upload]`` prints the base URL and API key and logs one line per request.
+[--no-kernel] [--max-upload]`` prints the base URL and API key and logs one line per request.
 ``hopx-local run -- CMD...`` starts a server, runs CMD with ``HOPX_BASE_URL`` and
 ``HOPX_API_KEY`` set, stops the server and exits with CMD's status.
 SIGINT and SIGTERM shut down cleanly.
@@ -103,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
             type=int,
             default=None,
             help="refuse to run more sandboxes than this at once (default: no limit)",
+        )
+        p.add_argument(
+            "--no-kernel",
+            action="store_true",
+            help="run each Python execution in a fresh interpreter instead of the sandbox's "
+            "Jupyter kernel (the kernel needs the 'kernel' extra)",
         )
         p.add_argument(
             "--max-upload",
@@ -207,6 +213,7 @@ async def _serve(args: argparse.Namespace) -> int:
             isolation=args.isolation,
             max_sandboxes=args.max_sandboxes,
             limits=ServerLimits(max_body_size=args.max_upload),
+            python_kernel=not args.no_kernel,
         ) as local:
             print(_describe(local, args.isolation), flush=True)
             await _until_signal(signals, None)
@@ -235,6 +242,7 @@ async def _run_command(
         isolation=args.isolation,
         max_sandboxes=args.max_sandboxes,
         limits=ServerLimits(max_body_size=args.max_upload),
+        python_kernel=not args.no_kernel,
     ) as local:
         note = _isolation_note(local, args.isolation)
         if note is not None:

@@ -61,7 +61,15 @@ EXPECTED: dict[str, Expect] = {
     ),
     "seed_streaming.py": Expect(patterns=("".join(f"Count: {i}\n" for i in range(5)),)),
     "seed_concurrent.py": _concurrent(),
-    "demo.py": Expect(patterns=(r"tick 2 from", r"killed sandbox", r"(?m)^done$")),
+    "demo.py": Expect(
+        patterns=(
+            r"tick 2 from",
+            r"state kept between runs +total \* 2 = 90",
+            r"rich output +(image/png from matplotlib|text/html)",
+            r"killed sandbox",
+            r"(?m)^done$",
+        )
+    ),
     "custom_loop.py": Expect(patterns=(r"execute\.run: exit_code=0", r"killed sandbox")),
     "command_progress.py": Expect(
         args=("--steps", "12", "--pause", "0.05"),

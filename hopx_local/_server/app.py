@@ -108,6 +108,7 @@ async def serve(
     max_sandboxes: int | None = None,
     token_lifetime: int = 24 * 3600,
     limits: ServerLimits | None = None,
+    python_kernel: bool = True,
 ) -> AsyncIterator[LocalServer]:
     """Run the emulator inside the current event loop (asyncio or trio).
 
@@ -115,7 +116,9 @@ async def serve(
     ``api_key``, else ``$HOPX_API_KEY``, else a random one generated on first use and kept
     in the state directory (so a restart keeps it). Leaving the block kills
     every sandbox process and closes every socket; sandbox records and files stay in a
-    named ``state_dir``.
+    named ``state_dir``. With ``python_kernel`` (and ipykernel installed: the ``kernel``
+    extra) Python runs in a Jupyter kernel per sandbox, as in the service's
+    code-interpreter; ``False`` runs each Python execution in a fresh interpreter.
     """
     if isolation not in ("auto", "bwrap", "none"):
         raise ValueError(f"isolation must be 'auto', 'bwrap' or 'none', not {isolation!r}")
@@ -140,6 +143,7 @@ async def serve(
                 max_sandboxes=max_sandboxes,
                 token_lifetime=token_lifetime,
                 limits=server_limits,
+                python_kernel=python_kernel,
             )
         )
         try:

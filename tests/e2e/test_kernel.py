@@ -14,10 +14,8 @@ import hopx_local
 from hopx_local._runtime.kernel import kernel_support
 from hopx_proto.ops import AGENT_HEALTH, NoArgs
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not kernel_support().available, reason=kernel_support().reason),
-]
+pytestmark = pytest.mark.slow
+needs_kernel = pytest.mark.skipif(not kernel_support().available, reason=kernel_support().reason)
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -32,6 +30,7 @@ def _rich(result: Any) -> list[dict[str, Any]]:
     return entries
 
 
+@needs_kernel
 async def test_state_persists_and_stays_in_its_sandbox(
     adapter: Any, local: hopx_local.LocalServer
 ) -> None:
@@ -58,6 +57,7 @@ async def test_state_persists_and_stays_in_its_sandbox(
         assert health.features.ipython_kernel is True
 
 
+@needs_kernel
 async def test_display_without_import_and_magics(
     adapter: Any, local: hopx_local.LocalServer
 ) -> None:
@@ -85,6 +85,7 @@ async def test_display_without_import_and_magics(
         assert events[-1]["success"] is True
 
 
+@needs_kernel
 @pytest.mark.skipif(not _has("matplotlib"), reason="matplotlib is not installed")
 async def test_matplotlib_figures_are_png(adapter: Any, local: hopx_local.LocalServer) -> None:
     async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
@@ -106,6 +107,7 @@ async def test_matplotlib_figures_are_png(adapter: Any, local: hopx_local.LocalS
         assert all(d.metadata["source"] == "matplotlib" for d in two.displays)
 
 
+@needs_kernel
 @pytest.mark.skipif(not _has("pandas"), reason="pandas is not installed")
 async def test_a_bare_dataframe_is_an_html_table(
     adapter: Any, local: hopx_local.LocalServer
@@ -128,6 +130,7 @@ async def test_a_bare_dataframe_is_an_html_table(
         assert shown.html_outputs == [shown.html]
 
 
+@needs_kernel
 async def test_a_timeout_interrupts_and_keeps_the_state(
     adapter: Any, local: hopx_local.LocalServer
 ) -> None:
@@ -143,6 +146,7 @@ async def test_a_timeout_interrupts_and_keeps_the_state(
         assert after.stdout == "still here\n"
 
 
+@needs_kernel
 async def test_a_cell_that_ignores_the_interrupt_restarts_the_kernel(
     adapter: Any, local: hopx_local.LocalServer
 ) -> None:
@@ -161,6 +165,7 @@ async def test_a_cell_that_ignores_the_interrupt_restarts_the_kernel(
         assert fresh.stdout == "False\n"
 
 
+@needs_kernel
 async def test_a_dead_kernel_is_replaced(adapter: Any, local: hopx_local.LocalServer) -> None:
     async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
         await sb.run_code("before = 1")
@@ -174,6 +179,7 @@ async def test_a_dead_kernel_is_replaced(adapter: Any, local: hopx_local.LocalSe
         assert (await sb.get_jupyter_sessions())[0]["kernel_id"] != first
 
 
+@needs_kernel
 async def test_pause_keeps_state_and_stop_loses_it(
     adapter: Any, local: hopx_local.LocalServer
 ) -> None:
@@ -191,6 +197,7 @@ async def test_pause_keeps_state_and_stop_loses_it(
         assert (await sb.get_jupyter_sessions())[0]["kernel_id"] != kernel
 
 
+@needs_kernel
 async def test_hostile_cells_leave_the_kernel_usable(
     adapter: Any, local: hopx_local.LocalServer
 ) -> None:
@@ -204,6 +211,14 @@ async def test_hostile_cells_leave_the_kernel_usable(
         odd = await sb.run_code("display({'application/json': object()}, raw=True)")
         assert not odd.success
         assert odd.extra["error"]
+        huge = await sb.run_code(
+            "display({'text/html': 'x' * (40 << 20)}, raw=True)\nprint('went on')",
+            timeout_seconds=120,
+        )
+        assert not huge.success
+        assert "dropped" in huge.extra["error"]
+        assert huge.html is None
+        assert huge.stdout == "went on\n"
         forked = await sb.run_code(
             "import os\nif os.fork() == 0:\n    os._exit(0)\nprint('parent')"
         )
@@ -215,3 +230,21 @@ async def test_hostile_cells_leave_the_kernel_usable(
         assert not closed.success
         after = await sb.run_code("print('alive')")
         assert after.stdout == "alive\n"
+
+
+async def test_without_the_kernel_python_runs_fresh_and_says_so(adapter: Any) -> None:
+    async with (
+        hopx_local.serve(python_kernel=False) as local,
+        adapter.AsyncSandbox.create(
+            template="code-interpreter", api_key=local.api_key, base_url=local.base_url
+        ) as sb,
+    ):
+        await sb.run_code("x = 1")
+        fresh = await sb.run_code("print('x' in globals())")
+        assert fresh.stdout == "False\n"
+        assert await sb.get_jupyter_sessions() == []
+        health = await sb._agent.call(AGENT_HEALTH, NoArgs())
+        assert health.features.ipython_kernel is False
+        info = await sb.get_agent_info()
+        assert info["ipython_kernel"] is False
+        assert info["ipython_kernel_note"]
