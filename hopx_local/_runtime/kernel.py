@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import signal
+import stat
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from pathlib import Path
@@ -294,6 +295,7 @@ class SandboxKernel:
             while not (self.host_dir / "k-2").exists() or not (self.host_dir / "k-1").exists():
                 self._check_alive()
                 await anyio.sleep(0.02)
+            self._seal()
             shell.connect(self._endpoint(1))
             iopub.connect(self._endpoint(2))
             # Until the subscription is in place the kernel's first messages are lost: ask
@@ -311,6 +313,18 @@ class SandboxKernel:
                     break
             await self._send_silent(_STARTUP, anyio.current_time() + _START_TIMEOUT)
         self.execution_state = "idle"
+
+    def _seal(self) -> None:
+        """Once the kernel has bound its sockets, take the directory back from the sandbox's
+        user, then check they are sockets: code cannot swap one for a link that would lead
+        the server's connection (or reconnection) to another socket of the host."""
+        if self.owner is not None:
+            os.chown(self.host_dir, os.geteuid(), os.getegid())
+            os.chmod(self.host_dir, 0o755)
+        for port in (1, 2):
+            info = os.lstat(self.host_dir / f"k-{port}")
+            if not stat.S_ISSOCK(info.st_mode):
+                raise KernelDied
 
     # -- messages --------------------------------------------------------------------------
 
@@ -560,8 +574,10 @@ class SandboxKernel:
             await self.shutdown()
         finally:
             if self.execution_state == "busy" and status not in ("died",):
-                # Cancelled mid-cell (the client went away): stop the cell, keep the kernel.
+                # Cancelled mid-cell (the client went away): stop the cell, keep the kernel
+                # (the next cell's messages are told apart by their request).
                 self.interrupt()
+                self.execution_state = "idle"
         for name, decoder in decoders.items():
             tail = decoder.decode(b"", final=True)
             if tail:

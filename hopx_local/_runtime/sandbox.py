@@ -492,7 +492,7 @@ class SandboxRuntime(SandboxFileAPI):
             XDG_CACHE_HOME=f"{cache}/xdg",
             JUPYTER_CONFIG_DIR=f"{cache}/jupyter",
             JUPYTER_DATA_DIR=f"{cache}/jupyter",
-            JUPYTER_RUNTIME_DIR=kernel.view,
+            JUPYTER_RUNTIME_DIR=f"{cache}/jupyter/runtime",
             JUPYTER_PLATFORM_DIRS="1",
             PYDEVD_DISABLE_FILE_VALIDATION="1",
         )
