@@ -29,6 +29,7 @@ from anyio.streams.stapled import MultiListener
 from hopx_local._jwt import issue_token, new_secret
 from hopx_local._runtime.env import check_env
 from hopx_local._runtime.isolation import IsolationMode, isolation_warning
+from hopx_local._runtime.kernel import kernel_support
 from hopx_local._runtime.languages import available_languages
 from hopx_local._runtime.limits import Limits, SandboxResources
 from hopx_local._runtime.registry import Registry, SandboxRecord
@@ -127,7 +128,8 @@ class Fleet:
         self.secret = load_secret(config.state_dir / "jwt.secret")
         self.registry = Registry(config.state_dir / "registry.sqlite3")
         self.languages = available_languages()
-        self.templates: list[BuiltinTemplate] = builtin_templates(self.languages)
+        kernel = config.python_kernel and kernel_support().available
+        self.templates: list[BuiltinTemplate] = builtin_templates(self.languages, kernel=kernel)
         self._live: dict[str, LiveSandbox] = {}
         self._lock = anyio.Lock()
         self._tg: anyio.abc.TaskGroup | None = None

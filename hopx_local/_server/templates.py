@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,10 @@ class BuiltinTemplate:
     vcpu: int = 2
     memory_mb: int = 2048
     disk_gb: int = 10
+    #: Extra features (``ipython_kernel``, ``rich_output``) and the Python packages of the
+    #: data stack code can import, as found on this host.
+    extra_features: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
         """The template as ``GET /v1/templates/{name}`` returns it."""
@@ -50,8 +55,9 @@ class BuiltinTemplate:
                 "terminal_access",
                 "websocket_streaming",
                 "background_jobs",
+                *self.extra_features,
             ],
-            "tags": ["local", *self.languages],
+            "tags": ["local", *self.languages, *self.packages],
             "popularity_score": 0,
             "is_active": True,
             "is_public": True,
@@ -61,19 +67,35 @@ class BuiltinTemplate:
         }
 
 
-def builtin_templates(languages: Mapping[str, object]) -> list[BuiltinTemplate]:
-    """The templates available given the languages found on this machine."""
+#: The data stack of the service's code-interpreter template, as import names.
+DATA_PACKAGES = ("numpy", "pandas", "matplotlib", "plotly")
+
+
+def _code_interpreter(core: tuple[str, ...], kernel: bool) -> BuiltinTemplate:
+    packages = tuple(name for name in DATA_PACKAGES if importlib.util.find_spec(name))
+    how = "in a Jupyter kernel" if kernel else "in a fresh interpreter per run"
+    return BuiltinTemplate(
+        id="1",
+        name="code-interpreter",
+        display_name="Code Interpreter",
+        description=f"Python ({how}) and bash in a local sandbox"
+        + (f", with {', '.join(packages)}" if packages else ""),
+        category="development",
+        language="python",
+        languages=core,
+        extra_features=("ipython_kernel", "rich_output") if kernel else (),
+        packages=packages,
+    )
+
+
+def builtin_templates(
+    languages: Mapping[str, object], *, kernel: bool = False
+) -> list[BuiltinTemplate]:
+    """The templates available given the languages found on this machine; ``kernel``: the
+    sandboxes run Python in a Jupyter kernel."""
     core = tuple(lang for lang in ("python", "bash") if lang in languages)
     found: list[BuiltinTemplate] = [
-        BuiltinTemplate(
-            id="1",
-            name="code-interpreter",
-            display_name="Code Interpreter",
-            description="Python and bash in a local sandbox",
-            category="development",
-            language="python",
-            languages=core,
-        ),
+        _code_interpreter(core, kernel),
         BuiltinTemplate(
             id="2",
             name="base",

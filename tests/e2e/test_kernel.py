@@ -248,3 +248,19 @@ async def test_without_the_kernel_python_runs_fresh_and_says_so(adapter: Any) ->
         info = await sb.get_agent_info()
         assert info["ipython_kernel"] is False
         assert info["ipython_kernel_note"]
+        template = await adapter.AsyncSandbox.get_template(
+            "code-interpreter", api_key=local.api_key, base_url=local.base_url
+        )
+        assert "ipython_kernel" not in template.features
+        assert "fresh interpreter" in template.description
+
+
+@needs_kernel
+async def test_the_template_lists_what_this_host_has(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    template = await adapter.AsyncSandbox.get_template("code-interpreter")
+    assert {"ipython_kernel", "rich_output"} <= set(template.features)
+    for name in ("numpy", "pandas", "matplotlib", "plotly"):
+        assert (name in template.tags) is _has(name)
+    assert "Jupyter kernel" in template.description
