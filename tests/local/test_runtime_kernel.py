@@ -1,0 +1,135 @@
+"""The Jupyter kernel of a sandbox is one of its processes: inside its isolation, gone with it,
+and never in the way of another sandbox."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from hopx_local._runtime import IsolationMode, Limits, SandboxRuntime, resolve_isolation
+from hopx_local._runtime.kernel import bundle_outputs, kernel_support
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.slow,
+    pytest.mark.skipif(not kernel_support().available, reason=kernel_support().reason),
+]
+
+MODES = [resolve_isolation("auto"), IsolationMode.NONE]
+if MODES[0] is IsolationMode.NONE:
+    MODES = MODES[:1]
+
+
+@contextlib.asynccontextmanager
+async def kernel_sandbox(
+    tmp_path: Path, mode: IsolationMode, name: str = "sbx"
+) -> AsyncIterator[SandboxRuntime]:
+    runtime = SandboxRuntime(
+        f"sbx-kernel-{secrets.token_hex(4)}",
+        tmp_path / name,
+        isolation=mode,
+        internet_access=False,
+        limits=Limits(),
+        output_cap=1 << 20,
+        kernel=True,
+    )
+    try:
+        with anyio.fail_after(120):
+            yield runtime
+    finally:
+        await runtime.shutdown()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].startswith(" Z")
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda mode: mode.value)
+async def test_the_kernel_is_a_process_of_the_sandbox(tmp_path: Path, mode: IsolationMode) -> None:
+    async with kernel_sandbox(tmp_path, mode) as sandbox:
+        probe = await sandbox.execute(
+            "import os, socket\nprint(os.getcwd())\nprint(socket.gethostname())", "python"
+        )
+        assert probe.exit_code == 0, probe.stderr
+        pids = sandbox.processes.pids()
+        assert pids, "the kernel is one of the sandbox's processes"
+        if mode is IsolationMode.BWRAP:
+            assert probe.stdout.split() == ["/workspace", sandbox.sandbox_id]
+            inside = await sandbox.execute(
+                "print(os.getuid(), os.getpid(), open('/proc/1/cmdline').read().split(chr(0))[0])",
+                "python",
+            )
+            # As "user", below a reaper of its own (pid 1 of its namespace, a fork of the init).
+            assert inside.stdout.split() == ["1000", "2", "hopx-init"]
+        listing = await sandbox.execute("print(sorted(os.listdir('.')))", "python")
+        assert listing.stdout == "[]\n", "the kernel leaves nothing in /workspace"
+    assert not any(_alive(pid) for pid in pids)
+
+
+async def test_a_busy_kernel_does_not_hold_up_another_sandbox(tmp_path: Path) -> None:
+    async with (
+        kernel_sandbox(tmp_path, MODES[0], "one") as one,
+        kernel_sandbox(tmp_path, MODES[0], "two") as two,
+    ):
+        await one.execute("pass", "python")
+        await two.execute("pass", "python")
+        release = tmp_path / "one" / "workspace" / "go"
+        finished = anyio.Event()
+
+        async def slow() -> None:
+            code = "import os, time\nwhile not os.path.exists('go'): time.sleep(0.05)"
+            await one.execute(code, "python", timeout=60)
+            finished.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(slow)
+            other = await two.execute("print(6 * 7)", "python")
+            assert other.stdout == "42\n"
+            assert not finished.is_set()
+            release.write_text("")
+        assert finished.is_set()
+
+
+async def test_cells_of_one_sandbox_take_turns(tmp_path: Path) -> None:
+    async with kernel_sandbox(tmp_path, MODES[0]) as sandbox:
+        await sandbox.execute("n = 0", "python")
+        results: list[str] = []
+
+        async def bump(i: int) -> None:
+            done = await sandbox.execute(f"n += 1\nprint({i}, n)", "python")
+            results.append(done.stdout)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(5):
+                tg.start_soon(bump, i)
+        assert sorted(int(line.split()[1]) for line in results) == [1, 2, 3, 4, 5]
+        sessions = sandbox.kernel_sessions()
+        assert [s["execution_state"] for s in sessions] == ["idle"]
+
+
+def test_display_bundles_become_one_output_per_rich_type() -> None:
+    figure = {"image/png": "iVBO", "text/plain": "<Figure size 640x480 with 1 Axes>"}
+    table = {"text/html": '<table class="dataframe">', "text/plain": "   a"}
+    assert bundle_outputs(figure) == [
+        {
+            "type": "image/png",
+            "format": "base64",
+            "data": "iVBO",
+            "metadata": {"source": "matplotlib", "size": 4},
+        }
+    ]
+    assert bundle_outputs(table)[0]["metadata"]["source"] == "pandas"
+    assert bundle_outputs({"text/plain": "2"}) == []
+    both = bundle_outputs({"text/html": "<b>", "application/json": {"a": 1}})
+    assert [o["type"] for o in both] == ["text/html", "application/json"]
+    assert both[1]["metadata"]["source"] == "other"
