@@ -22,14 +22,18 @@ from __future__ import annotations
 import codecs
 import contextlib
 import functools
+import hashlib
 import importlib
 import importlib.util
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import stat
+import tempfile
+import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from pathlib import Path
@@ -48,6 +52,7 @@ __all__ = [
     "KernelSupport",
     "SandboxKernel",
     "bundle_outputs",
+    "kernel_site",
     "kernel_support",
 ]
 
@@ -162,6 +167,92 @@ def kernel_support() -> KernelSupport:
     site = os.path.realpath(os.path.dirname(os.path.dirname(spec.origin)))
     base = os.path.realpath(sys.base_prefix)
     return KernelSupport(True, site=None if site.startswith(base + os.sep) else site)
+
+
+#: The distributions a kernel needs, or offers code when installed; with what they require.
+_KERNEL_DISTRIBUTIONS = ("ipykernel", "jupyter_client", "numpy", "pandas", "matplotlib", "plotly")
+_site_lock = threading.Lock()
+
+
+def _distributions(site: str) -> list[Any]:
+    """The installed distributions of :data:`_KERNEL_DISTRIBUTIONS` in ``site``, with
+    everything they require (recursively), each once."""
+    metadata = importlib.import_module("importlib.metadata")
+    found: dict[str, Any] = {}
+    todo = list(_KERNEL_DISTRIBUTIONS)
+    while todo:
+        name = todo.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in found:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if os.path.realpath(str(dist.locate_file(""))) != site:
+            continue
+        found[key] = dist
+        for requirement in dist.requires or []:
+            named = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+            if named and "extra ==" not in requirement:
+                todo.append(named[1])
+    return [found[key] for key in sorted(found)]
+
+
+def _cache_home() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME")
+    return Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
+
+
+@functools.cache
+def _prepared_site(site: str) -> str:
+    with _site_lock:
+        dists = _distributions(site)
+        key = hashlib.sha256(
+            repr([site, *((d.metadata["Name"], d.version) for d in dists)]).encode()
+        ).hexdigest()[:16]
+        root = _cache_home() / "hopx-local" / "kernel-site" / key
+        done = root / "site-packages"
+        if done.is_dir():
+            return str(done)
+        root.mkdir(parents=True, exist_ok=True, mode=0o755)
+        partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
+        for dist in dists:
+            for entry in dist.files or []:
+                relative = Path(str(entry))
+                if relative.is_absolute() or ".." in relative.parts:
+                    continue
+                source = Path(str(dist.locate_file(entry)))
+                target = partial / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(source, target)
+                except FileExistsError:
+                    continue
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        shutil.copy2(source, target)
+        os.chmod(partial, 0o755)
+        try:
+            partial.rename(done)
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
+        return str(done)
+
+
+def kernel_site() -> str | None:
+    """The host directory to show the kernel at :data:`KERNEL_SITE_MOUNT`, ``None`` when the
+    interpreter's own installation has ipykernel.
+
+    It holds the kernel's distributions and the data stack's (hard links, or copies, of
+    their files) and nothing else of the server's environment: neither its other packages
+    nor the environment's own path are shown to sandboxed code. Made once per set of
+    versions in the user's cache directory; blocking, so call it from a worker thread.
+    """
+    support = kernel_support()
+    if not support.available or support.site is None:
+        return None
+    return _prepared_site(support.site)
 
 
 def _strip(text: str) -> str:
@@ -292,7 +383,9 @@ class SandboxKernel:
         iopub.setsockopt(zmq.RCVHWM, 0)
         self._shell, self._iopub = shell, iopub
         with anyio.fail_after(_START_TIMEOUT):
-            while not (self.host_dir / "k-2").exists() or not (self.host_dir / "k-1").exists():
+            # All five (shell, iopub, stdin, control, heartbeat) before the directory is
+            # sealed: the kernel could not bind a missing one afterwards.
+            while not all((self.host_dir / f"k-{port}").exists() for port in range(1, 6)):
                 self._check_alive()
                 await anyio.sleep(0.02)
             self._seal()

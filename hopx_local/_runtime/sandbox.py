@@ -27,7 +27,7 @@ from .files import SandboxFiles
 from .host import Enforcement, host_enforcement
 from .instance import InstanceSpec, SandboxInstance
 from .isolation import BOOT_DIR, BOOT_MOUNT, IsolationMode, SandboxLayout, isolation_warning
-from .kernel import KERNEL_SITE_MOUNT, SandboxKernel, kernel_support, start_kernel
+from .kernel import KERNEL_SITE_MOUNT, SandboxKernel, kernel_site, kernel_support, start_kernel
 from .languages import LANGUAGE_ALIASES, interpreter_for, python_executable
 from .launches import (
     BASE_PATH,
@@ -211,7 +211,9 @@ class SandboxRuntime(SandboxFileAPI):
                     else None,
                     cgroup=self.cgroup,
                     seccomp=filter_program() if self.isolation is IsolationMode.BWRAP else None,
-                    kernel_site=kernel_support().site if self.uses_kernel else None,
+                    kernel_site=await anyio.to_thread.run_sync(kernel_site)
+                    if self.uses_kernel and self.isolation is IsolationMode.BWRAP
+                    else None,
                 )
             )
             await instance.start()
@@ -481,7 +483,7 @@ class SandboxRuntime(SandboxFileAPI):
         _cache_host, cache = self._kernel_cache()
         env = merge_env(base_env(layout, self.isolation, terminal=False), self._env.get())
         # The kernel's packages, then the start-up hooks (their ``emit`` works in the kernel).
-        site = kernel_support().site
+        site = await anyio.to_thread.run_sync(kernel_site)
         hooks = f"{BOOT_MOUNT}/pyhooks" if isolated else str(BOOT_DIR / "pyhooks")
         shown_site = None if site is None else KERNEL_SITE_MOUNT if isolated else site
         env["PYTHONPATH"] = os.pathsep.join(path for path in (shown_site, hooks) if path)
