@@ -66,6 +66,8 @@ _INTERRUPT_GRACE = 3.0
 #: After the kernel says it is idle, how long its execute reply may take.
 _REPLY_GRACE = 5.0
 _POLL = 0.25
+#: How long the start of a line waits for its end before it is sent as it is.
+_LINE_WAIT = 0.1
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 #: MIME types that become rich outputs, richest first: the one a bundle is filed under.
@@ -560,6 +562,8 @@ class SandboxKernel:
         self.execution_state = "busy"
         self.last_activity = time.time()
         interrupted_at: float | None = None
+        held: dict[str, str] = {}
+        held_at: float | None = None
         status = "ok"
         exit_code = 0
         try:
@@ -577,7 +581,14 @@ class SandboxKernel:
             )
             until = deadline
             while True:
-                message = await self._next(self._iopub, until)
+                waiting = until if held_at is None else min(until, held_at + _LINE_WAIT)
+                message = await self._next(self._iopub, waiting)
+                if message is None and held_at is not None and anyio.current_time() < until:
+                    # No end of line came: what was flushed without one goes out as it is.
+                    for name in list(held):
+                        yield name, held.pop(name)
+                    held_at = None
+                    continue
                 if message is None:
                     if interrupted_at is None:
                         summary["timed_out"] = True
@@ -606,9 +617,17 @@ class SandboxKernel:
                 if kind == "stream":
                     name = "stderr" if content.get("name") == "stderr" else "stdout"
                     data = str(content.get("text", "")).encode("utf-8", "surrogatepass")
-                    text = decoders[name].decode(captures[name].add(data))
-                    if text:
-                        yield name, text
+                    text = held.pop(name, "") + decoders[name].decode(captures[name].add(data))
+                    # Whole lines go out at once; a line's start waits briefly for its end
+                    # (the kernel may flush between a print's text and its newline).
+                    lines, newline, rest = text.rpartition("\n")
+                    if newline:
+                        yield name, lines + newline
+                    if rest:
+                        held[name] = rest
+                        held_at = held_at if held_at is not None else anyio.current_time()
+                    elif not held:
+                        held_at = None
                 elif kind in ("display_data", "execute_result"):
                     bundle = content.get("data")
                     if not isinstance(bundle, dict):
@@ -634,9 +653,11 @@ class SandboxKernel:
                         f"{content.get('ename', 'Error')}: {content.get('evalue', '')}".strip()
                     )
                     traceback = content.get("traceback")
-                    lines = traceback if isinstance(traceback, list) else []
-                    text = _strip("\n".join(str(line) for line in lines)) + "\n"
-                    shown = decoders["stderr"].decode(captures["stderr"].add(text.encode()))
+                    frames = traceback if isinstance(traceback, list) else []
+                    text = _strip("\n".join(str(frame) for frame in frames)) + "\n"
+                    shown = held.pop("stderr", "") + decoders["stderr"].decode(
+                        captures["stderr"].add(text.encode())
+                    )
                     if shown:
                         yield "stderr", shown
             reply = await self._reply(msg_id, anyio.current_time() + _REPLY_GRACE)
@@ -672,7 +693,7 @@ class SandboxKernel:
                 self.interrupt()
                 self.execution_state = "idle"
         for name, decoder in decoders.items():
-            tail = decoder.decode(b"", final=True)
+            tail = held.pop(name, "") + decoder.decode(b"", final=True)
             if tail:
                 yield name, tail
         if summary["timed_out"] and not summary.get("kernel_restarted"):

@@ -45,7 +45,7 @@ async def test_state_persists_and_stays_in_its_sandbox(
         elsewhere = await two.run_code("print(x)")
         assert not elsewhere.success
         assert "NameError" in elsewhere.stderr
-        assert elsewhere.extra["error"] == "NameError: name 'x' is not defined"
+        assert elsewhere.error == "NameError: name 'x' is not defined"
         last = await one.run_code("x * 2")
         assert last.result == "82"
         assert last.stdout == ""
@@ -138,8 +138,8 @@ async def test_a_timeout_interrupts_and_keeps_the_state(
         await sb.run_code("kept = 'still here'")
         slow = await sb.run_code("import time\nwhile True: time.sleep(0.1)", timeout_seconds=1)
         assert not slow.success
-        assert slow.extra["timed_out"] is True
-        assert "timed out" in slow.extra["error"]
+        assert slow.timed_out is True
+        assert "timed out" in slow.error
         assert "KeyboardInterrupt" in slow.stderr
         assert "kernel_restarted" not in slow.extra
         after = await sb.run_code("print(kept)")
@@ -158,9 +158,9 @@ async def test_a_cell_that_ignores_the_interrupt_restarts_the_kernel(
             "while True: time.sleep(0.1)",
             timeout_seconds=1,
         )
-        assert stubborn.extra["timed_out"] is True
+        assert stubborn.timed_out is True
         assert stubborn.kernel_restarted is True
-        assert "restarted" in stubborn.extra["error"]
+        assert "restarted" in stubborn.error
         fresh = await sb.run_code("print('lost' in globals())")
         assert fresh.stdout == "False\n"
 
@@ -172,8 +172,8 @@ async def test_a_dead_kernel_is_replaced(adapter: Any, local: hopx_local.LocalSe
         first = (await sb.get_jupyter_sessions())[0]["kernel_id"]
         died = await sb.run_code("import os\nos._exit(1)")
         assert not died.success
-        assert died.extra["kernel_restarted"] is True
-        assert "kernel died" in died.extra["error"]
+        assert died.kernel_restarted is True
+        assert "kernel died" in died.error
         fresh = await sb.run_code("print('before' in globals())")
         assert fresh.stdout == "False\n"
         assert (await sb.get_jupyter_sessions())[0]["kernel_id"] != first
@@ -210,13 +210,13 @@ async def test_hostile_cells_leave_the_kernel_usable(
         assert len(flood.stdout) <= 8 * 1024 * 1024
         odd = await sb.run_code("display({'application/json': object()}, raw=True)")
         assert not odd.success
-        assert odd.extra["error"]
+        assert odd.error
         huge = await sb.run_code(
             "display({'text/html': 'x' * (40 << 20)}, raw=True)\nprint('went on')",
             timeout_seconds=120,
         )
         assert not huge.success
-        assert "dropped" in huge.extra["error"]
+        assert "dropped" in huge.error
         assert huge.html is None
         assert huge.stdout == "went on\n"
         forked = await sb.run_code(
@@ -264,3 +264,27 @@ async def test_the_template_lists_what_this_host_has(
     for name in ("numpy", "pandas", "matplotlib", "plotly"):
         assert (name in template.tags) is _has(name)
     assert "Jupyter kernel" in template.description
+
+
+@needs_kernel
+async def test_streams_carry_whole_lines_and_flushes(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        code = (
+            "import sys, time\n"
+            "for i in range(300):\n"
+            "    print('line', i)\n"
+            "    print('err', i, file=sys.stderr)\n"
+            "print('.', end='', flush=True)\n"
+            "time.sleep(1)\n"
+            "print('done')\n"
+        )
+        events = [dict(e) async for e in sb.run_code_stream(code)]
+        out = [e["data"] for e in events if e["type"] == "stdout"]
+        err = [e["data"] for e in events if e["type"] == "stderr"]
+        assert "".join(out) == "".join(f"line {i}\n" for i in range(300)) + ".done\n"
+        assert "".join(err) == "".join(f"err {i}\n" for i in range(300))
+        assert all(chunk.endswith("\n") for chunk in err)
+        assert "." in out, "a flush without a newline is sent as it is"
+        assert all(chunk.endswith("\n") for chunk in out if chunk != ".")
