@@ -704,8 +704,12 @@ class SandboxKernel:
         if status == "died":
             self.execution_state = "dead"
         summary["truncated"] = any(capture.truncated for capture in captures.values())
-        if status != "exit":
-            exit_code = 0 if status == "ok" and not summary["timed_out"] else 1
+        if summary["timed_out"]:
+            # As every execution past its timeout reports it (a process killed by SIGKILL);
+            # ``timed_out`` and ``error`` say what happened to the cell.
+            exit_code = 137
+        elif status != "exit":
+            exit_code = 0 if status == "ok" else 1
         summary["exit_code"] = exit_code
         self.last_activity = time.time()
         yield "exit", summary

@@ -138,6 +138,7 @@ async def test_a_timeout_interrupts_and_keeps_the_state(
         await sb.run_code("kept = 'still here'")
         slow = await sb.run_code("import time\nwhile True: time.sleep(0.1)", timeout_seconds=1)
         assert not slow.success
+        assert slow.exit_code == 137
         assert slow.timed_out is True
         assert "timed out" in slow.error
         assert "KeyboardInterrupt" in slow.stderr
