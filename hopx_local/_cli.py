@@ -25,6 +25,7 @@ import anyio
 
 from ._runtime.host import host_enforcement
 from ._runtime.isolation import IsolationMode, isolation_warning
+from ._runtime.kernel import kernel_support
 from ._server.app import LocalServer, default_state_dir, serve
 from ._server.connection import ServerLimits
 
@@ -164,7 +165,16 @@ def _isolation_note(local: LocalServer, requested: str) -> str | None:
     return local.warning
 
 
-def _describe(local: LocalServer, requested_isolation: str) -> str:
+def _python_note(python_kernel: bool) -> str:
+    """Where ``run_code`` runs Python, and how to get the kernel when it is missing."""
+    support = kernel_support()
+    if python_kernel and support.available:
+        return "python: a Jupyter kernel per sandbox (state kept between runs, rich outputs)"
+    reason = support.reason if not support.available else "turned off with --no-kernel"
+    return f"python: a fresh interpreter per run, no state kept: {reason}"
+
+
+def _describe(local: LocalServer, requested_isolation: str, *, python_kernel: bool = True) -> str:
     text = (
         f"hopx-local listening on {local.base_url}\n"
         f"  HOPX_BASE_URL={local.base_url}\n"
@@ -178,6 +188,7 @@ def _describe(local: LocalServer, requested_isolation: str) -> str:
     text += f"\n  {enforcement.summary()}"
     for missing in enforcement.missing().values():
         text += f"\n  not enforced: {missing}"
+    text += f"\n  {_python_note(python_kernel)}"
     return text
 
 
@@ -215,7 +226,7 @@ async def _serve(args: argparse.Namespace) -> int:
             limits=ServerLimits(max_body_size=args.max_upload),
             python_kernel=not args.no_kernel,
         ) as local:
-            print(_describe(local, args.isolation), flush=True)
+            print(_describe(local, args.isolation, python_kernel=not args.no_kernel), flush=True)
             await _until_signal(signals, None)
     return 0
 

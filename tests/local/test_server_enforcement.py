@@ -44,3 +44,17 @@ async def test_info_and_banner_say_what_is_enforced(isolation: str) -> None:
         assert enforcement["no_new_userns"] is True
         assert enforcement["memory"] is expected.memory
         assert enforcement["disk"] is expected.disk
+
+
+@pytest.mark.parametrize("python_kernel", [True, False])
+async def test_banner_says_where_python_runs(python_kernel: bool) -> None:
+    async with hopx_local.serve(api_key="k", python_kernel=python_kernel) as server:
+        banner = _describe(server, "auto", python_kernel=python_kernel).splitlines()
+        sb = await create_sandbox(server.base_url, "k")
+        health = doc(await call(sb["public_host"], "GET", "/health"))
+    [line] = [line for line in banner if line.startswith("  python: ")]
+    # The banner and the agent agree on where run_code runs Python.
+    assert ("Jupyter kernel per sandbox" in line) is health["features"]["ipython_kernel"]
+    if not python_kernel:
+        assert "fresh interpreter per run" in line
+        assert "--no-kernel" in line or "pip install 'hopx-sansio[kernel]'" in line
