@@ -170,8 +170,11 @@ def _python_note(python_kernel: bool) -> str:
     support = kernel_support()
     if python_kernel and support.available:
         return "python: a Jupyter kernel per sandbox (state kept between runs, rich outputs)"
-    reason = support.reason if not support.available else "turned off with --no-kernel"
-    return f"python: a fresh interpreter per run, no state kept: {reason}"
+    if support.available:
+        why = "the kernel is turned off with --no-kernel"
+    else:
+        why = f"{', '.join(support.missing)} not installed: pip install 'hopx-sansio[kernel]'"
+    return f"python: a fresh interpreter per run, no state kept ({why})"
 
 
 def _describe(local: LocalServer, requested_isolation: str, *, python_kernel: bool = True) -> str:

@@ -145,6 +145,8 @@ class KernelSupport:
     available: bool
     site: str | None = None
     reason: str = ""
+    #: The modules a kernel needs that this interpreter cannot import.
+    missing: tuple[str, ...] = ()
 
 
 @functools.cache
@@ -162,6 +164,7 @@ def kernel_support() -> KernelSupport:
             False,
             reason=f"{', '.join(missing)} not installed (pip install 'hopx-sansio[kernel]'); "
             "Python runs in a fresh interpreter per execution",
+            missing=tuple(missing),
         )
     spec = importlib.util.find_spec("ipykernel")
     assert spec is not None
