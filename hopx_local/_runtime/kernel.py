@@ -68,6 +68,25 @@ _REPLY_GRACE = 5.0
 _POLL = 0.25
 #: How long the start of a line waits for its end before it is sent as it is.
 _LINE_WAIT = 0.1
+#: The most text one stream frame carries (characters): the kernel hands over what a cell
+#: wrote between two of its flushes, megabytes for a fast writer, and a client takes frames
+#: of up to 1 MiB. 64 Ki characters stay under that in any UTF-8.
+FRAME_TEXT = 64 * 1024
+
+
+def frame_pieces(text: str, limit: int = FRAME_TEXT) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, each cut after its last newline
+    where it has one, so that whole lines stay whole whenever they fit."""
+    pieces = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit) + 1 or limit
+        pieces.append(text[:cut])
+        text = text[cut:]
+    if text:
+        pieces.append(text)
+    return pieces
+
+
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 #: MIME types that become rich outputs, richest first: the one a bundle is filed under.
@@ -589,7 +608,8 @@ class SandboxKernel:
                 if message is None and held_at is not None and anyio.current_time() < until:
                     # No end of line came: what was flushed without one goes out as it is.
                     for name in list(held):
-                        yield name, held.pop(name)
+                        for piece in frame_pieces(held.pop(name)):
+                            yield name, piece
                     held_at = None
                     continue
                 if message is None:
@@ -624,8 +644,12 @@ class SandboxKernel:
                     # Whole lines go out at once; a line's start waits briefly for its end
                     # (the kernel may flush between a print's text and its newline).
                     lines, newline, rest = text.rpartition("\n")
-                    if newline:
-                        yield name, lines + newline
+                    if len(rest) > FRAME_TEXT:  # a long line goes out in frame-sized parts
+                        cut = len(rest) - len(rest) % FRAME_TEXT
+                        lines, rest = lines + newline + rest[:cut], rest[cut:]
+                        newline = ""
+                    for piece in frame_pieces(lines + newline):
+                        yield name, piece
                     if rest:
                         held[name] = rest
                         held_at = held_at if held_at is not None else anyio.current_time()
@@ -661,8 +685,8 @@ class SandboxKernel:
                     shown = held.pop("stderr", "") + decoders["stderr"].decode(
                         captures["stderr"].add(text.encode())
                     )
-                    if shown:
-                        yield "stderr", shown
+                    for piece in frame_pieces(shown):
+                        yield "stderr", piece
             reply = await self._reply(msg_id, anyio.current_time() + _REPLY_GRACE)
             if reply is not None:
                 if status == "ok" and reply["content"].get("status") == "error":
@@ -697,8 +721,8 @@ class SandboxKernel:
                 self.execution_state = "idle"
         for name, decoder in decoders.items():
             tail = held.pop(name, "") + decoder.decode(b"", final=True)
-            if tail:
-                yield name, tail
+            for piece in frame_pieces(tail):
+                yield name, piece
         if summary["timed_out"] and not summary.get("kernel_restarted"):
             summary["error"] = (
                 f"Execution timed out after {timeout:g} s: "

@@ -289,3 +289,44 @@ async def test_streams_carry_whole_lines_and_flushes(
         assert all(chunk.endswith("\n") for chunk in err)
         assert "." in out, "a flush without a newline is sent as it is"
         assert all(chunk.endswith("\n") for chunk in out if chunk != ".")
+
+
+@needs_kernel
+async def test_a_fast_writer_streams_in_frames_a_client_takes(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    # The kernel hands over megabytes between two of its flushes; each frame stays far
+    # under the client's 1 MiB message limit, lines stay whole where they fit, and nothing
+    # is lost or reordered.
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        code = (
+            "import sys\n"
+            "for i in range(64):\n"
+            "    sys.stdout.write('x' * 65536)\n"  # 4 MiB without a newline
+            "for i in range(20000):\n"
+            "    print('line', i)\n"
+            "sys.stderr.write('e' * (3 << 20) + '\\n')\n"
+        )
+        events = [dict(e) async for e in sb.run_code_stream(code, timeout=120)]
+        out = [e["data"] for e in events if e["type"] == "stdout"]
+        err = [e["data"] for e in events if e["type"] == "stderr"]
+        lines = "".join(f"line {i}\n" for i in range(20000))
+        assert "".join(out) == "x" * (4 << 20) + lines
+        assert "".join(err) == "e" * (3 << 20) + "\n"
+        assert max(map(len, out + err)) <= 64 * 1024
+        # Past the unbroken run, every frame ends at a line end.
+        joined_lines = [chunk for chunk in out if "line" in chunk]
+        assert all(chunk.endswith("\n") for chunk in joined_lines[1:])
+
+
+def test_frame_pieces_cut_at_line_ends_within_the_bound() -> None:
+    from hopx_local._runtime.kernel import frame_pieces
+
+    assert frame_pieces("") == []
+    assert frame_pieces("ab\ncd\nef", limit=4) == ["ab\n", "cd\n", "ef"]
+    assert frame_pieces("abcdefghij", limit=4) == ["abcd", "efgh", "ij"]
+    text = "".join(f"{i}\n" for i in range(1000)) + "z" * 50
+    pieces = frame_pieces(text, limit=64)
+    assert "".join(pieces) == text
+    assert all(len(p) <= 64 for p in pieces)
+    assert all(p.endswith("\n") for p in pieces[:-2])
