@@ -126,12 +126,11 @@ async def test_pause_stops_and_resume_continues(tmp_path: Path) -> None:
         still = sandbox.files.read_text("/workspace/count")
         assert sandbox.paused
         sandbox.resume()
-        await anyio.sleep(0.4)
-        moved = sandbox.files.read_text("/workspace/count")
+        # Resumed, the counter moves on; how soon depends on the machine's load.
+        await eventually(lambda: int(sandbox.files.read_text("/workspace/count")) > int(still))
         metrics = sandbox.metrics()
     assert frozen == still
     assert states == {"stopped"}
-    assert int(moved) > int(still)
     assert metrics["process_count"] >= 1
     assert metrics["rss_bytes"] > 0
     assert metrics["running_background"] == 1
