@@ -208,7 +208,7 @@ def parse_header_params(value: str) -> tuple[str, dict[str, str]]:
 # Encoder
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class Part(Value):
     """One part to send.
 
@@ -234,7 +234,7 @@ class Part(Value):
         return self.data
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class StreamSlot(Value):
     """Where the caller writes the ``size`` bytes of streamed part number ``index``."""
 
@@ -365,7 +365,7 @@ def encode_multipart(fields: Sequence[Part], boundary: str) -> tuple[bytes, byte
 # Decoder
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class PartStart(Value):
     """A part begins. ``headers`` are ``(lower-case name, value)`` pairs as received."""
 
@@ -375,19 +375,19 @@ class PartStart(Value):
     headers: tuple[tuple[str, str], ...]
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class PartData(Value):
     """Some bytes of the current part's content."""
 
     data: bytes
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class PartEnd(Value):
     """The current part is complete."""
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class Done(Value):
     """The closing delimiter was read; anything after it is ignored."""
 
@@ -605,7 +605,7 @@ class MultipartDecoder:
         return PartData(data)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class DecodedPart(Value):
     """A whole part, as :func:`decode_multipart` returns it."""
 

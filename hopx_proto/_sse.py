@@ -46,7 +46,7 @@ DEFAULT_MAX_EVENT_SIZE = 1 << 20
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class SSEEvent(Value):
     """One dispatched event: its type (``"message"`` by default), data, last id and retry."""
 
@@ -271,7 +271,7 @@ def guess_log_level(line: str) -> LogLevel:
     return "INFO"
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class LogLine(Value):
     """One build log line, as the official clients hand it to their log callback."""
 
@@ -284,7 +284,7 @@ class LogLine(Value):
         return {"level": self.level, "message": self.message, "timestamp": self.timestamp}
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class BuildLogUpdate(Value):
     """What one poll brought: new lines, the offset to ask for next, and whether it is over."""
 
@@ -294,7 +294,7 @@ class BuildLogUpdate(Value):
     done: bool
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _PollerArgs(Value):
     template_id: str = attrs.field()
 

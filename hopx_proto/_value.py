@@ -12,6 +12,13 @@ behaviour from these shared functions:
 * ``hash``: of the class and those fields;
 * ``model_dump()``, ``model_dump_json()`` and ``dict()``: plain data, as the official
   client's pydantic models give it (rules in :mod:`hopx_proto._dump`).
+
+Slots: a slotted attrs class is built twice (attrs makes a second class to carry
+``__slots__``), a measurable part of its cost at import. The result models and the argument
+classes of the operations are declared ``slots=False``: built once per reply or per call and
+read a few times, they are also a little quicker to create with an instance dictionary (attrs
+then writes the fields straight into it). The values read on every request or frame (the HTTP
+and WebSocket events, stream messages, the operation itself, retry policy) keep their slots.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def _extra() -> Any:
 # Code execution
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class RichOutput(Value):
     """One rich output of an execution: ``data`` maps the MIME type to the payload.
 
@@ -90,7 +90,7 @@ class RichOutput(Value):
         return self.data.get(self.type)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _RichSource(Value):
     key: str
     mime: str
@@ -133,7 +133,7 @@ def rich_fields(outputs: Iterable[RichOutput]) -> dict[str, Any]:
     return fields
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class ExecutionResult(Value):
     """The reply of ``POST /execute`` (and ``/execute/ipython``).
 
@@ -253,7 +253,7 @@ class ExecutionResult(Value):
         return self.rich_count > 0
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class BackgroundExecution(Value):
     """The reply of ``POST /execute/background`` (and ``/commands/background``)."""
 
@@ -266,7 +266,7 @@ class BackgroundExecution(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class AsyncExecution(Value):
     """The reply of ``POST /execute/async``: the execution is queued, a webhook follows."""
 
@@ -278,7 +278,7 @@ class AsyncExecution(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class CommandResult(Value):
     """The reply of ``POST /commands/run``; ``timed_out`` and ``error`` as in
     :class:`ExecutionResult`."""
@@ -305,7 +305,7 @@ class CommandResult(Value):
 # Processes and Jupyter
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class ProcessInfo(Value):
     """A background execution the agent tracks (``GET /execute/processes``).
 
@@ -334,7 +334,7 @@ class ProcessInfo(Value):
         return self.status == "running"
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class ProcessList(Value):
     """The reply of ``GET /execute/processes``."""
 
@@ -344,7 +344,7 @@ class ProcessList(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class SystemProcess(Value):
     """An operating-system process inside the sandbox (``GET /processes``)."""
 
@@ -358,7 +358,7 @@ class SystemProcess(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class SystemProcessList(Value):
     """The reply of ``GET /processes``."""
 
@@ -368,7 +368,7 @@ class SystemProcessList(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class JupyterSession(Value):
     """A Jupyter kernel session; ``execution_state`` is ``idle``, ``busy`` or ``starting``."""
 
@@ -380,7 +380,7 @@ class JupyterSession(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class JupyterSessions(Value):
     """The reply of ``GET /jupyter/sessions``."""
 
@@ -392,7 +392,7 @@ class JupyterSessions(Value):
 # Environment
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class EnvVars(Value):
     """The reply of ``GET /env``: the sandbox-wide variables every execution inherits.
 
@@ -432,7 +432,7 @@ class EnvVars(Value):
 # Health, info, metrics
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class HealthFeatures(Value):
     """What the agent can do, from ``/health``."""
 
@@ -448,7 +448,7 @@ class HealthFeatures(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class HealthInfo(Value):
     """The reply of ``GET /health``. ``uptime`` is a duration string such as ``2h34m12s``."""
 
@@ -469,7 +469,7 @@ class HealthInfo(Value):
         return self.status.lower() in ("healthy", "ok")
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class AgentInfo(Value):
     """The reply of ``GET /info``, in either shape agents use.
 
@@ -503,7 +503,7 @@ class AgentInfo(Value):
         return self.agent_version or self.version
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class CPUUsage(Value):
     """CPU use from ``/system``."""
 
@@ -512,7 +512,7 @@ class CPUUsage(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class UsageStats(Value):
     """Memory or disk use from ``/system`` (bytes)."""
 
@@ -523,7 +523,7 @@ class UsageStats(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class SystemMetrics(Value):
     """The reply of ``GET /system``."""
 
@@ -534,7 +534,7 @@ class SystemMetrics(Value):
     extra: dict[str, Any] = _extra()
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class MetricsSnapshot(Value):
     """The reply of ``GET /metrics/snapshot``: counters since the agent started.
 
@@ -561,7 +561,7 @@ WEBHOOK_SIGNATURE_HEADER = "X-Hopx-Signature"
 _SIGNATURE_PREFIX = "sha256="
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class WebhookExecutionComplete(Value):
     """The body the agent posts to ``callback_url`` when an async execution ends.
 

@@ -40,7 +40,7 @@ def _utc(value: _dt.datetime) -> _dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class ExpiryInfo(Value):
     """When a sandbox expires, seen from one instant ``now`` (never read from a clock here).
 
@@ -80,7 +80,7 @@ class ExpiryInfo(Value):
         )
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class Resources(Value):
     """A sandbox's resources; note ``disk_mb`` (templates speak ``disk_gb``)."""
 
@@ -89,7 +89,7 @@ class Resources(Value):
     disk_mb: int
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class SandboxInfo(Value):
     """A sandbox as the control plane describes it (``GET /v1/sandboxes/{id}``)."""
 
@@ -146,7 +146,7 @@ class SandboxInfo(Value):
         return ExpiryInfo.at(self.expires_at, now, threshold_seconds=threshold_seconds)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class SandboxList(Value):
     """One page of ``GET /v1/sandboxes``; ask again with ``cursor=next_cursor`` while
     ``has_more``."""
@@ -160,7 +160,7 @@ class SandboxList(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class TokenInfo(Value):
     """An agent JWT and when it expires (``POST /v1/sandboxes/{id}/token/refresh``)."""
 
@@ -174,7 +174,7 @@ class TokenInfo(Value):
         return left < seconds
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class TemplateResources(Value):
     """Template resource sizes; note ``disk_gb`` (sandboxes speak ``disk_mb``)."""
 
@@ -183,7 +183,7 @@ class TemplateResources(Value):
     disk_gb: int | None = wire(default=None)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class Template(Value):
     """A template (``GET /v1/templates/{name}``), also the item of a template list.
 
@@ -222,7 +222,7 @@ class Template(Value):
         return self.status == "active" and self.is_active
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class TemplateList(Value):
     """``GET /v1/templates``: every template visible to the key."""
 
@@ -234,7 +234,7 @@ class TemplateList(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class RegistryCredentials(Value):
     """Credentials for a private base image (``type``: basic, github, gitlab, ecr, gcr)."""
 
@@ -244,7 +244,7 @@ class RegistryCredentials(Value):
     token: str | None = wire(default=None, secret=True)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileUploadLink(Value):
     """Where to upload a build context tarball; ``present`` means it is already stored."""
 
@@ -256,7 +256,7 @@ class FileUploadLink(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class TemplateBuild(Value):
     """A started template build (``POST /v1/templates/build``, 201)."""
 
@@ -268,7 +268,7 @@ class TemplateBuild(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class BuildStatus(Value):
     """Progress of a template build (``GET /v1/templates/build/{build_id}/status``)."""
 
@@ -295,7 +295,7 @@ class BuildStatus(Value):
         return self.status in BUILD_SUCCESS_STATUSES
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class BuildLogs(Value):
     """One poll of a build's log (JSON form); send ``offset`` back to get what follows.
 

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class VNCInfo(Value):
     """A VNC server: ``url`` (``vnc://host:5901``), ``display`` (1 for ``:1``), ``port``."""
 
@@ -43,7 +43,7 @@ class VNCInfo(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class WindowInfo(Value):
     """One window. ``id`` is the X11 window id, as a number or as text such as ``0x1a00003``."""
 
@@ -60,7 +60,7 @@ class WindowInfo(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class WindowList(Value):
     """The reply of a window listing."""
 
@@ -69,7 +69,7 @@ class WindowList(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class RecordingInfo(Value):
     """A screen recording; ``status`` is recording, stopped or failed."""
 
@@ -94,7 +94,7 @@ class RecordingInfo(Value):
         return self.status == "stopped"
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class Display(Value):
     """One monitor of a multi-monitor display."""
 
@@ -106,7 +106,7 @@ class Display(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class DisplayInfo(Value):
     """The X display: size in pixels, colour ``depth`` in bits, and its monitors."""
 
@@ -140,7 +140,7 @@ def _pair(item: Any, index: int) -> tuple[int, int]:
     return width, height
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class DisplayResolutions(Value):
     """The resolutions a display can be set to, as ``{width, height}`` objects or pairs."""
 
@@ -152,7 +152,7 @@ class DisplayResolutions(Value):
         return [_pair(item, i) for i, item in enumerate(self.resolutions)]
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class ScreenshotResponse(Value):
     """A screenshot carried in JSON: ``image`` is base64, ``format`` png or jpeg."""
 

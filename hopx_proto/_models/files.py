@@ -13,7 +13,7 @@ from .._value import Value
 __all__ = ["FileChange", "FileContent", "FileExists", "FileInfo", "FileList", "FileResult"]
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileInfo(Value):
     """One directory entry of ``GET /files/list``.
 
@@ -60,7 +60,7 @@ class FileInfo(Value):
         return self.size / (1024 * 1024)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileList(Value):
     """The reply of ``GET /files/list``."""
 
@@ -70,7 +70,7 @@ class FileList(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileContent(Value):
     """The reply of ``GET /files/read``: the file as text."""
 
@@ -80,7 +80,7 @@ class FileContent(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileResult(Value):
     """The reply of a file change (write, upload, mkdir, remove).
 
@@ -96,7 +96,7 @@ class FileResult(Value):
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileExists(Value):
     """The reply of ``GET /files/exists``; a reply without ``exists`` is malformed."""
 
@@ -108,7 +108,7 @@ class FileExists(Value):
         return self.exists
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileChange(Value):
     """One event of the ``/files/watch`` stream: ``event`` is created, modified, deleted or
     renamed."""

@@ -183,7 +183,7 @@ def _flag(_instance: Any, attribute: Any, value: Any) -> None:
 # Arguments
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class ExecuteArgs(Value):
     """``POST /execute``: run code and wait for it (``timeout`` in seconds)."""
 
@@ -194,7 +194,7 @@ class ExecuteArgs(Value):
     env: dict[str, str] | None = body(default=None, validator=_env)
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class BackgroundExecuteArgs(Value):
     """``POST /execute/background``: start code and return at once.
 
@@ -210,7 +210,7 @@ class BackgroundExecuteArgs(Value):
     workdir: str | None = body(default=None, validator=_workdir)
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class AsyncExecuteArgs(Value):
     """``POST /execute/async``: queue code; the agent posts the result to ``callback_url``.
 
@@ -228,7 +228,7 @@ class AsyncExecuteArgs(Value):
     callback_signature_secret: str | None = body(default=None, validator=_optional_string)
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class IPythonExecuteArgs(Value):
     """``POST /execute/ipython``: run code in the sandbox's IPython kernel."""
 
@@ -237,21 +237,21 @@ class IPythonExecuteArgs(Value):
     env: dict[str, str] | None = body(default=None, validator=_env)
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class ProcessIdQuery(Value):
     """``DELETE /execute/kill?process_id=``."""
 
     process_id: str = query(default=attrs.NOTHING, validator=non_empty)
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class ProcessId(Value):
     """Operations that name one process in the path."""
 
     process_id: str = path_param(validator=non_empty)
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class CommandArgs(Value):
     """``POST /commands/run`` and ``/commands/background``: run ``command`` with ``args``.
 
@@ -279,7 +279,7 @@ class CommandArgs(Value):
         return cls(command="bash", args=["-c", script], timeout=timeout, workdir=workdir, env=env)
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class EnvSetArgs(Value):
     """``PUT /env``: replace every sandbox-wide variable with ``env_vars``.
 
@@ -291,7 +291,7 @@ class EnvSetArgs(Value):
     timestamp: _dt.datetime | None = body(default=None)
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
 class EnvUpdateArgs(Value):
     """``PATCH /env``: add or overwrite ``env_vars``, keeping the others."""
 

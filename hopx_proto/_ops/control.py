@@ -90,14 +90,14 @@ def _template_id_text(value: str | int | None) -> str | None:
 # Arguments
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class SandboxId(Value):
     """Arguments of every operation that names one sandbox."""
 
     id: str = path_param(validator=non_empty)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class ListSandboxes(Value):
     """``GET /v1/sandboxes``: one page, filtered; ``cursor`` is a previous ``next_cursor``."""
 
@@ -107,7 +107,7 @@ class ListSandboxes(Value):
     cursor: str | None = query(validator=_optional_text)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class CreateSandbox(Value):
     """``POST /v1/sandboxes``: a template by name or by id (an integer id is sent as a
     string); ``None`` fields are left out of the body."""
@@ -164,7 +164,7 @@ def _create_hints() -> dict[str, Any]:
     return typing.get_type_hints(CreateSandbox)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class SetTimeout(Value):
     """``PUT /v1/sandboxes/{id}/timeout``: the sandbox expires ``timeout_seconds`` from now."""
 
@@ -172,7 +172,7 @@ class SetTimeout(Value):
     timeout_seconds: int = body(validator=positive)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class ListTemplates(Value):
     """``GET /v1/templates``, optionally filtered (filters the official client sends)."""
 
@@ -180,21 +180,21 @@ class ListTemplates(Value):
     language: str | None = query(validator=_optional_text)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class TemplateName(Value):
     """A template by name (or by id: the service accepts both here)."""
 
     name: str = path_param(validator=non_empty)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class TemplateId(Value):
     """A template by id."""
 
     template_id: str = path_param(validator=non_empty)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class UploadLinkRequest(Value):
     """``POST /v1/templates/files/upload-link``: a build context blob by content hash."""
 
@@ -202,7 +202,7 @@ class UploadLinkRequest(Value):
     content_length: int = body(validator=positive)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class BuildTemplate(Value):
     """``POST /v1/templates/build``. ``steps`` are step objects as the service takes them
     (``{"type": "RUN", "args": [...]}`` ...); ``update`` creates or replaces the template."""
@@ -221,14 +221,14 @@ class BuildTemplate(Value):
     agent_version: str | None = body(default=None)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class BuildId(Value):
     """A template build by id."""
 
     build_id: str = path_param(validator=non_empty)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class BuildLogsQuery(Value):
     """One poll of a build's log from ``offset`` on.
 

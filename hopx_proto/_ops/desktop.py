@@ -171,14 +171,14 @@ def _optional_password(_instance: Any, attribute: Any, value: Any) -> None:
 # Arguments
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class EmptyBody(Value):
     """A JSON object body, ``{}`` unless options are given."""
 
     options: dict[str, Any] = whole_body()
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class VncStart(Value):
     """``{display, password?}``: display 1 is ``:1``; the password is left out when None."""
 
@@ -186,7 +186,7 @@ class VncStart(Value):
     password: str | None = body(default=None, validator=_optional_password)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class MouseClick(Value):
     """``{x, y, button, clicks}``."""
 
@@ -198,7 +198,7 @@ class MouseClick(Value):
     clicks: int = body(default=1, validator=_count)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class MouseMove(Value):
     """``{x, y}``."""
 
@@ -206,7 +206,7 @@ class MouseMove(Value):
     y: int = body(validator=_coordinate)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class MouseDrag(Value):
     """``{from_x, from_y, to_x, to_y, button}``."""
 
@@ -219,7 +219,7 @@ class MouseDrag(Value):
     )
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class MouseScroll(Value):
     """``{amount, direction}``: ``amount`` steps towards ``direction``."""
 
@@ -229,7 +229,7 @@ class MouseScroll(Value):
     )
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class KeyboardType(Value):
     """``{text, delay_ms}``."""
 
@@ -237,14 +237,14 @@ class KeyboardType(Value):
     delay_ms: int = body(default=10, validator=_integer(0))
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class KeyboardPress(Value):
     """``{key}``: an X key name such as ``Return``, ``Escape``, ``F1``."""
 
     key: str = body(validator=_non_empty_text)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class KeyCombination(Value):
     """``{modifiers, key}`` (keyboard combinations and X11 hotkeys)."""
 
@@ -252,14 +252,14 @@ class KeyCombination(Value):
     key: str = body(validator=_non_empty_text)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class ClipboardSet(Value):
     """``{text}``."""
 
     text: str = body(validator=_text)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class Region(Value):
     """``{x, y, width, height}``."""
 
@@ -269,7 +269,7 @@ class Region(Value):
     height: int = body(validator=_count)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class RecordingStart(Value):
     """``{fps, format, quality}``."""
 
@@ -280,28 +280,28 @@ class RecordingStart(Value):
     )
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class RecordingStop(Value):
     """``{recording_id}``."""
 
     recording_id: str = body(validator=_non_empty_text)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class RecordingQuery(Value):
     """``?id=<recording_id>``."""
 
     recording_id: str = query("id", default=attrs.NOTHING, validator=_non_empty_text)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class WindowTarget(Value):
     """``{window_id}``."""
 
     window_id: str | int = body(validator=_window_id)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class WindowResize(Value):
     """``{window_id, width, height}``."""
 
@@ -310,7 +310,7 @@ class WindowResize(Value):
     height: int = body(validator=_count)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class DisplaySize(Value):
     """``{width, height}``."""
 
@@ -318,7 +318,7 @@ class DisplaySize(Value):
     height: int = body(validator=_count)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class OcrRegion(Value):
     """``{x, y, width, height, language}`` (a Tesseract language code)."""
 
@@ -329,7 +329,7 @@ class OcrRegion(Value):
     language: str = body(default="eng", validator=_non_empty_text)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class DragDrop(Value):
     """``{from_x, from_y, to_x, to_y}``."""
 
@@ -339,14 +339,14 @@ class DragDrop(Value):
     to_y: int = body(validator=_coordinate)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class ElementText(Value):
     """``{text}``: the text of the element to find."""
 
     text: str = body(validator=_non_empty_text)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class WaitFor(Value):
     """``{text, timeout}``: wait up to ``timeout`` seconds for the element."""
 
@@ -354,7 +354,7 @@ class WaitFor(Value):
     timeout: int = body(default=30, validator=_count)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class CaptureWindow(Value):
     """``?window_id=``; the active window when None."""
 
@@ -366,7 +366,7 @@ def _bytes_value(_instance: Any, attribute: Any, value: Any) -> None:
         raise LocalProtocolError(f"{attribute.name} must be bytes, got {type(value).__name__}")
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class UpdateUpload(Value):
     """A new agent binary. ``boundary`` as for ``files.upload`` (derived when None)."""
 

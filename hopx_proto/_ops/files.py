@@ -107,28 +107,28 @@ def _optional_bool(_instance: Any, attribute: Any, value: Any) -> None:
         raise LocalProtocolError(f"{attribute.name} must be true, false or None, got {value!r}")
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FilePath(Value):
     """Arguments naming one path in the query string (read, download, exists, remove)."""
 
     path: str = query(default=attrs.NOTHING, validator=required_absolute_path)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FilesList(Value):
     """Arguments of ``files.list``: the directory, ``/workspace`` unless given."""
 
     path: str = query(default=DEFAULT_DIRECTORY, validator=required_absolute_path)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileMkdir(Value):
     """Arguments of ``files.mkdir`` (parents are created too)."""
 
     path: str = body(validator=required_absolute_path)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileWrite(Value):
     """Arguments of ``files.write``: the body ``{path, content[, mode][, encoding][, overwrite]}``.
 
@@ -181,7 +181,7 @@ def _boundary_value(_instance: Any, attribute: Any, value: Any) -> None:
         raise LocalProtocolError(f"{attribute.name} must be a string or None")
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileUpload(Value):
     """Arguments of ``files.upload``: destination ``path``, the bytes, and the part's filename.
 
@@ -260,7 +260,7 @@ def streamed_upload(path: str, filename: str, size: int, boundary: str) -> Multi
     )
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class FileWatch(Value):
     """``/files/watch`` takes no arguments in the URL; the path goes in the first message."""
 

@@ -123,7 +123,7 @@ def _refused(message: str, status_hint: int = 400) -> RemoteProtocolError:
     return RemoteProtocolError(message, status_hint=status_hint)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class Rejection(Value):
     """The server refused the upgrade: its status, headers and (the start of) its body."""
 

@@ -23,7 +23,7 @@ C = TypeVar("C")
 PoolKey = tuple[str, str, int]
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class PoolLimits(Value):
     """Pool sizes and lifetimes.
 

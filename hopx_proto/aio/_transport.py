@@ -64,7 +64,7 @@ SECRET_HEADERS = frozenset({b"authorization", b"x-api-key", b"proxy-authorizatio
 BodySink = Callable[[bytes], Awaitable[None]]
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class Timeouts(Value):
     """Deadlines in seconds (``None``: none).
 
@@ -91,7 +91,7 @@ def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, st
     ]
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class ProxyConfig(Value):
     """Proxies from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``.
 
