@@ -129,16 +129,32 @@ KINDS: dict[str, Converter] = {
 _KIND = "hopx_stream_kind"
 
 
-def wire_field(kind: str, *, default: Any = attrs.NOTHING, optional: bool = False) -> Any:
-    """A message field of a wire ``kind`` (see :data:`KINDS`); ``optional`` allows ``None``."""
-    convert = KINDS[kind]
-    if not optional:
-        return attrs.field(default=default, converter=convert, metadata={_KIND: kind})
-
+def _or_none(convert: Converter) -> Converter:
     def convert_optional(value: Any) -> Any:
         return None if value is None else convert(value)
 
-    return attrs.field(default=default, converter=convert_optional, metadata={_KIND: kind})
+    return convert_optional
+
+
+# attrs reads the signature of each plain function given as a converter, once per field; the
+# converters are wrapped once here, per kind, and every field of that kind shares them.
+_CONVERTERS = {kind: attrs.Converter(convert) for kind, convert in KINDS.items()}
+_OPTIONAL_CONVERTERS = {kind: attrs.Converter(_or_none(convert)) for kind, convert in KINDS.items()}
+
+
+def wire_field(kind: str, *, default: Any = attrs.NOTHING, optional: bool = False) -> Any:
+    """A message field of a wire ``kind`` (see :data:`KINDS`); ``optional`` allows ``None``.
+
+    Args:
+        kind: the wire kind, a key of :data:`KINDS`; its converter checks each value.
+        default: the field's default (none: the field is required).
+        optional: whether ``None`` is accepted (and left out of the wire form).
+
+    Returns:
+        The attrs field definition.
+    """
+    convert = (_OPTIONAL_CONVERTERS if optional else _CONVERTERS)[kind]
+    return attrs.field(default=default, converter=convert, metadata={_KIND: kind})
 
 
 def env_or_none(value: Any) -> dict[str, str] | None:
