@@ -90,11 +90,16 @@ class RichOutput(Value):
         return self.data.get(self.type)
 
 
-@attrs.frozen(repr=False, eq=False, slots=False)
-class _RichSource(Value):
-    key: str
-    mime: str
-    format: str
+class _RichSource:
+    """One rich key of the execute reply: its ``key``, the ``mime`` type it becomes and the
+    output ``format`` (a row of a constant table, so a plain class: nothing to generate)."""
+
+    __slots__ = ("format", "key", "mime")
+
+    def __init__(self, key: str, mime: str, format: str) -> None:
+        self.key = key
+        self.mime = mime
+        self.format = format
 
 
 # The execute reply's rich keys in the order they become outputs (PNG, HTML and JSON first, as

@@ -42,10 +42,14 @@ class PoolLimits(Value):
             raise LocalProtocolError(f"invalid pool limits: {self!r}")
 
 
-@attrs.define
 class _Idle(Generic[C]):
-    conn: C
-    since: float
+    """An idle connection and the instant it was handed back."""
+
+    __slots__ = ("conn", "since")
+
+    def __init__(self, conn: C, since: float) -> None:
+        self.conn = conn
+        self.since = since
 
 
 class ConnectionPool(Generic[C]):
