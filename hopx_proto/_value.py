@@ -14,11 +14,13 @@ behaviour from these shared functions:
   client's pydantic models give it (rules in :mod:`hopx_proto._dump`).
 
 Slots: a slotted attrs class is built twice (attrs makes a second class to carry
-``__slots__``), a measurable part of its cost at import. The result models and the argument
-classes of the operations are declared ``slots=False``: built once per reply or per call and
-read a few times, they are also a little quicker to create with an instance dictionary (attrs
-then writes the fields straight into it). The values read on every request or frame (the HTTP
-and WebSocket events, stream messages, the operation itself, retry policy) keep their slots.
+``__slots__``), a measurable part of its cost at import. The result models, the argument
+classes of the operations and the few other values built once per call or per client
+(multipart parts, pool and transport settings, a refused upgrade) are declared
+``slots=False``: read a few times, they are also a little quicker to create with an instance
+dictionary (attrs then writes the fields straight into it). The values read on every request
+or frame (the HTTP and WebSocket events, stream messages, the operation itself, the retry
+policy) keep their slots.
 """
 
 from __future__ import annotations
