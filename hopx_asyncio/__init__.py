@@ -14,7 +14,7 @@ from hopx_proto.aio.api import *
 
 from ._backend import AsyncioBackend as AsyncioBackend
 
-__all__ = ["AsyncSandbox", "AsyncioBackend", "Client"]
+__all__ = ["AsyncSandbox", "Template", "create_template", "get_logs", "AsyncioBackend", "Client"]
 __all__ += api.__all__
 
 
@@ -24,3 +24,11 @@ class Client(aio.Client, backend=AsyncioBackend):
 
 class AsyncSandbox(aio.AsyncSandbox, backend=AsyncioBackend):
     """A HOPX sandbox on asyncio; see :class:`hopx_proto.aio.AsyncSandbox`."""
+
+
+class Template(aio.Template, backend=AsyncioBackend, sandbox=AsyncSandbox):
+    """The template builder; ``Template.build`` runs here. See :class:`hopx_proto.aio.Template`."""
+
+
+create_template = aio.template_factory(Template)
+get_logs = Template.get_logs

@@ -8,6 +8,7 @@ that failed and, where known, the sandbox id.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -37,6 +38,7 @@ __all__ = [
     "ServerError",
     "StreamEndedError",
     "TemplateBuildError",
+    "TemplateBuildErrorMetadata",
     "TemplateNotFoundError",
     "TimeoutError",
     "TokenExpiredError",
@@ -375,22 +377,70 @@ class SandboxExpiredError(HopxError):
         self.created_at = created_at
 
 
+@dataclasses.dataclass
+class TemplateBuildErrorMetadata:
+    """Where a failed template build stood (``hopx_ai.TemplateBuildErrorMetadata``).
+
+    Attributes:
+        build_id: the build's id.
+        template_id: the template's id.
+        build_status: the build's last status (``"failed"``, ...).
+        logs_url: where the service keeps the build's log.
+        error_details: the error lines of the log, or the service's error message.
+    """
+
+    build_id: str | None = None
+    template_id: str | None = None
+    build_status: str | None = None
+    logs_url: str | None = None
+    error_details: str | None = None
+
+
 class TemplateBuildError(HopxError):
-    """A template build failed (or cannot be done here)."""
+    """A template build failed (or cannot be done here).
+
+    Args:
+        message: what went wrong.
+        metadata: the build's ids, status, log URL and error details; its fields are also
+            attributes of the error (``build_id``, ``template_id``, ``build_status``,
+            ``logs_url``, ``error_details``).
+        build_id: the build's id, when no ``metadata`` says it.
+        template_id: the template's id, when no ``metadata`` says it.
+        logs: the build's log lines up to the failure (empty when unknown).
+        kwargs: the fields of :class:`HopxError` (``code``, ``request_id``, ...).
+    """
 
     default_code = "template_build_failed"
 
     def __init__(
         self,
         message: str = "Template build failed",
+        metadata: TemplateBuildErrorMetadata | None = None,
         *,
         build_id: str | None = None,
         template_id: str | None = None,
+        logs: Iterable[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
-        self.build_id = build_id
-        self.template_id = template_id
+        if metadata is None:
+            metadata = TemplateBuildErrorMetadata(build_id=build_id, template_id=template_id)
+        self.metadata = metadata
+        self.build_id = metadata.build_id
+        self.template_id = metadata.template_id
+        self.build_status = metadata.build_status
+        self.logs_url = metadata.logs_url
+        self.error_details = metadata.error_details
+        #: The build's log lines up to the failure.
+        self.logs: builtins.list[str] = builtins.list(logs)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.build_id:
+            text += f" (build_id: {self.build_id})"
+        if self.logs_url:
+            text += f"\nLogs: {self.logs_url}"
+        return text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from hopx_proto.aio.api import *
 
 from ._backend import TrioBackend as TrioBackend
 
-__all__ = ["AsyncSandbox", "Client", "TrioBackend"]
+__all__ = ["AsyncSandbox", "Template", "create_template", "get_logs", "Client", "TrioBackend"]
 __all__ += api.__all__
 
 
@@ -31,3 +31,11 @@ class Client(aio.Client, backend=TrioBackend):
 
 class AsyncSandbox(aio.AsyncSandbox, backend=TrioBackend):
     """A HOPX sandbox on trio; see :class:`hopx_proto.aio.AsyncSandbox`."""
+
+
+class Template(aio.Template, backend=TrioBackend, sandbox=AsyncSandbox):
+    """The template builder; ``Template.build`` runs here. See :class:`hopx_proto.aio.Template`."""
+
+
+create_template = aio.template_factory(Template)
+get_logs = Template.get_logs

@@ -152,6 +152,7 @@ async def serve(
             fleet.close()
             raise
         bound = int(listener.listeners[0].extra(anyio.abc.SocketAttribute.local_port))
+        fleet.builds.origin = http_origin(host, bound)
         control = ControlPlane(fleet, key)
         handler = functools.partial(
             serve_connection, app=control, limits=server_limits, plane="control"

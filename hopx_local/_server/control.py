@@ -44,6 +44,7 @@ from hopx_proto.ops import (
     TEMPLATES_DELETE,
     TEMPLATES_GET,
     TEMPLATES_LIST,
+    TEMPLATES_UPLOAD,
     TEMPLATES_UPLOAD_LINK,
 )
 
@@ -56,17 +57,12 @@ __all__ = ["ControlPlane"]
 
 Handler = Callable[[Any], Awaitable[Any]]
 
-_NOT_LOCAL = (
-    "Template builds are not supported by the local emulator: it runs the built-in templates "
-    f"(see {TEMPLATES_LIST.method} {TEMPLATES_LIST.path}) on this machine"
-)
-
-#: Template builds: refused before the body is read, whatever it holds.
-NOT_LOCAL = frozenset(
+#: The template build operations (the API key comes as ``Authorization: Bearer``).
+BUILDS = frozenset(
     {TEMPLATES_UPLOAD_LINK, TEMPLATES_BUILD, TEMPLATES_BUILD_STATUS, TEMPLATES_BUILD_LOGS}
 )
 #: Operations that also take the API key as ``Authorization: Bearer <key>`` (the template API).
-BEARER_KEY = frozenset({TEMPLATES_LIST, TEMPLATES_GET, TEMPLATES_DELETE, *NOT_LOCAL})
+BEARER_KEY = frozenset({TEMPLATES_LIST, TEMPLATES_GET, TEMPLATES_DELETE, *BUILDS})
 
 #: The control plane's error code for a request it could not parse, by what was wrong with it.
 PARSE_ERROR_CODES: dict[RemoteErrorKind | None, str] = {
@@ -101,6 +97,11 @@ class ControlPlane:
             TEMPLATES_LIST: fleet.list_templates,
             TEMPLATES_GET: fleet.get_template,
             TEMPLATES_DELETE: fleet.delete_template,
+            TEMPLATES_UPLOAD_LINK: fleet.builds.upload_link,
+            TEMPLATES_UPLOAD: fleet.builds.upload,
+            TEMPLATES_BUILD: fleet.builds.build,
+            TEMPLATES_BUILD_STATUS: fleet.builds.build_status,
+            TEMPLATES_BUILD_LOGS: fleet.builds.build_logs,
         }
 
     # -- application protocol -----------------------------------------------------------------
@@ -155,9 +156,6 @@ class ControlPlane:
         op, _params = found
         self._authenticate(op, exchange)
         body = await exchange.read_body()
-        if op in NOT_LOCAL:
-            # Refuse builds before parsing the body: no request shape makes them work here.
-            raise Problem(501, _NOT_LOCAL, code="not_supported")
         handler = self._handlers.get(op)
         if handler is None:
             raise Problem(501, f"{op.name} is not supported locally", code="not_supported")

@@ -28,12 +28,14 @@ from anyio.streams.stapled import MultiListener
 
 from hopx_local._jwt import issue_token, new_secret
 from hopx_local._runtime.env import check_env
-from hopx_local._runtime.isolation import IsolationMode, isolation_warning
+from hopx_local._runtime.isolation import IsolationMode, bwrap_path, isolation_warning
 from hopx_local._runtime.kernel import kernel_support
 from hopx_local._runtime.languages import available_languages
 from hopx_local._runtime.limits import Limits, SandboxResources
 from hopx_local._runtime.registry import Registry, SandboxRecord
 from hopx_local._runtime.sandbox import SandboxRuntime
+from hopx_local._templates.service import TemplateService
+from hopx_local._templates.store import TemplateStore
 from hopx_proto.ops import SANDBOXES_LIST, TEMPLATES_LIST
 
 from .checks import seconds
@@ -130,6 +132,13 @@ class Fleet:
         self.languages = available_languages()
         kernel = config.python_kernel and kernel_support().available
         self.templates: list[BuiltinTemplate] = builtin_templates(self.languages, kernel=kernel)
+        self.builds = TemplateService(
+            TemplateStore(config.state_dir / "templates"),
+            self.secret,
+            bwrap_path() if config.isolation is IsolationMode.BWRAP else None,
+            self.spawn,
+            {t.name for t in self.templates} | {t.id for t in self.templates},
+        )
         self._live: dict[str, LiveSandbox] = {}
         self._lock = anyio.Lock()
         self._tg: anyio.abc.TaskGroup | None = None
@@ -354,6 +363,16 @@ class Fleet:
     def _template_for(self, args: Any) -> BuiltinTemplate:
         key = args.template_id if args.template_id is not None else args.template_name
         template = find_template(self.templates, str(key))
+        built = self.builds.store.find(str(key)) if template is None else None
+        if built is not None:
+            raise Problem(
+                501,
+                f"Template {built.name!r} is built (its files are in layer {built.layer[:12]}), "
+                "but this server cannot start sandboxes on built templates yet: that needs "
+                "sandboxes with a layered root",
+                code="not_supported",
+                details={"template": key, "template_id": built.id},
+            )
         if template is None:
             names = [t.name for t in self.templates]
             raise Problem(
@@ -489,9 +508,15 @@ class Fleet:
             if (args.category is None or t.category == args.category)
             and (args.language is None or args.language in t.languages)
         ]
+        built = [
+            t.to_wire()
+            for t in self.builds.listed()
+            if (args.category is None or args.category == "custom")
+            and (args.language is None or args.language == "python")
+        ]
         return {
             "object": "list",
-            "data": [t.to_wire() for t in chosen],
+            "data": [t.to_wire() for t in chosen] + built,
             "has_more": False,
             "url": TEMPLATES_LIST.path,
         }
@@ -499,6 +524,9 @@ class Fleet:
     async def get_template(self, args: Any) -> dict[str, Any]:
         template = find_template(self.templates, args.name)
         if template is None:
+            built = self.builds.describe(args.name)
+            if built is not None:
+                return built
             raise Problem(
                 404,
                 missing_template_message(self.templates, str(args.name)),
@@ -510,6 +538,9 @@ class Fleet:
     async def delete_template(self, args: Any) -> dict[str, Any]:
         template = find_template(self.templates, args.template_id)
         if template is None:
+            deleted = await self.builds.delete(args.template_id)
+            if deleted is not None:
+                return deleted
             raise Problem(
                 404, f"Template {args.template_id!r} not found", code="template_not_found"
             )

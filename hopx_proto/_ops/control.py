@@ -60,6 +60,7 @@ __all__ = [
     "TEMPLATES_DELETE",
     "TEMPLATES_GET",
     "TEMPLATES_LIST",
+    "TEMPLATES_UPLOAD",
     "TEMPLATES_UPLOAD_LINK",
     "BuildId",
     "BuildLogsQuery",
@@ -71,6 +72,7 @@ __all__ = [
     "SetTimeout",
     "TemplateId",
     "TemplateName",
+    "UploadBlob",
     "UploadLinkRequest",
 ]
 
@@ -200,6 +202,29 @@ class UploadLinkRequest(Value):
 
     files_hash: str = body(validator=non_empty)
     content_length: int = body(validator=positive)
+
+
+@attrs.frozen(repr=False, eq=False, slots=False)
+class UploadBlob(Value):
+    """``PUT`` of a build context to the ``upload_url`` a local server hands out
+    (``/v1/templates/files/upload/{files_hash}?signature=...``); the body is the gzip
+    tarball. The service's own upload URLs point at object storage instead."""
+
+    files_hash: str = path_param(validator=non_empty)
+    signature: str | None = query(validator=_optional_text)
+    data: bytes = attrs.field(default=b"", repr=False)
+
+
+def _parse_upload_blob(request: Request, values: dict[str, Any]) -> UploadBlob:
+    return UploadBlob(
+        files_hash=values["files_hash"],
+        signature=values.get("signature"),
+        data=request.body or b"",
+    )
+
+
+def _encode_upload_blob(args: UploadBlob) -> tuple[bytes, bytes]:
+    return b"application/gzip", args.data
 
 
 @attrs.frozen(repr=False, eq=False, slots=False)
@@ -378,6 +403,21 @@ TEMPLATES_UPLOAD_LINK = Operation(
     auth=Auth.BEARER_API_KEY,
     idempotent=True,
     summary="Where to upload a build context blob (or that it is already stored).",
+)
+
+TEMPLATES_UPLOAD = Operation(
+    name="templates.upload",
+    plane=Plane.CONTROL,
+    method="PUT",
+    path="/v1/templates/files/upload/{files_hash}",
+    args=UploadBlob,
+    result=RawJSON(),
+    auth=Auth.NONE,
+    idempotent=True,
+    in_spec=False,
+    parse_body=_parse_upload_blob,
+    encode_body=_encode_upload_blob,
+    summary="Store a build context (hopx-local's upload URL; signed, no API key).",
 )
 
 TEMPLATES_BUILD = Operation(

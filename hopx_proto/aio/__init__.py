@@ -23,6 +23,12 @@ from ._files import AsyncFiles as AsyncFiles
 from ._pool import ConnectionPool as ConnectionPool, PoolLimits as PoolLimits
 from ._sandbox import AsyncSandbox as AsyncSandbox
 from ._streaming import EventStream as EventStream
+from ._template import (
+    VM as VM,
+    BuildResult as BuildResult,
+    Template as Template,
+    template_factory as template_factory,
+)
 from ._terminal import AsyncTerminal as AsyncTerminal, TerminalSession as TerminalSession
 from ._transport import (
     HTTPTransport as HTTPTransport,
@@ -42,6 +48,7 @@ __all__ = [
     "AsyncSandbox",
     "AsyncTerminal",
     "Backend",
+    "BuildResult",
     "ByteStream",
     "CancelScope",
     "Client",
@@ -53,7 +60,10 @@ __all__ = [
     "LockLike",
     "PoolLimits",
     "ProxyConfig",
+    "Template",
     "TerminalSession",
     "Timeouts",
+    "VM",
     "WebSocketSession",
+    "template_factory",
 ]
