@@ -38,7 +38,6 @@ __all__ = [
     "ServerError",
     "StreamEndedError",
     "TemplateBuildError",
-    "TemplateBuildErrorMetadata",
     "TemplateNotFoundError",
     "TimeoutError",
     "TokenExpiredError",

@@ -324,17 +324,29 @@ class Template:
     # -- base images ----------------------------------------------------------------------
 
     def from_ubuntu_image(self, version: str) -> Self:
-        """Start from ``ubuntu:{version}``."""
+        """Start from ``ubuntu:{version}``.
+
+        Args:
+            version: the Ubuntu release (``"22.04"``).
+        """
         self.from_image = f"ubuntu:{version}"
         return self
 
     def from_python_image(self, version: str) -> Self:
-        """Start from ``python:{version}``."""
+        """Start from ``python:{version}``.
+
+        Args:
+            version: the Python version (``"3.11"``).
+        """
         self.from_image = f"python:{version}"
         return self
 
     def from_node_image(self, version: str) -> Self:
-        """Start from ``node:{version}-slim`` (the Debian-based image)."""
+        """Start from ``node:{version}-slim`` (the Debian-based image).
+
+        Args:
+            version: the Node.js major version (``"20"``).
+        """
         self.from_image = f"node:{version}-slim"
         return self
 
@@ -399,33 +411,57 @@ class Template:
         return self
 
     def run_cmd(self, cmd: str) -> Self:
-        """Run a shell command during the build."""
+        """Run a shell command during the build.
+
+        Args:
+            cmd: the command, run by ``/bin/sh -c``.
+        """
         self.steps.append(Step(type=StepType.RUN, args=[cmd]))
         return self
 
     def set_env(self, key: str, value: str) -> Self:
-        """Set an environment variable for later steps and the template's sandboxes."""
+        """Set an environment variable for later steps and the template's sandboxes.
+
+        Args:
+            key: the variable's name.
+            value: its value.
+        """
         self.steps.append(Step(type=StepType.ENV, args=[key, value]))
         return self
 
     def set_envs(self, vars: dict[str, str]) -> Self:
-        """Set several environment variables (one step each)."""
+        """Set several environment variables (one step each).
+
+        Args:
+            vars: the names and values.
+        """
         for key, value in vars.items():
             self.set_env(key, value)
         return self
 
     def set_workdir(self, directory: str) -> Self:
-        """Set the working directory of later steps and of the start command."""
+        """Set the working directory of later steps and of the start command.
+
+        Args:
+            directory: the directory (relative: to the current one).
+        """
         self.steps.append(Step(type=StepType.WORKDIR, args=[directory]))
         return self
 
     def set_user(self, user: str) -> Self:
-        """Set the user later steps run as."""
+        """Set the user later steps run as.
+
+        Args:
+            user: the user's name.
+        """
         self.steps.append(Step(type=StepType.USER, args=[user]))
         return self
 
     def apt_install(self, *packages: str | list[str]) -> Self:
         """Install system packages with apt.
+
+        Args:
+            packages: package names, or lists of them.
 
         Raises:
             ValueError: no package was given.
@@ -440,6 +476,9 @@ class Template:
 
     def pip_install(self, *packages: str | list[str] | None) -> Self:
         """Install Python packages with pip; with no argument, ``requirements.txt``.
+
+        Args:
+            packages: package specifiers, or lists of them (``None`` values are skipped).
 
         Raises:
             ValueError: only ``None`` values were given.
@@ -456,6 +495,9 @@ class Template:
     def npm_install(self, *packages: str | list[str] | None) -> Self:
         """Install Node packages globally with npm; with no argument, ``package.json``.
 
+        Args:
+            packages: package names, or lists of them (``None`` values are skipped).
+
         Raises:
             ValueError: only ``None`` values were given.
         """
@@ -469,19 +511,32 @@ class Template:
         return self.run_cmd("/usr/local/bin/npm install -g " + " ".join(names))
 
     def go_install(self, packages: list[str]) -> Self:
-        """``go install`` each package (one step each)."""
+        """``go install`` each package (one step each).
+
+        Args:
+            packages: the package paths.
+        """
         for package in packages:
             self.run_cmd(f"go install {package}")
         return self
 
     def cargo_install(self, packages: list[str]) -> Self:
-        """``cargo install`` each package (one step each)."""
+        """``cargo install`` each package (one step each).
+
+        Args:
+            packages: the crate names.
+        """
         for package in packages:
             self.run_cmd(f"cargo install {package}")
         return self
 
     def git_clone(self, url: str, dest: str) -> Self:
-        """Clone a git repository to ``dest``."""
+        """Clone a git repository.
+
+        Args:
+            url: the repository's URL.
+            dest: where to clone it.
+        """
         return self.run_cmd(f"git clone {url} {dest}")
 
     def skip_cache(self) -> Self:
@@ -493,7 +548,12 @@ class Template:
     # -- metadata, start command, accessors ----------------------------------------------
 
     def add_metadata(self, key: str, value: str) -> Self:
-        """Set build metadata (``agent_version`` is sent with the build)."""
+        """Set build metadata (``agent_version`` is sent with the build).
+
+        Args:
+            key: the metadata key.
+            value: its value.
+        """
         self._metadata[key] = value
         return self
 

@@ -28,6 +28,13 @@ from ._sandbox import (  # type: ignore[assignment]  # TerminalSession: the bloc
     Terminal as Terminal,
     TerminalSession as TerminalSession,
 )
+from ._template import (  # the blocking BuildResult and VM
+    VM as VM,
+    BuildResult as BuildResult,
+    Template as Template,
+    create_template as create_template,
+    get_logs as get_logs,
+)
 
 __all__ = [
     "BlockingBackend",
@@ -41,5 +48,8 @@ __all__ = [
     "Sandbox",
     "SuspendedError",
     "Terminal",
+    "Template",
+    "create_template",
+    "get_logs",
 ]
 __all__ += api.__all__

@@ -8,7 +8,7 @@ Handlers are found by operation, never by name or path.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -64,6 +64,19 @@ BUILDS = frozenset(
 #: Operations that also take the API key as ``Authorization: Bearer <key>`` (the template API).
 BEARER_KEY = frozenset({TEMPLATES_LIST, TEMPLATES_GET, TEMPLATES_DELETE, *BUILDS})
 
+#: The head of a build log streamed as Server-Sent Events.
+SSE_HEADERS = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+)
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
 #: The control plane's error code for a request it could not parse, by what was wrong with it.
 PARSE_ERROR_CODES: dict[RemoteErrorKind | None, str] = {
     "invalid_json": "invalid_json",
@@ -97,11 +110,11 @@ class ControlPlane:
             TEMPLATES_LIST: fleet.list_templates,
             TEMPLATES_GET: fleet.get_template,
             TEMPLATES_DELETE: fleet.delete_template,
-            TEMPLATES_UPLOAD_LINK: fleet.builds.upload_link,
-            TEMPLATES_UPLOAD: fleet.builds.upload,
-            TEMPLATES_BUILD: fleet.builds.build,
-            TEMPLATES_BUILD_STATUS: fleet.builds.build_status,
-            TEMPLATES_BUILD_LOGS: fleet.builds.build_logs,
+            TEMPLATES_UPLOAD_LINK: fleet.upload_link,
+            TEMPLATES_UPLOAD: fleet.upload,
+            TEMPLATES_BUILD: fleet.build,
+            TEMPLATES_BUILD_STATUS: fleet.build_status,
+            TEMPLATES_BUILD_LOGS: fleet.build_logs,
         }
 
     # -- application protocol -----------------------------------------------------------------
@@ -116,6 +129,8 @@ class ControlPlane:
         """Answer one control-plane request."""
         try:
             response = await self._answer(exchange)
+            if response is None:
+                return  # streamed already
         except Problem as problem:
             response = control_error(
                 problem.status,
@@ -140,7 +155,7 @@ class ControlPlane:
 
     # -- dispatch -------------------------------------------------------------------------------
 
-    async def _answer(self, exchange: Exchange) -> Response:
+    async def _answer(self, exchange: Exchange) -> Response | None:
         found = route(Plane.CONTROL, exchange.method, exchange.path)
         if found is None:
             methods = allowed_methods(Plane.CONTROL, exchange.path)
@@ -168,6 +183,11 @@ class ControlPlane:
             )
         else:
             args = parse_arguments(op, request, "validation_error")
+        if op is TEMPLATES_BUILD_LOGS and "text/event-stream" in (exchange.header("accept") or ""):
+            events = self.fleet.builds.log_events(args)
+            first = await anext(events)  # a missing build is a 404 before the stream starts
+            await exchange.respond_stream(200, SSE_HEADERS, _prepend(first, events))
+            return None
         result = await handler(args)
         return self._render(op, result)
 

@@ -139,6 +139,12 @@ class Fleet:
             self.spawn,
             {t.name for t in self.templates} | {t.id for t in self.templates},
         )
+        # The build endpoints' handlers (the control plane finds them on the fleet).
+        self.upload_link = self.builds.upload_link
+        self.upload = self.builds.upload
+        self.build = self.builds.build
+        self.build_status = self.builds.build_status
+        self.build_logs = self.builds.build_logs
         self._live: dict[str, LiveSandbox] = {}
         self._lock = anyio.Lock()
         self._tg: anyio.abc.TaskGroup | None = None

@@ -84,7 +84,9 @@ def host_images() -> dict[str, str]:
         found[f"python:{major_minor}"] = f"the host's Python {python} ({system_program('python3')})"
     node = _version(["node", "--version"])
     if node is not None:
-        found[f"node:{node.split('.')[0]}"] = f"the host's Node.js {node} ({system_program('node')})"
+        found[f"node:{node.split('.')[0]}"] = (
+            f"the host's Node.js {node} ({system_program('node')})"
+        )
     release = _os_release()
     os_id, version = release.get("ID"), release.get("VERSION_ID")
     if os_id and version:

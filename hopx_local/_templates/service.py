@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
 import anyio.to_thread
 
 from hopx_proto.ops import (
     TEMPLATES_BUILD_LOGS,
     TEMPLATES_UPLOAD,
 )
+from hopx_proto.streams import encode_sse_comment, encode_sse_event
 
 from .._server.envelope import Problem
 from .builder import Build, run_build
@@ -35,6 +38,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _HASH = re.compile(r"[A-Za-z0-9_-]{1,128}")
 #: Seconds an upload link is valid.
 LINK_LIFETIME = 3600
+#: Seconds between keep-alive comments of a quiet log stream.
+KEEPALIVE = 15.0
 #: Template ids of built templates start here (the built-in ones are small numbers).
 FIRST_ID = 1001
 
@@ -187,6 +192,35 @@ class TemplateService:
             "status": build.status,
             "complete": build.done,
         }
+
+    async def log_events(self, args: Any) -> AsyncIterator[bytes]:
+        """The build log from ``offset`` on as Server-Sent Events, until the build ends: one
+        ``log`` event per line (its ``id`` is the offset after it, for ``Last-Event-ID``),
+        then one ``status`` event with ``{"status", "complete"}``; a comment every
+        :data:`KEEPALIVE` seconds keeps a quiet stream open."""
+        build = self.find_build(args.build_id)
+        offset = min(args.offset, len(build.text))
+        yield encode_sse_comment(f"log of build {build.build_id}")
+        while True:
+            text = build.text
+            if len(text) > offset:
+                chunk, offset = text[offset:], len(text)
+                end = offset - len(chunk)
+                out = []
+                for line in chunk.splitlines(keepends=True):
+                    end += len(line)
+                    out.append(encode_sse_event(line.rstrip("\n"), event="log", id=str(end)))
+                yield b"".join(out)
+                continue
+            if build.done:
+                doc = {"status": build.status, "complete": True, "offset": offset}
+                yield encode_sse_event(json.dumps(doc), event="status")
+                return
+            changed = build.changed
+            with anyio.move_on_after(KEEPALIVE) as scope:
+                await changed.wait()
+            if scope.cancelled_caught:
+                yield encode_sse_comment("keep-alive")
 
     # -- templates ------------------------------------------------------------------------
 

@@ -63,8 +63,18 @@ ERROR_LOG_LINES = 200
 
 @dataclasses.dataclass
 class VM:
-    """A sandbox made from a built template (``hopx_ai``'s ``VM``); ``sandbox`` is the
-    :class:`AsyncSandbox` itself."""
+    """A sandbox made from a built template (``hopx_ai``'s ``VM``).
+
+    Attributes:
+        vm_id: the sandbox id.
+        template_id: the template it was made from.
+        status: its status when made.
+        ip: its agent's host (``public_host`` without the scheme).
+        agent_url: its agent's URL (``public_host``).
+        started_at: when it was created (ISO 8601).
+        _delete_func: kills it (:meth:`delete`).
+        sandbox: the :class:`AsyncSandbox` itself.
+    """
 
     vm_id: str
     template_id: str
@@ -83,7 +93,17 @@ class VM:
 
 @dataclasses.dataclass
 class BuildResult:
-    """A finished build: its ids and duration (milliseconds), and helpers to use it."""
+    """A finished build and helpers to use it (``hopx_ai``'s ``BuildResult``).
+
+    Attributes:
+        build_id: the build's id.
+        template_id: the built template's id.
+        duration: how long the build took, in milliseconds.
+        _create_vm_func: makes a sandbox from the template (:meth:`create_vm`).
+        _base_url: the control plane the template lives on.
+        _api_key: the API key of the build.
+        _get_logs_func: polls the build's log (:meth:`get_logs`).
+    """
 
     build_id: str
     template_id: str
@@ -326,6 +346,8 @@ class _Build:
         status = await self.wait(started)
         if not status.succeeded:
             raise await self.failed(started, status)
+        if self.options.on_progress is not None:
+            self.options.on_progress(100)
         template_id = status.template_id or started.template_id
         await self.activated(template_id)
         since = status.started_at.timestamp() if status.started_at is not None else begun
@@ -470,6 +492,8 @@ class Template(TemplateSpec):
         if sandbox is not None:
             cls._sandbox_class = sandbox
 
+        if "build" in cls.__dict__:
+            return  # the subclass defines its own (the blocking one of hopx_sync)
         owner = cls
 
         @functools.wraps(Template.build)

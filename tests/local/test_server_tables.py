@@ -1,6 +1,6 @@
 """The emulator's handlers are found by operation object, every operation of both planes is
-either served or refused on purpose, and the operation table is the one place an endpoint
-path is spelled."""
+either served or refused on purpose (template builds are served), and the operation table is
+the one place an endpoint path is spelled."""
 
 from __future__ import annotations
 
@@ -71,6 +71,6 @@ def test_every_operation_is_served_or_refused_on_purpose() -> None:
         expected = "NOT_SUPPORTED" if op in agent_info.SELF_UPDATE else "DESKTOP_NOT_AVAILABLE"
         assert problem.code == expected, op.name
     control_ops = {op for op in OPERATIONS.values() if op.plane is Plane.CONTROL}
-    assert control_ops == set(_control_handlers()) | control.NOT_LOCAL
+    assert control_ops == set(_control_handlers())
     builds = {op for op in control_ops if op.name.startswith("templates.b")}
-    assert {*builds, OPERATIONS["templates.upload_link"]} == control.NOT_LOCAL
+    assert {*builds, OPERATIONS["templates.upload_link"]} == control.BUILDS
