@@ -38,6 +38,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _HASH = re.compile(r"[A-Za-z0-9_-]{1,128}")
 #: Seconds an upload link is valid.
 LINK_LIFETIME = 3600
+#: Builds that run at once (more wait their turn).
+CONCURRENT_BUILDS = 2
 #: Seconds between keep-alive comments of a quiet log stream.
 KEEPALIVE = 15.0
 #: Template ids of built templates start here (the built-in ones are small numbers).
@@ -71,6 +73,7 @@ class TemplateService:
         #: The control plane's origin (``http://127.0.0.1:port``), set once it listens.
         self.origin = ""
         self.builds: dict[str, Build] = {}
+        self._limiter = anyio.CapacityLimiter(CONCURRENT_BUILDS)
 
     # -- ids ------------------------------------------------------------------------------
 
@@ -164,7 +167,10 @@ class TemplateService:
 
     def _start(self, build: Build, args: Any) -> None:
         async def task() -> None:
-            await run_build(build, args, self.store, bwrap=self.bwrap, on_success=self.store.put)
+            async with self._limiter:  # queued builds stay "building" at progress 0
+                await run_build(
+                    build, args, self.store, bwrap=self.bwrap, on_success=self.store.put
+                )
 
         self._spawn(task)
 

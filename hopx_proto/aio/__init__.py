@@ -6,7 +6,28 @@
 
 from __future__ import annotations
 
+from .._errors import TemplateBuildErrorMetadata as TemplateBuildErrorMetadata
 from .._models.control import ExpiryInfo as ExpiryInfo
+from .._template import (
+    AWSRegistryAuth as AWSRegistryAuth,
+    BuildOptions as BuildOptions,
+    CopyOptions as CopyOptions,
+    CreateVMOptions as CreateVMOptions,
+    GCPRegistryAuth as GCPRegistryAuth,
+    LogEntry as LogEntry,
+    LogsResponse as LogsResponse,
+    ReadyCheck as ReadyCheck,
+    ReadyCheckType as ReadyCheckType,
+    RegistryAuth as RegistryAuth,
+    StatusUpdate as StatusUpdate,
+    Step as Step,
+    StepType as StepType,
+    wait_for_command as wait_for_command,
+    wait_for_file as wait_for_file,
+    wait_for_port as wait_for_port,
+    wait_for_process as wait_for_process,
+    wait_for_url as wait_for_url,
+)
 from ._agent import Agent as Agent
 from ._backend import (
     Backend as Backend,
@@ -38,7 +59,7 @@ from ._transport import (
 from ._websocket import WebSocketSession as WebSocketSession
 
 __all__ = [
-    "DEFAULT_BASE_URL",
+    "AWSRegistryAuth",
     "Agent",
     "AsyncCache",
     "AsyncCommands",
@@ -48,22 +69,41 @@ __all__ = [
     "AsyncSandbox",
     "AsyncTerminal",
     "Backend",
+    "BuildOptions",
     "BuildResult",
     "ByteStream",
     "CancelScope",
     "Client",
     "ConnectionPool",
+    "CopyOptions",
+    "CreateVMOptions",
+    "DEFAULT_BASE_URL",
     "Deadline",
     "EventStream",
     "ExpiryInfo",
+    "GCPRegistryAuth",
     "HTTPTransport",
     "LockLike",
+    "LogEntry",
+    "LogsResponse",
     "PoolLimits",
     "ProxyConfig",
+    "ReadyCheck",
+    "ReadyCheckType",
+    "RegistryAuth",
+    "StatusUpdate",
+    "Step",
+    "StepType",
     "Template",
+    "TemplateBuildErrorMetadata",
     "TerminalSession",
     "Timeouts",
     "VM",
     "WebSocketSession",
     "template_factory",
+    "wait_for_command",
+    "wait_for_file",
+    "wait_for_port",
+    "wait_for_process",
+    "wait_for_url",
 ]

@@ -150,6 +150,11 @@ async def test_a_chain_with_copy_and_a_port_check_builds_and_is_cached(
         )
     assert taken.value.status_code == 409
 
+    with pytest.raises(adapter.HopxError) as refused:  # until sandboxes have layered roots
+        await adapter.AsyncSandbox.create(template="chain")
+    assert refused.value.status_code == 501
+    assert "layered root" in refused.value.message
+
     deleted = await adapter.AsyncSandbox.delete_template(result.template_id)
     assert deleted["deleted"] is True
     assert "chain" not in [t.name for t in await adapter.AsyncSandbox.list_templates()]
