@@ -1,15 +1,16 @@
-"""The sandbox a build step runs in: the host's system read-only, the template's tree writable.
+"""The sandbox a build step runs in: the template's tree as its root, the host's system over it.
 
-A step sees the host's system directories and a few ``/etc`` entries read-only (as every
-sandbox does), fresh ``/proc``, ``/dev`` and ``/tmp``, and the template's tree bound
-writable over them: each top-level directory of the tree (``/app``, ``/home``, ``/opt``,
-``/workspace``, ...) and ``/usr/local``. It runs as uid 1000 without capabilities in its own
-user, pid, ipc and uts namespaces, sharing the host's network (a build fetches packages, and
-its ready check reaches the start command's port).
+The template's tree is the step's ``/``, writable: what a step writes anywhere (``/app``,
+``/opt``, ``/home/user``, new files in ``/etc``, ``/usr/local``) lands in the tree. Over it
+come the host's system directories and a few ``/etc`` entries, read-only (as in every
+sandbox), then the tree's own ``/usr/local`` again, and fresh ``/proc``, ``/dev`` and
+``/tmp``. The step runs as uid 1000 without capabilities in its own user, pid, ipc and uts
+namespaces, sharing the host's network (a build fetches packages, and its ready check reaches
+the start command's port).
 
-Writes outside the tree (``/usr`` outside ``/usr/local``, ``/etc``) fail as on a read-only
-file system; they land in a template's own layer once the runtime gives sandboxes a layered
-root.
+Writes into the host's system (``/usr`` outside ``/usr/local``, ``/bin``, ``/lib``, the
+``/etc`` entries shown) fail as on a read-only file system; they would land in the template's
+own layer once the runtime gives sandboxes a layered root.
 """
 
 from __future__ import annotations
@@ -20,24 +21,11 @@ from collections.abc import Mapping
 
 from hopx_local._runtime.isolation import CODE_ID, ETC_ENTRIES, SYSTEM_DIRS
 
-__all__ = ["BASE_PATH", "HIDDEN_TOP", "build_argv", "inside_path", "tree_binds"]
+__all__ = ["BASE_PATH", "HIDDEN_TOP", "build_argv", "inside_path"]
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#: Top-level names of the tree that are never bound (the sandbox makes its own).
-HIDDEN_TOP = frozenset({"proc", "dev", "sys", "tmp", "run", "etc", *SYSTEM_DIRS})
-
-
-def tree_binds(tree: pathlib.Path) -> list[tuple[pathlib.Path, str]]:
-    """``(directory of the tree, where it appears)`` pairs, ``/usr/local`` last."""
-    out = [
-        (entry, f"/{entry.name}")
-        for entry in sorted(tree.iterdir())
-        if entry.name not in HIDDEN_TOP and entry.is_dir() and not entry.is_symlink()
-    ]
-    local = tree / "usr" / "local"
-    if local.is_dir() and not local.is_symlink():
-        out.append((local, "/usr/local"))
-    return out
+#: Top-level names a step sees from the host or fresh, not from the tree.
+HIDDEN_TOP = frozenset({"proc", "dev", "sys", "tmp", "run", *SYSTEM_DIRS})
 
 
 def inside_path(tree: pathlib.Path, path: str) -> pathlib.Path | None:
@@ -76,11 +64,17 @@ def build_argv(
         "--new-session",
         "--hostname",
         "template-build",
+        "--bind",
+        str(tree),
+        "/",
     ]
     for name in SYSTEM_DIRS:
         host = pathlib.Path("/") / name
         if host.is_symlink():
-            argv += ["--symlink", os.readlink(host), f"/{name}"]
+            target, mine = os.readlink(host), tree / name
+            if mine.is_symlink() and os.readlink(mine) == target:
+                continue  # made by an earlier step (bwrap will not make it twice)
+            argv += ["--symlink", target, f"/{name}"]
         elif host.is_dir():
             argv += ["--ro-bind", str(host), f"/{name}"]
     argv += ["--dir", "/etc"]
@@ -88,9 +82,10 @@ def build_argv(
         host = pathlib.Path("/etc") / name
         if host.exists():
             argv += ["--ro-bind", str(host), f"/etc/{name}"]
+    local = tree / "usr" / "local"
+    local.mkdir(parents=True, exist_ok=True)
+    argv += ["--bind", str(local), "/usr/local"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for source, where in tree_binds(tree):
-        argv += ["--bind", str(source), where]
     argv += ["--chdir", workdir, "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]

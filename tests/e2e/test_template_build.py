@@ -341,3 +341,42 @@ async def test_the_log_streams_as_server_sent_events(
     assert events[-1].event == "status"
     assert json.loads(events[-1].data)["complete"] is True
     assert int(events[-2].id) == json.loads(events[-1].data)["offset"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "touch /usr/hopx-build-probe",
+        "touch /usr/bin/hopx-build-probe",
+        "echo 127.0.0.2 probe >> /etc/hosts",
+        "mount -o remount,rw /usr",
+    ],
+)
+async def test_a_step_cannot_write_the_host_system(
+    adapter: Any, local: hopx_local.LocalServer, command: str
+) -> None:
+    template = adapter.Template(f"python:{PY}").run_cmd(command)
+    with anyio.fail_after(BUILD_LIMIT), pytest.raises(adapter.TemplateBuildError) as caught:
+        await adapter.Template.build(template, _options(adapter, local, "host-write"))
+    assert "failed with exit code" in (caught.value.error_details or "")
+    for path in ("/usr/hopx-build-probe", "/usr/bin/hopx-build-probe"):
+        assert not await anyio.Path(path).exists()
+    assert "probe" not in await anyio.Path("/etc/hosts").read_text()
+
+
+async def test_what_a_step_writes_anywhere_else_lands_in_the_template(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    template = adapter.Template(f"python:{PY}").run_cmd(
+        "mkdir -p /opt/tool /srv && echo t > /opt/tool/t && echo e > /etc/hopx-build-probe"
+        " && echo s > /srv/s && echo l > /usr/local/lib/l"
+    )
+    with anyio.fail_after(BUILD_LIMIT):
+        await adapter.Template.build(template, _options(adapter, local, "writes"))
+    store = local.fleet.builds.store
+    (tree,) = layers_of(store, store.find("writes"))  # type: ignore[arg-type]
+    for rel, text in (("opt/tool/t", "t"), ("etc/hopx-build-probe", "e"), ("srv/s", "s")):
+        assert (tree / rel).read_text() == text + "\n"
+    assert (tree / "usr" / "local" / "lib" / "l").read_text() == "l\n"
+    assert not await anyio.Path("/etc/hopx-build-probe").exists()
+    assert not await anyio.Path("/opt/tool/t").exists()

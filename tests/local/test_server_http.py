@@ -163,26 +163,47 @@ async def test_idle_connection_is_closed() -> None:
             await client.aclose()
 
 
-async def test_template_builds_are_refused(local: LocalServer) -> None:
+async def test_template_build_endpoints_answer_and_refuse_bad_input(local: LocalServer) -> None:
     bearer = [("authorization", "Bearer test-key")]
-    build = {
-        "name": "t",
-        "from_image": "python:3.11",
-        "cpu": 2,
-        "memory": 2048,
-        "diskGB": 10,
-        "steps": [{"type": "RUN", "args": ["true"]}],
-    }
-    for method, path, body in [
-        ("POST", "/v1/templates/build", build),
-        ("POST", "/v1/templates/files/upload-link", {"files_hash": "ab", "content_length": 1}),
-        ("GET", "/v1/templates/build/b1/status", None),
-        ("GET", "/v1/templates/build/b1/logs?offset=0", None),
+    link = await call(
+        local.base_url,
+        "POST",
+        "/v1/templates/files/upload-link",
+        headers=bearer,
+        json_body={"files_hash": "ab", "content_length": 1},
+    )
+    assert link.status == 200, link.body
+    assert doc(link)["present"] is False
+    assert doc(link)["upload_url"].startswith(local.base_url + "/v1/templates/files/upload/ab?")
+    for method, path, body, status, code in [
+        ("GET", "/v1/templates/build/b1/status", None, 404, "not_found"),
+        ("GET", "/v1/templates/build/b1/logs?offset=0", None, 404, "not_found"),
+        ("PUT", "/v1/templates/files/upload/ab?signature=forged", None, 403, "forbidden"),
+        (
+            "POST",
+            "/v1/templates/files/upload-link",
+            {"files_hash": "ab", "content_length": 1 << 40},
+            413,
+            "payload_too_large",
+        ),
+        (
+            "POST",
+            "/v1/templates/build",
+            {"name": "base", "from_image": "python:3.11", "steps": []},
+            409,
+            "template_exists",
+        ),
+        (
+            "POST",
+            "/v1/templates/build",
+            {"name": "../x", "from_image": "python:3.11", "steps": []},
+            400,
+            "validation_error",
+        ),
     ]:
         response = await call(local.base_url, method, path, headers=bearer, json_body=body)
-        assert response.status == 501, (path, response.body)
-        _control_error(doc(response), "not_supported")
-        assert "not supported" in doc(response)["error"]["message"]
+        assert response.status == status, (path, response.body)
+        _control_error(doc(response), code)
 
 
 async def test_oversized_head_is_refused(local: LocalServer) -> None:
