@@ -148,8 +148,9 @@ class BuildOptions:
         on_log: called with ``{"level", "message", "timestamp"}`` for each log line.
         on_progress: called with the build's progress in percent.
         update: replace an existing template of that name.
-        template_activation_timeout: seconds to wait for the built template to become active
-            (``HOPX_TEMPLATE_BAKE_SECONDS``, else 2700, when ``None``).
+        template_activation_timeout: seconds to wait for the build to finish, and again for
+            the built template to become active (``HOPX_TEMPLATE_BAKE_SECONDS``, else 2700,
+            when ``None``).
     """
 
     name: str

@@ -245,15 +245,24 @@ class _Build:
             return
         try:
             reply = await self.client.call(control_ops.TEMPLATES_BUILD_LOGS, poller.query())
+            update = poller.feed(reply)
         except HopxError:
             return  # the log is a convenience: the status decides (as in the official client)
-        for line in poller.feed(reply).lines:
+        for line in update.lines:
             self._log_line(line)
+
+    def limit(self) -> int:
+        """Seconds the build, then its activation, may each take."""
+        limit = self.options.template_activation_timeout
+        if limit is None:
+            limit = int(self.backend.environ.get("HOPX_TEMPLATE_BAKE_SECONDS", ACTIVATION_DEFAULT))
+        return limit
 
     async def wait(self, started: TemplateBuild) -> BuildStatus:
         poller = BuildLogPoller(started.template_id)
         delay = FIRST_POLL
         last_progress = -1
+        end = self.backend.monotonic() + self.limit()
         while True:
             status = await self.client.call(
                 control_ops.TEMPLATES_BUILD_STATUS,
@@ -276,6 +285,19 @@ class _Build:
                     if poller.offset == before:
                         break
                 return status
+            if self.backend.monotonic() + delay > end:
+                raise TemplateBuildError(
+                    f"Template build {started.build_id} did not finish within {self.limit()} s "
+                    f"(last status: {status.status})",
+                    TemplateBuildErrorMetadata(
+                        build_id=started.build_id,
+                        template_id=started.template_id,
+                        build_status=status.status,
+                        logs_url=started.logs_url,
+                    ),
+                    logs=self.lines,
+                    code="template_build_timeout",
+                )
             await self.backend.sleep(delay)
             delay = min(POLL_CEILING, delay * 2)
 
@@ -299,9 +321,7 @@ class _Build:
         )
 
     async def activated(self, template_id: str) -> None:
-        limit = self.options.template_activation_timeout
-        if limit is None:
-            limit = int(self.backend.environ.get("HOPX_TEMPLATE_BAKE_SECONDS", ACTIVATION_DEFAULT))
+        limit = self.limit()
         end = self.backend.monotonic() + limit
         streak = 0
         last: str | None = None

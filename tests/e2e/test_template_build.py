@@ -380,3 +380,14 @@ async def test_what_a_step_writes_anywhere_else_lands_in_the_template(
     assert (tree / "usr" / "local" / "lib" / "l").read_text() == "l\n"
     assert not await anyio.Path("/etc/hopx-build-probe").exists()
     assert not await anyio.Path("/opt/tool/t").exists()
+
+
+async def test_a_build_past_its_time_limit_raises_instead_of_waiting_on(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    template = adapter.Template(f"python:{PY}").run_cmd("echo slow-step-started; sleep 120")
+    options = _options(adapter, local, "slow", template_activation_timeout=3)
+    with anyio.fail_after(60), pytest.raises(adapter.TemplateBuildError) as caught:
+        await adapter.Template.build(template, options)
+    assert caught.value.code == "template_build_timeout"
+    assert caught.value.build_status == "building"
