@@ -405,6 +405,11 @@ class _Runner:
         if status is None:
             raise BuildFailure(f"RUN {command!r} did not finish within {self.step_timeout:g} s")
         if status != 0:
+            if "apt-get" in command or "apt " in command:
+                self.build.log(
+                    "  ⚠ WARN: apt needs a writable system: build steps see the host's system "
+                    "read-only and run without root"
+                )
             raise BuildFailure(f"RUN {command!r} failed with exit code {status}")
 
     async def copy_step(self, tree: pathlib.Path, step: dict[str, Any], args: list[str]) -> None:

@@ -15,6 +15,7 @@ import urllib.request
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 
 import hopx_local
@@ -391,3 +392,40 @@ async def test_a_build_past_its_time_limit_raises_instead_of_waiting_on(
         await adapter.Template.build(template, options)
     assert caught.value.code == "template_build_timeout"
     assert caught.value.build_status == "building"
+
+
+async def test_pip_install_of_a_local_package_lands_in_the_template(
+    adapter: Any, local: hopx_local.LocalServer, tmp_path: pathlib.Path
+) -> None:
+    package = tmp_path / "ctx" / "pkg"
+    (package / "tinypkg").mkdir(parents=True)
+    (package / "tinypkg" / "__init__.py").write_text("VALUE = 42\n")
+    (package / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "tinypkg"\nversion = "1.0"\n'
+    )
+    lines: list[str] = []
+    template = (
+        adapter.Template(f"python:{PY}")
+        .copy("pkg/", "/src/pkg")
+        .pip_install("--no-index --no-build-isolation /src/pkg")
+        .run_cmd("python3 -c 'import tinypkg; print(\"imported\", tinypkg.VALUE)'")
+    )
+    options = _options(
+        adapter,
+        local,
+        "with-pip",
+        context_path=str(tmp_path / "ctx"),
+        on_log=lambda e: lines.append(e["message"]),
+    )
+    with anyio.fail_after(BUILD_LIMIT):
+        await adapter.Template.build(template, options)
+    assert "  imported 42" in lines, lines
+    store = local.fleet.builds.store
+    (tree,) = layers_of(store, store.find("with-pip"))  # type: ignore[arg-type]
+    installed = list((tree / "usr" / "local" / "lib").glob("python3*/dist-packages/tinypkg"))
+    assert installed, "pip installed into the template's /usr/local"
+    on_host = await anyio.to_thread.run_sync(
+        lambda: list(pathlib.Path("/usr/local/lib").glob("python3*/dist-packages/tinypkg"))
+    )
+    assert on_host == []
