@@ -1,9 +1,10 @@
 """One sandbox's agent: routing, the JWT check, the paused check, parsing and rendering.
 
-Every request needs the sandbox's JWT (``Authorization: Bearer``) except ``/``, ``/health``,
-``/info``, ``/ping`` and ``/system``; WebSocket upgrades are checked before they are
-accepted. Handlers live in :mod:`.agent_exec`, :mod:`.agent_files` and :mod:`.agent_info`;
-streams in :mod:`.websocket`.
+A request whose ``Host`` names another port of the sandbox (``<port>-<id>.localhost``) is
+passed to that port (:mod:`.preview`). Every other request needs the sandbox's JWT
+(``Authorization: Bearer``) except ``/``, ``/health``, ``/info``, ``/ping`` and ``/system``;
+WebSocket upgrades are checked before they are accepted. Handlers live in :mod:`.agent_exec`,
+:mod:`.agent_files` and :mod:`.agent_info`; streams in :mod:`.websocket`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from hopx_proto.ops import (
 from .bodies import LARGE_BODY, parse_arguments
 from .connection import Exchange
 from .envelope import Problem, agent_error
+from .preview import preview_port, serve_preview
 
 if TYPE_CHECKING:
     from hopx_local._runtime.sandbox import SandboxRuntime
@@ -185,9 +187,15 @@ class AgentPlane:
         started = time.monotonic()
         name = "unknown"
         try:
-            op = self._route(exchange)
-            name = op.name
-            response = await self._answer(op, exchange)
+            port = preview_port(exchange.header("host"), self.live.id)
+            if port is not None:
+                name = "preview"
+                await serve_preview(self.live, exchange, port)
+                response = None
+            else:
+                op = self._route(exchange)
+                name = op.name
+                response = await self._answer(op, exchange)
         except Problem as problem:
             response = agent_error(
                 problem.status,

@@ -42,6 +42,7 @@ from .checks import seconds
 from .connection import ServerLimits, serve_connection
 from .envelope import Problem
 from .listener import serve_listener
+from .preview import preview_origin
 from .secrets_file import read_or_create
 from .templates import (
     BuiltinTemplate,
@@ -90,6 +91,8 @@ class LiveSandbox:
     done: anyio.Event
     started: float
     generation: int = 0
+    #: Preview connections open now (see :mod:`.preview`).
+    previews: int = 0
 
 
 def _now() -> float:
@@ -301,12 +304,15 @@ class Fleet:
         created = record.created_at
         expires = record.expires_at
         host = self.public_host(record)
+        live = self._live.get(record.id)
+        port = live.port if live is not None else record.agent_port
         doc: dict[str, Any] = {
             "object": "sandbox",
             "id": record.id,
             "status": record.status,
             "public_host": host,
             "direct_url": host,
+            "preview_url": preview_origin(record.id, port) if port else None,
             "template_id": template.id if template else str(record.template),
             "template_name": template.name if template else str(record.template),
             "organization_id": 1,

@@ -28,6 +28,23 @@ R = TypeVar("R")
 PREVIEW_DOMAIN = ".vms.hopx.dev"
 
 
+def _from_preview_origin(origin: str, port: int) -> str | None:
+    """``scheme://{port}-{first label}.{rest}/`` from a ``preview_url`` such as
+    ``http://<id>.localhost:41337`` (a port prefix already there is replaced); ``None`` when
+    ``origin`` is not an ``http(s)`` origin with a dotted host."""
+    scheme, sep, rest = origin.partition("://")
+    authority = rest.split("/", 1)[0]
+    if not sep or scheme.lower() not in ("http", "https") or "@" in authority:
+        return None
+    first, dot, others = authority.partition(".")
+    if not dot or not first or not others:
+        return None
+    label, dash, name = first.partition("-")
+    if dash and label.isdigit() and name:
+        first = name
+    return f"{scheme.lower()}://{port}-{first}.{others}/"
+
+
 class AsyncSandbox(ExecutionAPI):
     """One sandbox: lifecycle on the control plane, code, files and more on its agent.
 
@@ -89,8 +106,32 @@ class AsyncSandbox(ExecutionAPI):
         return await self._agent.token()
 
     async def get_preview_url(self, port: int = 7777) -> str:
-        """``https://{port}-{id}.{region}.vms.hopx.dev/`` for a port inside the sandbox."""
+        """The URL of a TCP port inside the sandbox, with a trailing ``/``.
+
+        When the sandbox's description carries a ``preview_url`` (the emulator sends
+        ``http://<id>.localhost:<agent port>``), the port goes in front of its first label:
+        ``http://8080-<id>.localhost:<agent port>/``. Otherwise the service's own form is
+        derived from ``public_host``: ``https://{port}-{id}.{region}.vms.hopx.dev/``.
+
+        Args:
+            port: the TCP port (1 to 65535); 7777 is the agent itself.
+
+        Returns:
+            The URL.
+
+        Raises:
+            HopxError: ``port`` is not a TCP port number, or neither ``preview_url`` nor
+                ``public_host`` is a form a preview URL can be built from.
+        """
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise HopxError(
+                f"port must be an int from 1 to 65535, not {port!r}", sandbox_id=self.sandbox_id
+            )
         info = await self.get_info()
+        if info.preview_url:
+            built = _from_preview_origin(info.preview_url, port)
+            if built is not None:
+                return built
         host = info.agent_base.split("://", 1)[-1].rstrip("/")
         first, _, domain = host.partition(".")
         if not domain.endswith(PREVIEW_DOMAIN.lstrip(".")) or not first:

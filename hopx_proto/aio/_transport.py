@@ -46,7 +46,7 @@ from .._value import Value
 from ._backend import Backend, ByteStream
 from ._pool import ConnectionPool, PoolKey, PoolLimits
 
-__all__ = ["HTTPTransport", "ProxyConfig", "Timeouts", "redact_headers"]
+__all__ = ["HTTPTransport", "ProxyConfig", "Timeouts", "loopback_name", "redact_headers"]
 
 
 _logger = logging.getLogger("hopx.transport")
@@ -81,6 +81,20 @@ class Timeouts(Value):
     def with_total(self, total: float | None) -> Timeouts:
         """These deadlines with ``total`` (seconds, ``None``: none) for the whole call."""
         return attrs.evolve(self, total=total)
+
+
+def loopback_name(host: str) -> str:
+    """The name to connect to for ``host``: ``localhost`` for every name under ``.localhost``
+    (RFC 6761 makes them all the loopback; many system resolvers do not know them), else
+    ``host`` itself.
+
+    Args:
+        host: the host name of a URL.
+
+    Returns:
+        The name to resolve.
+    """
+    return "localhost" if host.lower().rstrip(".").endswith(".localhost") else host
 
 
 def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -126,8 +140,11 @@ class ProxyConfig(Value):
         return cls(http, https, http_auth, https_auth, no_proxy)
 
     def for_target(self, base: BaseURL) -> tuple[BaseURL | None, str | None]:
-        """The proxy to use for ``base`` and its ``Proxy-Authorization`` value, if any."""
+        """The proxy to use for ``base`` and its ``Proxy-Authorization`` value, if any (never
+        one for a name under ``.localhost``, which is the loopback)."""
         host = base.host.lower()
+        if host.endswith(".localhost"):
+            return None, None
         for entry in self.no_proxy:
             name = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
             if entry == "*" or host == name or host.endswith("." + name):
@@ -239,7 +256,7 @@ class HTTPTransport:
         with self.backend.move_on_after(timeout) as scope:
             if proxy is None:
                 return await self.backend.connect_tcp(
-                    base.host,
+                    loopback_name(base.host),
                     base.port,
                     tls=self.tls if base.is_tls else None,
                     server_hostname=base.host if base.is_tls else None,

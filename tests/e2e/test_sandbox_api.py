@@ -13,7 +13,6 @@ from hopx_proto._errors import (
     APIError,
     DesktopNotAvailableError,
     FileNotFoundError,
-    HopxError,
     NotFoundError,
     TemplateNotFoundError,
 )
@@ -78,10 +77,12 @@ async def test_lifecycle(adapter: Any, local: hopx_local.LocalServer) -> None:
         assert await sb.get_token() != token
         assert await sb.is_healthy()
         await sb.ensure_healthy()
-        with pytest.raises(HopxError, match="preview URL"):
-            await sb.get_preview_url(8080)
-        with pytest.raises(HopxError):
-            await sb.agent_url
+        # The emulator's preview_url (the service's host-name rule is in the unit tests).
+        origin = (await sb.get_info()).public_host.replace(
+            "127.0.0.1", f"{sb.sandbox_id}.localhost"
+        )
+        assert await sb.get_preview_url(8080) == origin.replace("://", "://8080-") + "/"
+        assert await sb.agent_url == origin.replace("://", "://7777-") + "/"
         await sb.pause()
         assert (await sb.get_info()).status == "paused"
         await sb.resume()

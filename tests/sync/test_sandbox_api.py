@@ -81,10 +81,10 @@ def test_lifecycle(local: EmulatorProcess) -> None:
         assert sb.get_token() != token
         assert sb.is_healthy()
         sb.ensure_healthy()
-        with pytest.raises(HopxError, match="preview URL"):
-            sb.get_preview_url(8080)
-        with pytest.raises(HopxError):
-            _ = sb.agent_url
+        # The emulator's preview_url (the service's host-name rule is in the unit tests).
+        origin = sb.get_info().public_host.replace("127.0.0.1", f"{sb.sandbox_id}.localhost")
+        assert sb.get_preview_url(8080) == origin.replace("://", "://8080-") + "/"
+        assert sb.agent_url == origin.replace("://", "://7777-") + "/"
         sb.pause()
         assert sb.get_info().status == "paused"
         sb.resume()
