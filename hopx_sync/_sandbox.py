@@ -625,6 +625,7 @@ class Sandbox:
     run_code_background = blocking(aio.AsyncSandbox.run_code_background)
     run_code_async = blocking(aio.AsyncSandbox.run_code_async)
     list_processes = blocking(aio.AsyncSandbox.list_processes)
+    get_process_output = blocking(aio.AsyncSandbox.get_process_output)
     kill_process = blocking(aio.AsyncSandbox.kill_process)
     list_system_processes = blocking(aio.AsyncSandbox.list_system_processes)
     get_metrics_snapshot = blocking(aio.AsyncSandbox.get_metrics_snapshot)

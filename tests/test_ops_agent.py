@@ -61,6 +61,11 @@ NAMES = {
     "EXECUTE_KILL": ("execute.kill", "DELETE", "/execute/kill"),
     "EXECUTE_KILL_BY_PATH": ("execute.kill_by_path", "POST", "/execute/kill/{process_id}"),
     "EXECUTE_PROCESSES": ("execute.processes", "GET", "/execute/processes"),
+    "EXECUTE_PROCESS_OUTPUT": (
+        "execute.process_output",
+        "GET",
+        "/execute/processes/{process_id}/output",
+    ),
     "PROCESSES_LIST": ("processes.list", "GET", "/processes"),
     "PROCESSES_KILL": ("processes.kill", "POST", "/processes/{process_id}/kill"),
     "JUPYTER_SESSIONS": ("jupyter.sessions", "GET", "/jupyter/sessions"),
@@ -82,7 +87,13 @@ NAMES = {
     "TERMINAL": ("terminal", "GET", "/terminal"),
 }
 WEBSOCKETS = {"EXECUTE_STREAM", "COMMANDS_STREAM", "STREAM", "STREAM_IPYTHON", "TERMINAL"}
-NOT_IN_SPEC = {"EXECUTE_ASYNC", "EXECUTE_IPYTHON", "EXECUTE_KILL_BY_PATH", "PROCESSES_KILL"}
+NOT_IN_SPEC = {
+    "EXECUTE_ASYNC",
+    "EXECUTE_IPYTHON",
+    "EXECUTE_KILL_BY_PATH",
+    "EXECUTE_PROCESS_OUTPUT",
+    "PROCESSES_KILL",
+}
 
 
 @pytest.mark.parametrize("constant", sorted(NAMES))

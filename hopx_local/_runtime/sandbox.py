@@ -800,6 +800,53 @@ class SandboxRuntime(SandboxFileAPI):
                 texts.append(handle.read(self.output_cap).decode("utf-8", errors="replace"))
         return texts[0], texts[1]
 
+    async def process_output_from(
+        self, process_id: str, offsets: tuple[int, int], max_bytes: int | None = None
+    ) -> tuple[ProcessRecord, list[tuple[bytes, int, int]]]:
+        """What a background process wrote from byte ``offsets`` (stdout, stderr) on.
+
+        Its output is kept in the sandbox's log files for as long as the sandbox exists
+        (each bounded by the per-process file size limit and the sandbox's disk).
+
+        Args:
+            process_id: the process.
+            offsets: where to start in its stdout and its stderr, in bytes.
+            max_bytes: the most bytes of each stream returned (``output_cap`` when ``None``,
+                never more).
+
+        Returns:
+            Its record and, for stdout then stderr, ``(data, next offset, size so far)``;
+            ``data`` never ends inside a UTF-8 character unless the process has ended.
+
+        Raises:
+            SandboxFault: no background process has that id (404).
+        """
+        self.counters["requests_process_output"] += 1
+        self._background.job(process_id)
+        record = self._background.record(process_id)
+        limit = min(max_bytes or self.output_cap, self.output_cap)
+        found = await self.run_blocking(
+            self._read_logs, process_id, offsets, limit, record.status != "running"
+        )
+        return record, found
+
+    def _read_logs(
+        self, process_id: str, offsets: tuple[int, int], limit: int, ended: bool
+    ) -> list[tuple[bytes, int, int]]:
+        found: list[tuple[bytes, int, int]] = []
+        for stream, offset in zip(("stdout", "stderr"), offsets, strict=True):
+            path = self.layout.logs / f"{process_id}.{stream}"
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                start = min(offset, size)
+                handle.seek(start)
+                data = handle.read(limit)
+            if not (ended and start + len(data) >= size):
+                data = data[: len(data) - _partial_utf8(data)]
+            found.append((data, start + len(data), size))
+        return found
+
     async def kill(self, process_id: str) -> ProcessRecord:
         """SIGKILL a background process and everything it started; its final record."""
         self.counters["requests_kill"] += 1
@@ -960,6 +1007,16 @@ class SandboxRuntime(SandboxFileAPI):
 
 
 @functools.cache
+def _partial_utf8(data: bytes) -> int:
+    """How many bytes at the end of ``data`` begin a UTF-8 character that is not whole."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # a lead byte (or ASCII): does its character fit?
+            need = 1 if byte < 0x80 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return back if need > back else 0
+    return 0
+
+
 def _shell() -> str:
     """The interactive shell, looked up in the system directories every sandbox sees."""
     return "bash" if shutil.which("bash", path=BASE_PATH) else "sh"

@@ -21,6 +21,7 @@ from hopx_proto.ops import (
     EXECUTE_IPYTHON,
     EXECUTE_KILL,
     EXECUTE_KILL_BY_PATH,
+    EXECUTE_PROCESS_OUTPUT,
     EXECUTE_PROCESSES,
     PROCESSES_KILL,
     PROCESSES_LIST,
@@ -255,6 +256,27 @@ async def execute_processes(ctx: AgentContext, _args: Any) -> dict[str, Any]:
     return {"processes": found, "count": len(found), "timestamp": utc_now_text()}
 
 
+async def process_output(ctx: AgentContext, args: Any) -> dict[str, Any]:
+    """What a background process wrote from the offsets asked for (an extension)."""
+    offsets = (args.stdout_offset, args.stderr_offset)
+    record, found = await ctx.runtime.process_output_from(args.process_id, offsets, args.max_bytes)
+    (out, out_next, out_size), (err, err_next, err_size) = found
+    doc: dict[str, Any] = {
+        "process_id": record.process_id,
+        "status": record.status,
+        "stdout": out.decode("utf-8", errors="replace"),
+        "stderr": err.decode("utf-8", errors="replace"),
+        "stdout_offset": out_next,
+        "stderr_offset": err_next,
+        "stdout_size": out_size,
+        "stderr_size": err_size,
+        "complete": record.status != "running" and out_next >= out_size and err_next >= err_size,
+    }
+    if record.exit_code is not None:
+        doc["exit_code"] = record.exit_code
+    return doc
+
+
 async def system_processes(ctx: AgentContext, _args: Any) -> dict[str, Any]:
     found = list(ctx.runtime.system_processes())
     return {"processes": found, "count": len(found), "timestamp": utc_now_text()}
@@ -337,6 +359,7 @@ HANDLERS: dict[Operation[Any, Any], Handler] = {
     EXECUTE_KILL_BY_PATH: kill,
     PROCESSES_KILL: kill,
     EXECUTE_PROCESSES: execute_processes,
+    EXECUTE_PROCESS_OUTPUT: process_output,
     PROCESSES_LIST: system_processes,
     COMMANDS_RUN: commands_run,
     COMMANDS_BACKGROUND: commands_background,

@@ -48,6 +48,7 @@ __all__ = [
     "MetricsSnapshot",
     "ProcessInfo",
     "ProcessList",
+    "ProcessOutput",
     "RichOutput",
     "SystemMetrics",
     "SystemProcess",
@@ -337,6 +338,30 @@ class ProcessInfo(Value):
     def is_running(self) -> bool:
         """Whether the process is still running."""
         return self.status == "running"
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
+class ProcessOutput(Value):
+    """What a background process wrote, from given offsets on
+    (``GET /execute/processes/{process_id}/output``, an extension of the emulator).
+
+    ``stdout`` and ``stderr`` are the text of the bytes from the offsets asked for; the next
+    poll passes ``stdout_offset`` and ``stderr_offset`` back (byte offsets, never inside a
+    UTF-8 character). ``stdout_size`` and ``stderr_size`` are the bytes kept so far.
+    ``complete`` is true once the process has ended and everything it wrote has been read.
+    """
+
+    process_id: str = wire()
+    status: str | None = wire(default=None)
+    exit_code: int | None = wire(default=None)
+    stdout: str = wire(default="")
+    stderr: str = wire(default="")
+    stdout_offset: int = wire(default=0)
+    stderr_offset: int = wire(default=0)
+    stdout_size: int | None = wire(default=None)
+    stderr_size: int | None = wire(default=None)
+    complete: bool = wire(default=False)
+    extra: dict[str, Any] = _extra()
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import attrs
 
-from .._checks import absolute_path, non_empty
+from .._checks import absolute_path, non_empty, non_negative, positive
 from .._errors import LocalProtocolError
 from .._models.agent import (
     AgentInfo,
@@ -30,6 +30,7 @@ from .._models.agent import (
     JupyterSessions,
     MetricsSnapshot,
     ProcessList,
+    ProcessOutput,
     SystemMetrics,
     SystemProcessList,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "EXECUTE_KILL",
     "EXECUTE_KILL_BY_PATH",
     "EXECUTE_PROCESSES",
+    "EXECUTE_PROCESS_OUTPUT",
     "EXECUTE_STREAM",
     "JUPYTER_SESSIONS",
     "METRICS",
@@ -89,6 +91,7 @@ __all__ = [
     "IPythonExecuteArgs",
     "ProcessId",
     "ProcessIdQuery",
+    "ProcessOutputArgs",
 ]
 
 DEFAULT_WORKDIR = "/workspace"
@@ -249,6 +252,18 @@ class ProcessId(Value):
     """Operations that name one process in the path."""
 
     process_id: str = path_param(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
+class ProcessOutputArgs(Value):
+    """``GET /execute/processes/{process_id}/output``: a background process's output from
+    ``stdout_offset`` and ``stderr_offset`` (bytes) on, at most ``max_bytes`` of each (the
+    agent's bound when ``None``)."""
+
+    process_id: str = path_param(validator=non_empty)
+    stdout_offset: int = query(default=0, validator=non_negative)
+    stderr_offset: int = query(default=0, validator=non_negative)
+    max_bytes: int | None = query(validator=positive)
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False, slots=False)
@@ -416,6 +431,15 @@ EXECUTE_PROCESSES: Operation[NoArgs, ProcessList] = _agent(
     NoArgs,
     Model(ProcessList),
     summary="Background executions the agent tracks.",
+)
+EXECUTE_PROCESS_OUTPUT: Operation[ProcessOutputArgs, ProcessOutput] = _agent(
+    "execute.process_output",
+    "GET",
+    "/execute/processes/{process_id}/output",
+    ProcessOutputArgs,
+    Model(ProcessOutput),
+    in_spec=False,
+    summary="What a background execution wrote, from given offsets on (an extension).",
 )
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._codec import to_wire
 from .._errors import HopxError, LocalProtocolError, SandboxExpiredError
-from .._models.agent import ExecutionResult
+from .._models.agent import ExecutionResult, ProcessOutput
 from .._models.control import ExpiryInfo
 from .._ops import agent as agent_ops
 from .._ops._base import NoArgs
@@ -371,6 +371,46 @@ class ExecutionAPI(SandboxClassAPI):
         """Background executions (``/execute/processes``)."""
         reply = await self._agent.call(agent_ops.EXECUTE_PROCESSES, NoArgs())
         return [dict(to_wire(p)) for p in reply.processes]
+
+    async def get_process_output(
+        self,
+        process_id: str,
+        *,
+        stdout_offset: int = 0,
+        stderr_offset: int = 0,
+        max_bytes: int | None = None,
+    ) -> ProcessOutput:
+        """What a background process (``run_code_background`` or ``commands.run(...,
+        background=True)``) wrote, from byte offsets on, while it runs and after it ended.
+
+        An extension of the emulator (``GET /execute/processes/{process_id}/output``); the
+        service keeps no output of background processes. To follow a process, pass the
+        returned ``stdout_offset`` and ``stderr_offset`` back until ``complete`` is true.
+
+        Args:
+            process_id: the process (``process_id`` of ``run_code_background``'s reply, or the
+                id in ``commands.run``'s ``Background process started: <id>``).
+            stdout_offset: where to start in its stdout, in bytes.
+            stderr_offset: where to start in its stderr, in bytes.
+            max_bytes: the most bytes of each stream in one reply (the agent's bound, and
+                never more, when ``None``).
+
+        Returns:
+            The text from the offsets, the next offsets, the sizes so far, the process's
+            status and exit code, and whether it is ``complete``.
+
+        Raises:
+            LocalProtocolError: an offset is negative or ``max_bytes`` is not positive
+                (nothing is sent).
+            AgentError: no background process has that id (code ``PROCESS_NOT_FOUND``).
+        """
+        args = agent_ops.ProcessOutputArgs(
+            process_id=process_id,
+            stdout_offset=stdout_offset,
+            stderr_offset=stderr_offset,
+            max_bytes=max_bytes,
+        )
+        return await self._agent.call(agent_ops.EXECUTE_PROCESS_OUTPUT, args)
 
     async def kill_process(self, process_id: str) -> dict[str, Any]:
         """Kill the background execution ``process_id``; the agent's reply."""

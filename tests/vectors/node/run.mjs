@@ -118,6 +118,11 @@ const MODELS = {
     duration: "float?", pid: "int?", timed_out: "bool?", error: "str?",
   },
   ProcessList: { processes: "[ProcessInfo]=[]", count: "int?", timestamp: "datetime?" },
+  ProcessOutput: {
+    process_id: "str!", status: "str?", exit_code: "int?", stdout: 'str=""', stderr: 'str=""',
+    stdout_offset: "int=0", stderr_offset: "int=0", stdout_size: "int?", stderr_size: "int?",
+    complete: "bool=false",
+  },
   SystemProcess: {
     pid: "int?", name: "str?", status: "str?", cpu_percent: "float?", memory_mb: "float?",
     memory_percent: "float?", command: "str?",
@@ -266,6 +271,15 @@ const OPS = {
   "execute.kill": A("DELETE", "/execute/kill", { process_id: "query" }, "raw"),
   "execute.kill_by_path": A("POST", "/execute/kill/{process_id}", { process_id: "path" }, "raw"),
   "execute.processes": A("GET", "/execute/processes", {}, "ProcessList"),
+  "execute.process_output": A(
+    "GET",
+    "/execute/processes/{process_id}/output",
+    {
+      process_id: "path", stdout_offset: "query=0", stderr_offset: "query=0",
+      max_bytes: "query=null",
+    },
+    "ProcessOutput",
+  ),
   "processes.list": A("GET", "/processes", {}, "SystemProcessList"),
   "processes.kill": A("POST", "/processes/{process_id}/kill", { process_id: "path" }, "raw"),
   "jupyter.sessions": A("GET", "/jupyter/sessions", {}, "JupyterSessions"),
