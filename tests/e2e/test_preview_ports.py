@@ -261,3 +261,67 @@ async def test_other_sandbox_host_is_refused(adapter: Any, local: hopx_local.Loc
         )
         assert raw.startswith(b"HTTP/1.1 404")
         assert b"someoneelse" in raw
+
+
+def _ws_handshake(agent_port: int, host: str) -> tuple[socket.socket, bytes]:
+    """A raw socket that asked the sandbox's port for a WebSocket, and the first answer bytes."""
+    sock = socket.create_connection(("127.0.0.1", agent_port), timeout=30)
+    sock.sendall(
+        f"GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    return sock, sock.recv(65536)
+
+
+def _read_to_end(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_connection_cap_idle_timeout_and_pause(
+    adapter: Any, local: hopx_local.LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hopx_local._server import preview
+
+    monkeypatch.setattr(preview, "MAX_CONNECTIONS", 1)
+    async with adapter.AsyncSandbox.create(
+        template="code-interpreter", internet_access=False
+    ) as sb:
+        await sb.run_code_background(ECHO_SERVER, name="echo")
+        agent_port = BaseURL.parse((await sb.get_info()).public_host).port
+        host = f"8765-{sb.sandbox_id}.localhost:{agent_port}"
+        with anyio.fail_after(60):
+            while True:
+                first, answer = await anyio.to_thread.run_sync(_ws_handshake, agent_port, host)
+                if not answer.startswith(b"HTTP/1.1 502"):
+                    break
+                first.close()
+                await anyio.sleep(0.2)
+        try:
+            assert answer.startswith(b"HTTP/1.1 101"), answer
+            # The one allowed connection is open: the next is refused, in the envelope.
+            second = await anyio.to_thread.run_sync(_raw_get, agent_port, host, "/")
+            assert second.startswith(b"HTTP/1.1 503"), second
+            assert b"RESOURCE_LIMIT_EXCEEDED" in second
+        finally:
+            first.close()
+        # A silent connection is closed by the emulator once it idled out.
+        monkeypatch.setattr(preview, "IDLE_TIMEOUT", 1.0)
+        with anyio.fail_after(60):
+            while True:
+                idle, answer = await anyio.to_thread.run_sync(_ws_handshake, agent_port, host)
+                if answer.startswith(b"HTTP/1.1 101"):
+                    break
+                idle.close()  # the slot of the first connection is not free yet
+                await anyio.sleep(0.2)
+            with idle:
+                assert await anyio.to_thread.run_sync(_read_to_end, idle) == b""
+        await sb.pause()
+        try:
+            paused = await anyio.to_thread.run_sync(_raw_get, agent_port, host, "/")
+            assert paused.startswith(b"HTTP/1.1 409"), paused
+            assert b"SANDBOX_PAUSED" in paused
+        finally:
+            await sb.resume()

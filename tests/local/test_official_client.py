@@ -57,6 +57,12 @@ async def _exercise(base_url: str, api_key: str) -> None:
     assert info.status == "running"
     assert info.public_host.startswith("http://127.0.0.1:")
     assert info.resources.disk_mb > 0
+    # Its preview URLs need a *.vms.hopx.dev host: it raises, and the emulator's preview_url
+    # (docs/migrating.md) is there to build them from.
+    agent_port = info.public_host.rsplit(":", 1)[1]
+    assert info.preview_url == f"http://{sb.sandbox_id}.localhost:{agent_port}"
+    with pytest.raises(hopx_ai.errors.HopxError):
+        await sb.get_preview_url(8080)
 
     result = await sb.run_code("import os\nprint(6 * 7, os.environ['FROM_CREATE'])")
     assert result.stdout == "42 yes\n"
