@@ -129,12 +129,17 @@ async def _splice(
     idle: float,
     write_timeout: float,
 ) -> None:
-    """Carry bytes both ways until both sides are done, one fails, or nothing moves for
-    ``idle`` seconds. An end of stream on one side is passed on as a half close."""
+    """Carry bytes both ways until the sandbox's side ends, either side fails, or nothing
+    moves for ``idle`` seconds. The client's end of stream is passed on as a half close (the
+    server may still answer); the server's ends the connection."""
     last = anyio.current_time()
 
     async def pump(
-        source: anyio.abc.ByteStream, sink: anyio.abc.ByteStream, scope: anyio.CancelScope
+        source: anyio.abc.ByteStream,
+        sink: anyio.abc.ByteStream,
+        scope: anyio.CancelScope,
+        *,
+        half_close: bool,
     ) -> None:
         nonlocal last
         try:
@@ -146,26 +151,18 @@ async def _splice(
                 with anyio.fail_after(write_timeout):
                     await sink.send(data)
                 last = anyio.current_time()
-            if isinstance(sink, anyio.abc.SocketStream):
+            if half_close and isinstance(sink, anyio.abc.SocketStream):
                 await sink.send_eof()
-            else:
-                scope.cancel()
+                return
         except (OSError, TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            scope.cancel()
+            pass
+        scope.cancel()
 
     async with anyio.create_task_group() as tg:
         scope = tg.cancel_scope
-        done = anyio.Event()
-
-        async def both() -> None:
-            async with anyio.create_task_group() as pumps:
-                pumps.start_soon(pump, client, upstream, scope)
-                pumps.start_soon(pump, upstream, client, scope)
-            done.set()
-            scope.cancel()
-
-        tg.start_soon(both)
-        while not done.is_set():
+        tg.start_soon(functools.partial(pump, client, upstream, scope, half_close=True))
+        tg.start_soon(functools.partial(pump, upstream, client, scope, half_close=False))
+        while True:
             await anyio.sleep(max(0.0, last + idle - anyio.current_time()))
             if anyio.current_time() - last >= idle:
                 scope.cancel()
