@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/client_cpu.py
 	$(BIN)/python bench/emulator_latency.py
 	$(BIN)/python bench/emulator_fairness.py
+	$(BIN)/python bench/preview_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis
