@@ -46,7 +46,7 @@ from .._value import Value
 from ._backend import Backend, ByteStream
 from ._pool import ConnectionPool, PoolKey, PoolLimits
 
-__all__ = ["HTTPTransport", "ProxyConfig", "Timeouts", "loopback_name", "redact_headers"]
+__all__ = ["HTTPTransport", "ProxyConfig", "Timeouts", "loopback_hosts", "redact_headers"]
 
 
 _logger = logging.getLogger("hopx.transport")
@@ -83,18 +83,21 @@ class Timeouts(Value):
         return attrs.evolve(self, total=total)
 
 
-def loopback_name(host: str) -> str:
-    """The name to connect to for ``host``: ``localhost`` for every name under ``.localhost``
-    (RFC 6761 makes them all the loopback; many system resolvers do not know them), else
-    ``host`` itself.
+def loopback_hosts(host: str) -> tuple[str, ...]:
+    """The addresses to connect to, in order, for ``host``: both loopbacks for every name
+    under ``.localhost`` (RFC 6761 makes them all the loopback; many system resolvers do not
+    know them), else ``host`` itself.
 
     Args:
         host: the host name of a URL.
 
     Returns:
-        The name to resolve.
+        The names or addresses to try, the first that connects wins.
     """
-    return "localhost" if host.lower().rstrip(".").endswith(".localhost") else host
+    name = host.lower().rstrip(".")
+    if name.endswith(".localhost"):
+        return ("127.0.0.1", "::1")
+    return (host,)
 
 
 def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -255,12 +258,13 @@ class HTTPTransport:
         proxy, proxy_auth = self.proxies.for_target(base)
         with self.backend.move_on_after(timeout) as scope:
             if proxy is None:
-                return await self.backend.connect_tcp(
-                    loopback_name(base.host),
-                    base.port,
-                    tls=self.tls if base.is_tls else None,
-                    server_hostname=base.host if base.is_tls else None,
-                ), False
+                *others, last = loopback_hosts(base.host)
+                for address in others:
+                    try:
+                        return await self._connect_direct(address, base), False
+                    except NetworkError:
+                        continue
+                return await self._connect_direct(last, base), False
             stream = await self.backend.connect_tcp(
                 proxy.host,
                 proxy.port,
@@ -284,6 +288,14 @@ class HTTPTransport:
         raise TimeoutError(
             f"connecting to {base} timed out after {timeout:g} s",
             request_sent=False,
+        )
+
+    async def _connect_direct(self, address: str, base: BaseURL) -> ByteStream:
+        return await self.backend.connect_tcp(
+            address,
+            base.port,
+            tls=self.tls if base.is_tls else None,
+            server_hostname=base.host if base.is_tls else None,
         )
 
     async def _tunnel(self, stream: ByteStream, base: BaseURL, auth: str | None) -> None:

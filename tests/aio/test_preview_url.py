@@ -12,7 +12,7 @@ from hopx_proto._errors import HopxError
 from hopx_proto._http import Request
 from hopx_proto._url import BaseURL
 from hopx_proto.aio import AsyncSandbox
-from hopx_proto.aio._transport import ProxyConfig, loopback_name
+from hopx_proto.aio._transport import ProxyConfig, loopback_hosts
 
 from .fake import Reply, ScriptedServer, make_client, sandbox_json
 from .test_transport_paths import routes
@@ -73,12 +73,12 @@ async def test_bad_port_is_refused_before_any_request(port: Any) -> None:
 
 
 def test_localhost_names_connect_to_the_loopback() -> None:
-    assert loopback_name("8080-sb1.localhost") == "localhost"
-    assert loopback_name("8080-SB1.LocalHost.") == "localhost"
-    assert loopback_name("localhost") == "localhost"
-    assert loopback_name("127.0.0.1") == "127.0.0.1"
-    assert loopback_name("example.com") == "example.com"
-    assert loopback_name("localhost.example.com") == "localhost.example.com"
+    assert loopback_hosts("8080-sb1.localhost") == ("127.0.0.1", "::1")
+    assert loopback_hosts("8080-SB1.LocalHost.") == ("127.0.0.1", "::1")
+    assert loopback_hosts("localhost") == ("localhost",)
+    assert loopback_hosts("127.0.0.1") == ("127.0.0.1",)
+    assert loopback_hosts("example.com") == ("example.com",)
+    assert loopback_hosts("localhost.example.com") == ("localhost.example.com",)
 
 
 def test_localhost_names_never_use_a_proxy() -> None:
@@ -90,7 +90,7 @@ def test_localhost_names_never_use_a_proxy() -> None:
     assert proxied.host == "proxy.test"
 
 
-async def test_transport_connects_to_localhost_for_a_preview_host() -> None:
+async def test_transport_connects_to_the_loopback_for_a_preview_host() -> None:
     server = ScriptedServer(routes({"GET /x": Reply(json={})}))
     client, _backend = make_client(server)
     try:
@@ -99,5 +99,17 @@ async def test_transport_connects_to_localhost_for_a_preview_host() -> None:
         )
     finally:
         await client.aclose()
-    assert server.hosts == [("localhost", 41337)]
+    assert server.hosts == [("127.0.0.1", 41337)]
     assert server.requests[-1].header("host") == "8080-sb1.localhost:41337"
+
+
+async def test_transport_tries_the_ipv6_loopback_when_the_ipv4_one_refuses() -> None:
+    server = ScriptedServer(routes({"GET /x": Reply(json={})}), refuse=1)
+    client, _backend = make_client(server)
+    try:
+        await client.transport.request(
+            BaseURL.parse("http://8080-sb1.localhost:41337"), Request("GET", "/x")
+        )
+    finally:
+        await client.aclose()
+    assert server.hosts == [("127.0.0.1", 41337), ("::1", 41337)]
