@@ -179,7 +179,8 @@ const MODELS = {
 // ------------------------------------------------------------------------------------------
 // Operations. `args` lists each argument in wire order as "LOC[:KEY][@TYPE][=JSON default]":
 // LOC is path, query, body (one key of the JSON body) or whole_body (the JSON body is this
-// object); KEY the wire name when it differs; TYPE converts the vector's
+// object); an operation with `rawBody` (a content type) sends its one body argument's bytes,
+// base64 in a vector, as the whole body instead of JSON; KEY the wire name when it differs; TYPE converts the vector's
 // JSON value (datetime, a model name). No default means the argument is required.
 // `result`: a model name, "raw" (a JSON object; empty body or 204 reads as {}), "text",
 // "binary" or "none". `auth`: none, api_key (X-API-Key), bearer_api_key or bearer_jwt
@@ -235,6 +236,12 @@ const OPS = {
   "templates.upload_link": C("POST", "/v1/templates/files/upload-link", {
     files_hash: "body", content_length: "body",
   }, "FileUploadLink", "bearer_api_key"),
+  "templates.upload": {
+    ...C("PUT", "/v1/templates/files/upload/{files_hash}", {
+      files_hash: "path", signature: "query=null", data: 'body=""',
+    }, "raw", "none"),
+    rawBody: "application/gzip",
+  },
   "templates.build": C("POST", "/v1/templates/build", {
     name: "body", from_image: "body", cpu: "body=2", memory: "body=2048",
     disk_gb: "body:diskGB=10", steps: "body=[]", start_cmd: "body:startCmd=null",
@@ -712,7 +719,11 @@ function encode(op, args, auth) {
     else if (kind !== "none") headers.authorization = `Bearer ${auth}`;
   }
   let payload = Buffer.alloc(0);
-  if (hasBody) {
+  if (op.rawBody) {
+    const [value = ""] = Object.values(body);
+    payload = Buffer.from(value, "base64");
+    headers["content-type"] = op.rawBody;
+  } else if (hasBody) {
     payload = Buffer.from(JSON.stringify(body), "utf8");
     headers["content-type"] = "application/json";
   }
