@@ -3,6 +3,7 @@ dependencies), and its hand-written tables agree with the operation table and th
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import json
 import pathlib
@@ -103,6 +104,8 @@ def _default(field: attrs.Attribute[Any]) -> Any:
     default: Any = field.default
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         default = default.factory()
+    if isinstance(default, bytes):  # a raw body: base64 in the runner's JSON notation
+        return base64.b64encode(default).decode()
     return to_wire(default)
 
 
