@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import socket
 from typing import TYPE_CHECKING
 
 import anyio
@@ -194,12 +195,21 @@ async def serve_preview(live: LiveSandbox, exchange: Exchange, port: int) -> Non
     live.previews += 1
     try:
         processes = runtime.processes
-        connect = functools.partial(
-            connect_port, processes.init_pid, port, processes.pids, timeout=CONNECT_TIMEOUT
-        )
+        connected: list[socket.socket] = []
+
+        def connect() -> socket.socket:
+            sock = connect_port(processes.init_pid, port, processes.pids, timeout=CONNECT_TIMEOUT)
+            connected.append(sock)
+            return sock
+
         try:
             sock = await anyio.to_thread.run_sync(connect)
-        except PortUnreachable as exc:
+        except BaseException as exc:
+            # Cancelled while the thread connected: the thread's socket is nobody's but ours.
+            for orphan in connected:
+                orphan.close()
+            if not isinstance(exc, PortUnreachable):
+                raise
             raise Problem(
                 502,
                 f"Nothing in sandbox {live.id} accepts connections on port {port}: {exc.reason}",
