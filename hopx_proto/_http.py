@@ -17,6 +17,7 @@ import attrs
 import h11
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._http_fast import parse_head, request_bytes
 from ._value import Value
 
 __all__ = [
@@ -174,6 +175,14 @@ def _our_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
     return tuple((bytes(k), bytes(v)) for k, v in raw)
 
 
+# The phases of a client cycle on the fast path (see :mod:`hopx_proto._http_fast`); ``None``
+# in ``HTTPConnection._fast`` means h11 holds the connection's state.
+_IDLE = 0  # between cycles: h11 would be IDLE/IDLE with the buffered bytes unread
+_SENT = 1  # the whole request is out; the response head is awaited
+_BODY = 2  # the head was returned; ``_remaining`` body bytes are to come
+_DONE = 3  # the response ended; both sides are DONE
+
+
 class HTTPConnection:
     """One HTTP/1.1 connection, client or server side, with keep-alive reuse.
 
@@ -193,10 +202,7 @@ class HTTPConnection:
         self.role = role
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
-        self._conn = h11.Connection(
-            h11.CLIENT if role is Role.CLIENT else h11.SERVER,
-            max_incomplete_event_size=max_header_size,
-        )
+        self._conn = self._new_h11()
         self._body_seen = 0
         self._received = 0  # bytes fed to h11 so far
         self._head_start = 0  # where the next head begins, in those bytes
@@ -204,12 +210,69 @@ class HTTPConnection:
         self._send_error: LocalProtocolError | None = None
         self._pending_head: RequestHead | ResponseHead | None = None
         self._pending_body: list[bytes] = []
+        # The fast path of a client (h11 is not told about a cycle it does not see): its
+        # phase, the unread received bytes, whether EOF arrived, the cycle's request (to
+        # replay into h11 if the cycle leaves the fast path), the head returned, the body
+        # bytes still to come, and whether a write failed.
+        self._fast: int | None = _IDLE if role is Role.CLIENT else None
+        self._buffer = bytearray()
+        self._eof = False
+        self._sent: tuple[bytes, bytes, list[tuple[bytes, bytes]], bytes] | None = None
+        self._head_bytes = b""
+        self._remaining = 0
+        self._fast_send_failed = False
+
+    def _new_h11(self) -> h11.Connection:
+        return h11.Connection(
+            h11.CLIENT if self.role is Role.CLIENT else h11.SERVER,
+            max_incomplete_event_size=self.max_header_size,
+        )
+
+    def _leave_fast(self) -> None:
+        """Hand the connection to h11 in the state the fast path reached: a fresh h11
+        machine (the same as one between cycles) replays this cycle's request, the response
+        bytes already returned as events (the body as placeholders of the same length: h11
+        does not look at a counted body), then gets the unread bytes and the EOF."""
+        phase = self._fast
+        if phase is None:
+            return
+        self._fast = None
+        conn = self._conn = self._new_h11()
+        if phase != _IDLE:
+            assert self._sent is not None
+            method, target, headers, body = self._sent
+            conn.send(h11.Request(method=method, target=target, headers=headers))
+            if body:
+                conn.send(h11.Data(data=body))
+            conn.send(h11.EndOfMessage())
+            if self._fast_send_failed:
+                conn.send_failed()
+            if phase in (_BODY, _DONE):
+                conn.receive_data(self._head_bytes)
+                event = conn.next_event()
+                assert isinstance(event, h11.Response), event
+                if self._body_seen:
+                    conn.receive_data(bytes(self._body_seen))
+                    event = conn.next_event()
+                    assert isinstance(event, h11.Data), event
+                if phase == _DONE:
+                    event = conn.next_event()
+                    assert isinstance(event, h11.EndOfMessage), event
+        self._sent = None
+        self._head_bytes = b""
+        if self._buffer:
+            conn.receive_data(bytes(self._buffer))
+            self._buffer = bytearray()
+        if self._eof:
+            conn.receive_data(b"")
 
     # -- state ------------------------------------------------------------------------------
 
     @property
     def is_reusable(self) -> bool:
         """Both sides finished their message and the connection may carry another."""
+        if self._fast is not None:
+            return self._fast == _DONE and self._error is None and self._send_error is None
         return (
             self._error is None
             and self._send_error is None
@@ -220,11 +283,15 @@ class HTTPConnection:
     @property
     def is_idle(self) -> bool:
         """Nothing sent or received on the current cycle yet."""
+        if self._fast is not None:
+            return self._fast == _IDLE
         return self._conn.our_state is h11.IDLE and self._conn.their_state is h11.IDLE
 
     @property
     def is_closed(self) -> bool:
         """The connection cannot carry any more messages."""
+        if self._fast is not None:  # the fast path never reaches a closing state
+            return self._error is not None or self._send_error is not None
         closed = (h11.CLOSED, h11.MUST_CLOSE, h11.ERROR)
         return (
             self._error is not None
@@ -235,17 +302,28 @@ class HTTPConnection:
 
     @property
     def their_message_done(self) -> bool:
+        if self._fast is not None:
+            return self._fast == _DONE
         return self._conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED)
 
     @property
     def trailing_data(self) -> bytes:
         """Bytes received after a protocol switch (e.g. a WebSocket upgrade)."""
+        if self._fast is not None:
+            return bytes(self._buffer)
         data, _closed = self._conn.trailing_data
         return bytes(data)
 
     def start_next_cycle(self) -> None:
         """Reset for the next request/response on a kept-alive connection."""
         self._check_usable()
+        if self._fast == _DONE and self._send_error is None:
+            self._fast = _IDLE
+            self._sent = None
+            self._head_bytes = b""
+            self._body_seen = 0
+            return
+        self._leave_fast()
         try:
             self._conn.start_next_cycle()
         except h11.LocalProtocolError as exc:
@@ -273,6 +351,7 @@ class HTTPConnection:
     def _send(self, make: Callable[[], h11._events.Event]) -> bytes:
         """Build the h11 event and send it; h11 validates in both steps."""
         self._check_usable()
+        self._leave_fast()
         if self._send_error is not None:
             raise LocalProtocolError(
                 "nothing more can be sent after a failed write"
@@ -309,6 +388,9 @@ class HTTPConnection:
             raise LocalProtocolError(
                 "request method and target must be ASCII (percent-encode the target)"
             ) from None
+        fast = self._send_fast(method, target, headers, request.body)
+        if fast is not None:
+            return fast
         out = self._send(lambda: h11.Request(method=method, target=target, headers=headers))
         if request.body is not None:
             body = request.body
@@ -316,6 +398,37 @@ class HTTPConnection:
                 out += self._send(lambda: h11.Data(data=body))
             out += self._send(h11.EndOfMessage)
         return out
+
+    def _send_fast(
+        self,
+        method: bytes,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
+    ) -> bytes | None:
+        """The request's bytes from the fast path, or ``None`` for h11 to send it (it then
+        also raises what h11 raises). A connection h11 holds comes back to the fast path
+        between cycles, with the bytes h11 had buffered."""
+        if body is None or self._error is not None or self._send_error is not None:
+            return None
+        fast = self._fast
+        if fast is None:
+            conn = self._conn
+            if conn.our_state is not h11.IDLE or conn.their_state is not h11.IDLE:
+                return None
+        elif fast != _IDLE:
+            return None
+        data = request_bytes(method, target, headers, body)
+        if data is None:
+            return None
+        if fast is None:
+            buffered, closed = self._conn.trailing_data
+            self._buffer = bytearray(buffered)
+            self._eof = closed
+        self._fast = _SENT
+        self._fast_send_failed = False
+        self._sent = (method, target, headers, body)
+        return data
 
     def send_response(self, response: Response) -> bytes:
         """Bytes for a response: head and, if ``response.body`` is bytes, body and end."""
@@ -356,7 +469,12 @@ class HTTPConnection:
         """Record that writing failed: nothing more is sent and the connection will not be
         reused. Receiving goes on, so a reply the peer sent before reading the whole message
         (a server refusing a request body early, RFC 9112 section 9.3) can still be read."""
-        self._conn.send_failed()
+        if self._fast in (_SENT, _BODY, _DONE):
+            self._fast_send_failed = True  # h11 takes over, told of the failed write
+            self._leave_fast()
+        else:
+            self._leave_fast()
+            self._conn.send_failed()
         self._send_error = self._send_error or LocalProtocolError("sending failed")
 
     # -- receiving --------------------------------------------------------------------------
@@ -364,6 +482,15 @@ class HTTPConnection:
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the peer; ``b""`` means the peer closed its side."""
         self._check_usable()
+        if self._fast is not None:
+            if not data:
+                self._eof = True
+                return
+            if not self._eof:
+                self._buffer += data
+                self._received += len(data)
+                return
+            self._leave_fast()  # data after EOF: h11 says what is wrong
         try:
             self._conn.receive_data(data)
         except RuntimeError as exc:  # data after EOF
@@ -373,6 +500,10 @@ class HTTPConnection:
     def next_event(self) -> HTTPEvent | NeedData:
         """The next event parsed from received bytes, or ``NEED_DATA``."""
         self._check_usable()
+        if self._fast is not None:
+            fast = self._next_fast()
+            if fast is not None:
+                return fast
         while True:
             try:
                 event = self._conn.next_event()
@@ -420,8 +551,67 @@ class HTTPConnection:
                 return ConnectionClosed()
             raise self._fail_remote(f"unexpected event {type(event).__name__}")
 
+    def _next_fast(self) -> HTTPEvent | NeedData | None:
+        """The next event of a fast cycle, or ``None`` once the cycle is h11's (then h11
+        answers)."""
+        phase = self._fast
+        buffer = self._buffer
+        if phase == _BODY:
+            remaining = self._remaining
+            if not remaining:
+                self._fast = _DONE
+                self._head_start = self._received - len(buffer)
+                return EndOfMessage()
+            if buffer:
+                if len(buffer) <= remaining:
+                    data = bytes(buffer)
+                    buffer.clear()
+                else:
+                    data = bytes(buffer[:remaining])
+                    del buffer[:remaining]
+                self._remaining = remaining - len(data)
+                self._body_seen += len(data)
+                if self._body_seen > self.max_body_size:
+                    raise self._fail_remote(
+                        f"body larger than the limit of {self.max_body_size} bytes", 413
+                    )
+                return BodyChunk(data)
+            if not self._eof:
+                return NEED_DATA
+        elif phase == _SENT:
+            head = parse_head(buffer)
+            if head is not None:
+                end = self._received - len(buffer) + head.size
+                if end - self._head_start <= self.max_header_size:
+                    self._head_bytes = bytes(buffer[: head.size])
+                    del buffer[: head.size]
+                    self._head_start = end
+                    self._fast = _BODY
+                    self._remaining = head.length
+                    self._body_seen = 0
+                    return ResponseHead(
+                        status=head.status,
+                        headers=head.headers,
+                        reason=head.reason.decode("latin-1"),
+                    )
+            elif (
+                not self._eof
+                and b"\n\r\n" not in buffer
+                and b"\n\n" not in buffer
+                and len(buffer) <= self.max_header_size
+                and not buffer.startswith((b"\n", b"\r\n"))
+                and (not buffer or buffer[0] >= 0x21)
+            ):
+                return NEED_DATA  # an incomplete head that h11 would wait for too
+        elif phase == _DONE and (buffer or not self._eof):
+            return NEED_DATA  # h11 pauses: the next cycle reads what is there
+        self._leave_fast()
+        return None
+
     def _consumed(self) -> int:
-        """How many received bytes h11 has parsed (fed minus still buffered)."""
+        """How many received bytes have been parsed (fed minus still buffered)."""
+        if self._fast is not None:
+            return self._received - len(self._buffer)
         return self._received - len(self._conn.trailing_data[0])
 
     def _check_head_size(self) -> None:

@@ -1,0 +1,150 @@
+"""The common HTTP/1.1 client exchange without h11's per-event machinery.
+
+A request whose body is known (``Content-Length`` framing, or no body) and a response framed
+by one ``Content-Length`` make up almost every call a client makes. For them,
+:class:`hopx_proto.HTTPConnection` writes the request bytes and parses the response head here,
+with h11's own grammar (the patterns below are those of ``h11._abnf``), and counts the body
+itself. Everything else (chunked bodies, ``1xx``, upgrades, ``Connection: close``, HTTP/1.0,
+EOF or any doubt about the bytes) goes to h11, which then sees the whole cycle replayed. The
+differential tests in ``tests/test_http_fast.py`` hold the two paths to the same events, the
+same errors and the same bytes on the wire.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["Head", "parse_head", "request_bytes"]
+
+_OWS = r"[ \t]*"
+_TOKEN = r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+"
+_VCHAR = r"[\x21-\x7e]"
+_FIELD_VCHAR = r"[^\x00\s]"
+_FIELD_CONTENT = rf"{_FIELD_VCHAR}+(?:[ \t]+{_FIELD_VCHAR}+)*"
+_FIELD_VALUE = rf"({_FIELD_CONTENT})?"
+
+_token = re.compile(_TOKEN.encode()).fullmatch
+_target = re.compile(rf"{_VCHAR}+".encode()).fullmatch
+_field_value = re.compile(_FIELD_VALUE.encode()).fullmatch
+_header_line = re.compile(
+    rf"(?P<field_name>{_TOKEN}):{_OWS}(?P<field_value>{_FIELD_VALUE}){_OWS}".encode()
+).fullmatch
+_status_line = re.compile(
+    rf"HTTP/(?P<http_version>[0-9]\.[0-9]) (?P<status_code>[0-9]{{3}})"
+    rf"(?: (?P<reason>([ \t]|{_FIELD_VCHAR})*))?".encode()
+).fullmatch
+_content_length = re.compile(rb"[0-9]{1,20}").fullmatch
+
+#: Request headers whose meaning h11 acts on beyond framing: such requests take h11's path.
+_SPECIAL_REQUEST = frozenset({b"connection", b"upgrade", b"expect", b"transfer-encoding"})
+#: Methods whose response framing differs (no body after HEAD, a tunnel after CONNECT).
+_SPECIAL_METHODS = frozenset({b"HEAD", b"CONNECT"})
+
+
+def request_bytes(
+    method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+) -> bytes | None:
+    """The bytes h11 would write for this request and its whole ``body``, or ``None`` when
+    h11 must handle it (anything it would refuse, or whose state it would change beyond a
+    plain keep-alive cycle).
+
+    Args:
+        method: the method, ASCII.
+        target: the request target, ASCII.
+        headers: the header pairs as they will be sent (framing headers included).
+        body: the whole body.
+    """
+    if method in _SPECIAL_METHODS or not _token(method) or not _target(target):
+        return None
+    host: bytes | None = None
+    length: bytes | None = None
+    lines = [method, b" ", target, b" HTTP/1.1\r\n", b""]  # [4]: the Host line, written first
+    for name, value in headers:
+        lower = name.lower()
+        if not _token(name) or not _field_value(value) or lower in _SPECIAL_REQUEST:
+            return None
+        if lower == b"host":
+            if host is not None:
+                return None
+            host = name + b": " + value + b"\r\n"
+            continue
+        if lower == b"content-length":
+            if length is not None or not _content_length(value):
+                return None
+            length = value
+        lines.append(name + b": " + value + b"\r\n")
+    if host is None:
+        return None
+    if (int(length) if length is not None else 0) != len(body):
+        return None
+    lines[4] = host
+    lines.append(b"\r\n")
+    lines.append(body)
+    return b"".join(lines)
+
+
+class Head:
+    """A parsed response head: status, reason, headers and the body's length.
+
+    Attributes:
+        status: the status code.
+        reason: the reason phrase, as sent.
+        headers: ``(lowercase name, value)`` pairs.
+        length: the ``Content-Length``.
+        size: bytes of the head on the wire, blank line included.
+    """
+
+    __slots__ = ("headers", "length", "reason", "size", "status")
+
+    def __init__(
+        self,
+        status: int,
+        reason: bytes,
+        headers: tuple[tuple[bytes, bytes], ...],
+        length: int,
+        size: int,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.length = length
+        self.size = size
+
+
+def parse_head(buffer: bytearray) -> Head | None:
+    """The response head at the start of ``buffer`` when this path can take it: complete,
+    well formed, HTTP/1.1, a final status with a body, framed by one ``Content-Length``, and
+    not asking to close; ``None`` otherwise (incomplete, or for h11 to judge). The buffer is
+    left as it is.
+    """
+    end = buffer.find(b"\r\n\r\n")
+    if end <= 0:
+        return None
+    head = bytes(buffer[:end])
+    if head.count(b"\n") != head.count(b"\r\n"):
+        return None  # a bare LF: h11 splits lines differently
+    lines = head.split(b"\r\n")
+    status_match = _status_line(lines[0])
+    if status_match is None or status_match["http_version"] != b"1.1":
+        return None
+    status = int(status_match["status_code"])
+    if status < 200 or status in (204, 304):
+        return None
+    headers = []
+    length: int | None = None
+    for line in lines[1:]:
+        match = _header_line(line)
+        if match is None:
+            return None
+        name = match["field_name"].lower()
+        value = match["field_value"]
+        if name == b"content-length":
+            if length is not None or not _content_length(value):
+                return None
+            length = int(value)
+        elif name == b"transfer-encoding" or (name == b"connection" and b"close" in value.lower()):
+            return None
+        headers.append((name, value))
+    if length is None:
+        return None
+    return Head(status, status_match["reason"] or b"", tuple(headers), length, end + 4)
