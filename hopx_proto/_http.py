@@ -579,6 +579,8 @@ class HTTPConnection:
             if not self._eof:
                 return NEED_DATA
         elif phase == _SENT:
+            if not buffer and not self._eof:
+                return NEED_DATA  # nothing yet: the usual first call, before any read
             head = parse_head(buffer)
             if head is not None:
                 end = self._received - len(buffer) + head.size

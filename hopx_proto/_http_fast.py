@@ -40,6 +40,14 @@ _SPECIAL_REQUEST = frozenset({b"connection", b"upgrade", b"expect", b"transfer-e
 #: Methods whose response framing differs (no body after HEAD, a tunnel after CONNECT).
 _SPECIAL_METHODS = frozenset({b"HEAD", b"CONNECT"})
 
+#: Header lines already checked, by ``(name, value)`` (requests) or by line (responses): a
+#: client sends and receives the same few again and again. Only lines with no meaning to the
+#: framing go in (not Host, Content-Length, or those h11 acts on); emptied when full.
+_CACHE_SIZE = 512
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+_request_lines: dict[tuple[bytes, bytes], bytes] = {}
+_response_lines: dict[bytes, tuple[bytes, bytes]] = {}
+
 
 def request_bytes(
     method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes
@@ -60,6 +68,10 @@ def request_bytes(
     length: bytes | None = None
     lines = [method, b" ", target, b" HTTP/1.1\r\n", b""]  # [4]: the Host line, written first
     for name, value in headers:
+        line = _request_lines.get((name, value))
+        if line is not None:  # a header sent before, and checked then
+            lines.append(line)
+            continue
         lower = name.lower()
         if not _token(name) or not _field_value(value) or lower in _SPECIAL_REQUEST:
             return None
@@ -72,7 +84,13 @@ def request_bytes(
             if length is not None or not _content_length(value):
                 return None
             length = value
-        lines.append(name + b": " + value + b"\r\n")
+            lines.append(name + b": " + value + b"\r\n")
+            continue
+        line = name + b": " + value + b"\r\n"
+        if len(_request_lines) >= _CACHE_SIZE:
+            _request_lines.clear()
+        _request_lines[name, value] = line
+        lines.append(line)
     if host is None:
         return None
     if (int(length) if length is not None else 0) != len(body):
@@ -133,11 +151,19 @@ def parse_head(buffer: bytearray) -> Head | None:
     headers = []
     length: int | None = None
     for line in lines[1:]:
+        known = _response_lines.get(line)
+        if known is not None:
+            headers.append(known)
+            continue
         match = _header_line(line)
         if match is None:
             return None
         name = match["field_name"].lower()
         value = match["field_value"]
+        if name not in _FRAMING:
+            if len(_response_lines) >= _CACHE_SIZE:
+                _response_lines.clear()
+            _response_lines[line] = (name, value)
         if name == b"content-length":
             if length is not None or not _content_length(value):
                 return None

@@ -318,23 +318,15 @@ class BlockingBackend(BackendBase):
 
     name = "sync"
 
-    async def connect_tcp(
-        self, host: str, port: int, *, tls: object | None, server_hostname: str | None
-    ) -> ByteStream:
-        """A TCP connection to ``host:port`` (each resolved address, IPv4 or IPv6, in turn),
-        with TLS if ``tls``, checking ``server_hostname`` (``host`` when ``None``).
+    async def open_tcp(self, host: str, port: int) -> BlockingByteStream:
+        """A TCP connection to ``host:port`` (each resolved address, IPv4 or IPv6, in turn);
+        :meth:`connect_tcp` (of :class:`hopx_io.BackendBase`) adds TLS.
 
         Raises:
-            NetworkError: the connection or the TLS handshake failed (``request_sent=False``).
+            NetworkError: the connection failed (``request_sent=False``).
         """
-        if tls is not None and not isinstance(tls, ssl.SSLContext):
-            raise NetworkError("TLS needs an ssl.SSLContext", request_sent=False)
         end, scope = _bound(None)
-        sock = _connect(host, port, end, scope)
-        stream = BlockingByteStream(sock)
-        if tls is None:
-            return stream
-        return await self.start_tls(stream, tls=tls, server_hostname=server_hostname or host)
+        return BlockingByteStream(_connect(host, port, end, scope))
 
     async def start_tls(
         self, stream: ByteStream, *, tls: object, server_hostname: str

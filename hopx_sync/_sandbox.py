@@ -69,7 +69,7 @@ class _LockedPool(ConnectionPool[C]):
             return super().close()
 
 
-class Client(aio.Client, backend=BlockingBackend):
+class Client(aio.Client, backend=BlockingBackend, pool=_LockedPool):
     """Credentials and one connection pool for blocking calls; share it between threads.
 
     Takes the arguments of :class:`hopx_proto.aio.Client` (``api_key``, ``base_url``,
@@ -84,7 +84,6 @@ class Client(aio.Client, backend=BlockingBackend):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._holders_lock = threading.Lock()
-        self.transport._pool = _LockedPool(self.transport._pool.limits)
 
     def acquire(self) -> None:
         """One more sandbox object uses this client."""

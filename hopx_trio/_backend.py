@@ -113,14 +113,12 @@ class TrioBackend(BackendBase):
 
     name = "trio"
 
-    async def connect_tcp(
-        self, host: str, port: int, *, tls: object | None, server_hostname: str | None
-    ) -> ByteStream:
-        """A TCP connection to ``host:port`` (happy eyeballs), with TLS if ``tls``, checking
-        ``server_hostname`` (``host`` when ``None``).
+    async def open_tcp(self, host: str, port: int) -> TrioByteStream:
+        """A TCP connection to ``host:port`` (happy eyeballs); :meth:`connect_tcp` (of
+        :class:`hopx_io.BackendBase`) adds TLS.
 
         Raises:
-            NetworkError: the connection or the TLS handshake failed (``request_sent=False``).
+            NetworkError: the connection failed (``request_sent=False``).
         """
         try:
             sock = await trio.open_tcp_stream(host, port)
@@ -128,10 +126,7 @@ class TrioBackend(BackendBase):
             raise NetworkError(
                 f"cannot connect to {host}:{port}: {exc}", request_sent=False
             ) from exc
-        stream = TrioByteStream(sock)
-        if tls is None:
-            return stream
-        return await self.start_tls(stream, tls=tls, server_hostname=server_hostname or host)
+        return TrioByteStream(sock)
 
     async def start_tls(
         self, stream: ByteStream, *, tls: object, server_hostname: str

@@ -18,7 +18,7 @@ from .._ops._base import Auth, Operation
 from .._policy import GiveUp, RetryPolicy, TokenState
 from .._url import BaseURL
 from ._backend import Backend
-from ._pool import PoolLimits
+from ._pool import ConnectionPool, PoolLimits
 from ._transport import BodySink, HTTPTransport, ProxyConfig, Timeouts
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
@@ -53,7 +53,9 @@ class Client:
     """Credentials, a connection pool and the retry policy, shared by sandboxes.
 
     An adapter binds it to its event loop by subclassing with ``backend=``: ``class
-    Client(aio.Client, backend=TrioBackend)``; the subclass then makes its own backend.
+    Client(aio.Client, backend=TrioBackend)``; the subclass then makes its own backend. A
+    driver whose client is shared by threads also passes ``pool=``, the
+    :class:`ConnectionPool` class (taking the pool limits) whose bookkeeping locks.
 
     Args:
         backend: the event-loop capabilities; the bound backend of an adapter's subclass
@@ -79,13 +81,21 @@ class Client:
 
     #: Makes the backend of a client created without one (set by ``backend=`` on a subclass).
     _backend_factory: ClassVar[Callable[[Mapping[str, str] | None], Backend] | None] = None
+    #: Makes the connection pool's bookkeeping from the limits (set by ``pool=``).
+    _pool_factory: ClassVar[Callable[[PoolLimits | None], ConnectionPool[Any]]] = ConnectionPool
 
     def __init_subclass__(
-        cls, *, backend: Callable[[Mapping[str, str] | None], Backend] | None = None, **kw: Any
+        cls,
+        *,
+        backend: Callable[[Mapping[str, str] | None], Backend] | None = None,
+        pool: Callable[[PoolLimits | None], ConnectionPool[Any]] | None = None,
+        **kw: Any,
     ) -> None:
         super().__init_subclass__(**kw)
         if backend is not None:
             cls._backend_factory = backend
+        if pool is not None:
+            cls._pool_factory = pool
 
     def __init__(
         self,
@@ -132,6 +142,7 @@ class Client:
             timeouts=Timeouts(connect=connect_timeout, read=timeout),
             proxies=proxies,
             user_agent=f"{USER_AGENT} ({backend.name})",
+            pool=type(self)._pool_factory(limits),
         )
         #: Sandbox JWTs by sandbox id, shared by every sandbox object of this client.
         self.tokens: dict[str, TokenState] = {}

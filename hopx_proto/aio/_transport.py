@@ -195,6 +195,9 @@ class HTTPTransport:
         timeouts: default deadlines; each call may pass its own.
         proxies: proxy settings; read from the backend's environment when ``None``.
         user_agent: the ``User-Agent`` header.
+        pool: the bookkeeping of idle connections; a :class:`ConnectionPool` of ``limits``
+            when ``None`` (a driver whose calls run on several threads passes one that
+            locks). Its own limits apply then, not ``limits``.
     """
 
     def __init__(
@@ -206,6 +209,7 @@ class HTTPTransport:
         timeouts: Timeouts | None = None,
         proxies: ProxyConfig | None = None,
         user_agent: str = "hopx-sansio",
+        pool: ConnectionPool[Any] | None = None,
     ) -> None:
         self.backend = backend
         self._tls = tls
@@ -214,7 +218,9 @@ class HTTPTransport:
         self.user_agent = user_agent
         #: ``(user_agent, its header)``, encoded once for as long as the attribute holds.
         self._user_agent = (user_agent, (b"user-agent", user_agent.encode()))
-        self._pool: ConnectionPool[_Connection] = ConnectionPool(limits)
+        self._pool: ConnectionPool[_Connection] = (
+            pool if pool is not None else ConnectionPool(limits)
+        )
         self._slots: dict[PoolKey, Any] = {}
         self._active: set[_Connection] = set()
         self._closed = False
