@@ -3,6 +3,8 @@ cancel scopes, locks and worker threads, and trio's clock."""
 
 from __future__ import annotations
 
+import os
+import select
 import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -43,6 +45,16 @@ class _Uncontended:
         self._inner.release()
 
 
+def _readable(fd: int) -> bool:
+    """Whether a read of the socket ``fd`` returns at once: bytes, EOF or an error wait (a
+    closed socket, ``fd < 0``, fails at once too)."""
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class TrioByteStream:
     """A trio stream (TCP, maybe TLS) with errors mapped to :class:`NetworkError`.
 
@@ -52,6 +64,11 @@ class TrioByteStream:
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
+        # The socket of a plain TCP stream (``None`` under TLS). A cancel scope per read and
+        # per write is most of what a small request costs here, and a wait that cannot
+        # block needs none: a write the socket takes whole, a read with bytes (or EOF)
+        # already waiting. Those go without one; only a real wait gets its deadline.
+        self._socket = stream.socket if isinstance(stream, trio.SocketStream) else None
 
     async def send_all(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Write all of ``data``.
@@ -64,6 +81,18 @@ class TrioByteStream:
             if timeout is None:
                 await self.stream.send_all(data)
                 return
+            if self._socket is not None and data:
+                # As trio's own socket calls do: a cancel point, the write attempted at once,
+                # then a schedule point. Only what the socket did not take waits, bounded.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                try:
+                    sent = os.write(self._socket.fileno(), data)
+                except BlockingIOError:
+                    sent = 0
+                if sent == len(data):
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    return
+                data = data[sent:]
             with trio.move_on_after(timeout):
                 await self.stream.send_all(data)
                 return
@@ -82,7 +111,7 @@ class TrioByteStream:
         # maps (and page-faults) fresh memory for it on every read.
         max_bytes = min(max_bytes, MAX_CHUNK)
         try:
-            if timeout is None:
+            if timeout is None or (self._socket is not None and _readable(self._socket.fileno())):
                 return bytes(await self.stream.receive_some(max_bytes))
             with trio.move_on_after(timeout):
                 return bytes(await self.stream.receive_some(max_bytes))
