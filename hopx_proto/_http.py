@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
-from typing import TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 import h11
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 Headers: TypeAlias = tuple[tuple[bytes, bytes], ...]
+_Message = TypeVar("_Message", "Request", "Response")
 
 DEFAULT_MAX_HEADER_SIZE = 64 * 1024
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
@@ -118,6 +119,22 @@ class Response(_HeaderLookup, Value):
         names = {k for k, _ in new}
         kept = tuple((k, v) for k, v in self.headers if k not in names)
         return attrs.evolve(self, headers=kept + new)
+
+
+def _built(cls: type[_Message], *values: object) -> _Message:
+    """A :class:`Request` or :class:`Response` of ``values`` (its fields in order) whose
+    headers are normalized already: the converter's pass over them is skipped."""
+    message = object.__new__(cls)
+    names: tuple[str, ...] | None = _FIELD_NAMES.get(cls)
+    if names is None:
+        fields: Any = cls.__attrs_attrs__
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in fields)
+    for name, value in zip(names, values, strict=True):
+        object.__setattr__(message, name, value)
+    return message
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 @attrs.frozen(repr=False, eq=False)

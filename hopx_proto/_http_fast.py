@@ -46,6 +46,8 @@ _SPECIAL_METHODS = frozenset({b"HEAD", b"CONNECT"})
 _CACHE_SIZE = 512
 _FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 _request_lines: dict[tuple[bytes, bytes], bytes] = {}
+_request_starts: dict[tuple[bytes, bytes], bytes] = {}
+_status_lines: dict[bytes, tuple[int, bytes]] = {}
 _response_lines: dict[bytes, tuple[bytes, bytes]] = {}
 
 
@@ -62,11 +64,17 @@ def request_bytes(
         headers: the header pairs as they will be sent (framing headers included).
         body: the whole body.
     """
-    if method in _SPECIAL_METHODS or not _token(method) or not _target(target):
-        return None
+    start = _request_starts.get((method, target))
+    if start is None:
+        if method in _SPECIAL_METHODS or not _token(method) or not _target(target):
+            return None
+        start = method + b" " + target + b" HTTP/1.1\r\n"
+        if len(_request_starts) >= _CACHE_SIZE:
+            _request_starts.clear()
+        _request_starts[method, target] = start
     host: bytes | None = None
     length: bytes | None = None
-    lines = [method, b" ", target, b" HTTP/1.1\r\n", b""]  # [4]: the Host line, written first
+    lines = [start, b""]  # [1]: the Host line, written first
     for name, value in headers:
         line = _request_lines.get((name, value))
         if line is not None:  # a header sent before, and checked then
@@ -95,7 +103,7 @@ def request_bytes(
         return None
     if (int(length) if length is not None else 0) != len(body):
         return None
-    lines[4] = host
+    lines[1] = host
     lines.append(b"\r\n")
     lines.append(body)
     return b"".join(lines)
@@ -142,18 +150,24 @@ def parse_head(buffer: bytearray) -> Head | None:
     if head.count(b"\n") != head.count(b"\r\n"):
         return None  # a bare LF: h11 splits lines differently
     lines = head.split(b"\r\n")
-    status_match = _status_line(lines[0])
-    if status_match is None or status_match["http_version"] != b"1.1":
-        return None
-    status = int(status_match["status_code"])
+    known = _status_lines.get(lines[0])
+    if known is None:
+        status_match = _status_line(lines[0])
+        if status_match is None or status_match["http_version"] != b"1.1":
+            return None
+        known = (int(status_match["status_code"]), status_match["reason"] or b"")
+        if len(_status_lines) >= _CACHE_SIZE:
+            _status_lines.clear()
+        _status_lines[lines[0]] = known
+    status, reason = known
     if status < 200 or status in (204, 304):
         return None
     headers = []
     length: int | None = None
     for line in lines[1:]:
-        known = _response_lines.get(line)
-        if known is not None:
-            headers.append(known)
+        pair = _response_lines.get(line)
+        if pair is not None:
+            headers.append(pair)
             continue
         match = _header_line(line)
         if match is None:
@@ -173,4 +187,4 @@ def parse_head(buffer: bytearray) -> Head | None:
         headers.append((name, value))
     if length is None:
         return None
-    return Head(status, status_match["reason"] or b"", tuple(headers), length, end + 4)
+    return Head(status, reason, tuple(headers), length, end + 4)

@@ -158,6 +158,9 @@ class BlockingByteStream:
         sock.setblocking(False)
         self.sock = sock
         self._closed = False
+        # A write went out since the last read: the reply cannot be there yet, so the next
+        # read waits first rather than trying a recv bound to fail.
+        self._wrote = False
 
     def _lost(self, doing: str, exc: BaseException) -> NetworkError:
         error = NetworkError(f"connection lost while {doing}: {exc!r}")
@@ -193,6 +196,7 @@ class BlockingByteStream:
             raise self._lost("sending", exc) from exc
         finally:
             view.release()
+        self._wrote = True
 
     async def receive_some(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         """Up to ``max_bytes`` bytes, waiting ``timeout`` seconds at most (``None``: no
@@ -207,6 +211,10 @@ class BlockingByteStream:
         end, scope = _bound(timeout)
         sock = self.sock
         size = min(max_bytes, MAX_CHUNK)
+        if self._wrote:
+            self._wrote = False
+            if not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+                self._wait_readable(end, scope, timeout)
         while True:
             try:
                 return sock.recv(size)
@@ -218,10 +226,13 @@ class BlockingByteStream:
                 if isinstance(exc, ssl.SSLEOFError):
                     return b""
                 raise self._lost("receiving", exc) from exc
-            if not _wait(sock, _READ, end):
-                if scope is not None:
-                    raise Cancelled(scope)
-                raise TimeoutError(f"nothing received within {timeout:g} s")
+            self._wait_readable(end, scope, timeout)
+
+    def _wait_readable(self, end: float | None, scope: Scope | None, timeout: float | None) -> None:
+        if not _wait(self.sock, _READ, end):
+            if scope is not None:
+                raise Cancelled(scope)
+            raise TimeoutError(f"nothing received within {timeout:g} s")
 
     def is_stale(self) -> bool:
         """Whether the idle connection was closed or reset by the peer, or has unread bytes."""
@@ -289,11 +300,45 @@ def _connect(host: str, port: int, end: float | None, scope: Scope | None) -> so
     )
 
 
+class _Slots:
+    """A semaphore of ``value`` slots: a plain lock guards the count, and a condition is
+    waited on only when no slot is free (``threading.Semaphore`` takes its condition on
+    every acquire and release, which a request pays twice)."""
+
+    def __init__(self, value: int) -> None:
+        self._lock = threading.Lock()
+        self._free = value
+        self._released = threading.Condition(self._lock)
+        self._waiting = 0
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        with self._lock:
+            if self._free:
+                self._free -= 1
+                return True
+            if not blocking:
+                return False
+            self._waiting += 1
+            try:
+                if not self._released.wait_for(lambda: self._free > 0, timeout):
+                    return False
+            finally:
+                self._waiting -= 1
+            self._free -= 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._free += 1
+            if self._waiting:
+                self._released.notify()
+
+
 class _Lock:
     """A :mod:`threading` lock or semaphore as ``async with``; waiting for it honours the
     enclosing deadlines."""
 
-    def __init__(self, inner: threading.Lock | threading.Semaphore) -> None:
+    def __init__(self, inner: threading.Lock | _Slots) -> None:
         self._inner = inner
 
     async def __aenter__(self) -> None:
@@ -380,8 +425,8 @@ class BlockingBackend(BackendBase):
         return _Lock(threading.Lock())
 
     def semaphore(self, value: int) -> LockLike:
-        """A ``threading.Semaphore`` of ``value`` slots."""
-        return _Lock(threading.Semaphore(value))
+        """A semaphore of ``value`` slots for threads."""
+        return _Lock(_Slots(value))
 
     def monotonic(self) -> float:
         """``time.monotonic()``."""

@@ -41,21 +41,15 @@ def check_no_running_loop(what: str) -> None:
         LocalProtocolError: ``what`` was called from inside a running asyncio or trio loop;
             the message names the async package to use instead.
     """
+    # Asked without raising (this runs before every call): neither loop is imported unless a
+    # program uses it, and each says whether it runs in this thread without an exception.
     running = None
     asyncio = sys.modules.get("asyncio")
-    if asyncio is not None:
-        try:
-            asyncio.get_running_loop()
-            running = "asyncio"
-        except RuntimeError:
-            pass
+    if asyncio is not None and asyncio._get_running_loop() is not None:
+        running = "asyncio"
     trio = sys.modules.get("trio")
-    if running is None and trio is not None:
-        try:
-            trio.lowlevel.current_task()
-            running = "trio"
-        except RuntimeError:
-            pass
+    if running is None and trio is not None and trio.lowlevel.in_trio_run():
+        running = "trio"
     if running is not None:
         package = "hopx_trio" if running == "trio" else "hopx_asyncio"
         raise LocalProtocolError(

@@ -229,7 +229,7 @@ class Agent:
             HopxError: the typed error of the agent's reply, or of the transport.
         """
         self.check_alive(op.name)
-        base = await self.base_url()
+        base = self._base if self._base is not None else await self.base_url()
         credential = await self.token()
         timeouts = None
         if read_timeout is not None:

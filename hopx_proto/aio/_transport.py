@@ -40,6 +40,7 @@ from .._http import (
     Response,
     ResponseHead,
     Role,
+    _built,
 )
 from .._url import BaseURL
 from .._value import Value
@@ -440,15 +441,23 @@ class HTTPTransport:
         host = conn.host
         if host is None:  # the same for every request on the connection: its key holds it
             host = conn.host = (b"host", base.host_header.encode("idna"))
-        headers = [(k, v) for k, v in request.headers if k != b"host"]
+        headers = []
+        agent = False
+        for item in request.headers:
+            name = item[0]
+            if name == b"host":
+                continue
+            if name == b"user-agent":
+                agent = True
+            headers.append(item)
         headers.append(host)
-        if not any(k == b"user-agent" for k, _ in headers):
+        if not agent:
             if self._user_agent[0] != self.user_agent:
                 self._user_agent = (self.user_agent, (b"user-agent", self.user_agent.encode()))
             headers.append(self._user_agent[1])
-        # Built directly: the headers are normalized bytes already, and attrs.evolve would
-        # look up every field of the class again on every request.
-        out = Request(request.method, target, tuple(headers), request.body)
+        # Built directly: the headers are normalized bytes already (no converter pass, and
+        # no attrs.evolve looking up every field of the class again on every request).
+        out = _built(Request, request.method, target, tuple(headers), request.body)
         if _logger.isEnabledFor(logging.DEBUG):
             _logger.debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
         if max_body_size is not None:
@@ -514,7 +523,8 @@ class HTTPTransport:
                     chunks.append(event.data)
             elif isinstance(event, EndOfMessage) and head is not None:
                 _logger.debug("<- %s %s: %d", request.method, target, head.status)
-                return Response(head.status, head.headers, b"".join(chunks), head.reason)
+                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                return _built(Response, head.status, head.headers, body, head.reason)
             elif isinstance(event, ConnectionClosed):
                 raise NetworkError(
                     f"the server closed the connection before answering {request.path}",
