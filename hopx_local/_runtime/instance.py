@@ -32,9 +32,16 @@ from .cgroups import SandboxCgroup
 from .errors import fault
 from .isolation import BOOT_DIR, BOOT_MOUNT, CODE_ID, IsolationMode, SandboxLayout, bwrap_path
 from .languages import python_executable
-from .mounts import detached_tree, parent_dirs, sandbox_mounts, system_args
+from .mounts import (
+    detached_tree,
+    interpreter_prefixes,
+    parent_dirs,
+    sandbox_mounts,
+    system_args,
+)
 from .process import SandboxProcess
 from .procfs import kill_all
+from .rootfs import system_layers
 
 __all__ = ["InstanceSpec", "SandboxInstance", "init_python"]
 
@@ -42,7 +49,8 @@ log = logging.getLogger("hopx.local.runtime")
 
 #: Capabilities the init keeps inside the sandbox's user namespace (never on the host):
 #: attaching mounts and creating pid namespaces, switching to the code's user, setting the
-#: sandbox's user-namespace limit. Programs it starts get none.
+#: sandbox's user-namespace limit. Programs it starts get none in that namespace (with a
+#: writable system, code is root of a user namespace of its own, with capabilities there only).
 _INIT_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_RESOURCE")
 #: How long the init may take to start, and to answer one request.
 _START_TIMEOUT = 30.0
@@ -65,6 +73,9 @@ class InstanceSpec:
     the server's user). ``seccomp`` is a compiled filter for bubblewrap, ``cgroup`` the
     sandbox's cgroup, ``kernel_site`` the host directory holding the Jupyter kernel's packages
     (shown read-only at ``KERNEL_SITE_MOUNT``) when the sandbox needs to see it.
+    ``system_store`` is the directory of the sandbox's own top layers of its writable system
+    (see :mod:`.rootfs`; ``None``: the system is read-only), ``layers`` the read-only layer
+    directories between them and the emulator's base (the topmost first).
     """
 
     layout: SandboxLayout
@@ -75,6 +86,8 @@ class InstanceSpec:
     cgroup: SandboxCgroup | None = None
     seccomp: bytes | None = None
     kernel_site: str | None = None
+    system_store: Path | None = None
+    layers: tuple[Path, ...] = ()
 
 
 def _reachable_by_others(path: str) -> bool:
@@ -145,6 +158,8 @@ class SandboxInstance:
         self._sock: socket.socket | None = None
         self._lock = anyio.Lock()
         self._broken = False
+        #: Whether the sandbox's system is writable (overlays attached), once started.
+        self.writable_system = False
 
     @property
     def isolated(self) -> bool:
@@ -172,7 +187,9 @@ class SandboxInstance:
         except OSError:
             return ""
 
-    def _bwrap_command(self, fds: dict[str, int], attach: bool) -> list[str]:
+    def _bwrap_command(
+        self, fds: dict[str, int], attach: bool, overlays: Sequence[str] = ()
+    ) -> list[str]:
         spec = self.spec
         args = ["--unshare-user"]
         if "block" in fds:
@@ -188,14 +205,17 @@ class SandboxInstance:
             args += ["--cap-add", capability]
         if "seccomp" in fds:
             args += ["--seccomp", str(fds["seccomp"])]
-        mounts = sandbox_mounts(spec.layout, spec.kernel_site)
-        args += parent_dirs([*(m.dest for m in mounts), f"{BOOT_MOUNT}/pyhooks/x", "/etc/x"])
+        mounts = sandbox_mounts(spec.layout, spec.kernel_site, prefixes=not overlays)
+        destinations = [*(m.dest for m in mounts), *overlays]
+        args += parent_dirs([*destinations, f"{BOOT_MOUNT}/pyhooks/x", "/etc/x"])
         args += [*system_args(), "--proc", "/proc", "--dev", "/dev"]
         for mount in mounts:
             if attach:
                 args += ["--perms", "0755", "--dir", mount.dest]
             else:
                 args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.dest]
+        for dest in overlays:
+            args += ["--perms", "0755", "--dir", dest]
         args += ["--perms", "0755", "--dir", BOOT_MOUNT, "--perms", "0755"]
         args += ["--dir", f"{BOOT_MOUNT}/pyhooks"]
         for dest, fd in fds.items():
@@ -225,7 +245,12 @@ class SandboxInstance:
         attach = self.isolated and spec.init_ids is not None
         info_r = block_w = None
         mount_fds: list[int] = []
-        mounts = sandbox_mounts(spec.layout, spec.kernel_site) if attach else []
+        overlays: list[tuple[str, int]] = []
+        if attach and spec.system_store is not None and spec.code_ids is not None:
+            overlays = await self._system_overlays()
+        mounts = (
+            sandbox_mounts(spec.layout, spec.kernel_site, prefixes=not overlays) if attach else []
+        )
         try:
             log_fd = os.open(
                 spec.layout.state / "instance.log",
@@ -247,7 +272,7 @@ class SandboxInstance:
                 for dest, data in _identity_files().items():
                     child_fds[dest] = _memfd("hopx-etc", data)
                 mount_fds = [detached_tree(mount) for mount in mounts]
-                command = self._bwrap_command(child_fds, attach)
+                command = self._bwrap_command(child_fds, attach, [d for d, _fd in overlays])
                 args_fd = _memfd("hopx-args", b"".join(a.encode() + b"\0" for a in command))
                 child_fds["args"] = args_fd
                 argv = [bwrap, "--args", str(args_fd), "--", *self._init_command(theirs.fileno())]
@@ -289,14 +314,15 @@ class SandboxInstance:
             reply, _fds = await self._request(
                 {
                     "op": "config",
-                    "mounts": [mount.dest for mount in mounts],
+                    "mounts": [mount.dest for mount in mounts] + [d for d, _fd in overlays],
                     "uid": CODE_ID if self.isolated else (spec.code_ids or (None,))[0],
                     "gid": CODE_ID if self.isolated else (spec.code_ids or (None, None))[1],
                     "pidns": self.isolated,
                     "subreaper": not self.isolated,
                     "block_userns": self.isolated,
+                    "code_userns": self.writable_system,
                 },
-                mount_fds,
+                [*mount_fds, *(fd for _dest, fd in overlays)],
                 deadline=_START_TIMEOUT,
             )
             if reply.get("ok") is not True:
@@ -319,13 +345,38 @@ class SandboxInstance:
             theirs.close()
             if self._sock is not ours:
                 ours.close()
-            for fd in (*child_fds.values(), *mount_fds, *local_fds):
+            for fd in (*child_fds.values(), *mount_fds, *(fd for _d, fd in overlays), *local_fds):
                 with contextlib.suppress(OSError):
                     os.close(fd)
             for maybe in (info_r, block_w):
                 if maybe is not None:
                     with contextlib.suppress(OSError):
                         os.close(maybe)
+
+    async def _system_overlays(self) -> list[tuple[str, int]]:
+        """The detached overlays of the sandbox's writable system, as (destination, mount fd);
+        none (a read-only system, with a warning) where the kernel refuses them."""
+        spec = self.spec
+        assert spec.system_store is not None
+        assert spec.code_ids is not None
+        prefixes = list(interpreter_prefixes())
+        try:
+            system = await anyio.to_thread.run_sync(
+                functools.partial(
+                    system_layers,
+                    spec.system_store,
+                    spec.code_ids,
+                    python=python_executable(),
+                    prefixes=prefixes,
+                    layers=spec.layers,
+                )
+            )
+        except OSError as exc:
+            log.warning("the sandbox's system stays read-only: %s", exc)
+            return []
+        mounts, system.mounts = system.mounts, []
+        self.writable_system = True
+        return mounts
 
     async def _read_child_pid(self, info_r: int) -> int:
         os.set_blocking(info_r, False)

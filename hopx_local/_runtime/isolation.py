@@ -192,6 +192,12 @@ class SandboxLayout:
         return self.data / "logs" if self.data is not None else self.state / "logs"
 
     @property
+    def system(self) -> Path:
+        """Host directory of the sandbox's own layers of its writable system (its changes to
+        ``/usr``, ``/etc``, ... ; never visible to sandboxed code as such)."""
+        return self.volume_root / "system"
+
+    @property
     def state(self) -> Path:
         """Host directory for the runtime's own files (never visible to sandboxed code)."""
         return self.root / "state"

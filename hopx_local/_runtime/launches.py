@@ -93,15 +93,19 @@ def init_owner(owner: tuple[int, int] | None) -> tuple[int, int] | None:
     return owner[0] + _UID_SPAN, owner[1] + _UID_SPAN
 
 
-def base_env(layout: SandboxLayout, mode: IsolationMode, *, terminal: bool) -> dict[str, str]:
-    """The environment every sandboxed process starts from."""
+def base_env(
+    layout: SandboxLayout, mode: IsolationMode, *, terminal: bool, root: bool = False
+) -> dict[str, str]:
+    """The environment every sandboxed process starts from (``terminal``: for a PTY;
+    ``root``: code runs as the root of its own user namespace, a writable system)."""
     isolated = mode is IsolationMode.BWRAP
+    user = "root" if root else "user"
     env = {
         "PATH": BASE_PATH,
         "HOME": "/workspace" if isolated else str(layout.workspace),
         "TMPDIR": "/tmp" if isolated else str(layout.tmp),
-        "USER": "user",
-        "LOGNAME": "user",
+        "USER": user,
+        "LOGNAME": user,
         "SHELL": "/bin/bash",
         "LANG": "C.UTF-8",
         "HOSTNAME": layout.sandbox_id,

@@ -93,10 +93,14 @@ def interpreter_prefixes() -> tuple[str, ...]:
 KERNEL_SITE_MOUNT = "/run/hopx-kernel/site-packages"
 
 
-def sandbox_mounts(layout: SandboxLayout, kernel_site: str | None = None) -> list[Mount]:
+def sandbox_mounts(
+    layout: SandboxLayout, kernel_site: str | None = None, *, prefixes: bool = True
+) -> list[Mount]:
     """The mounts of one sandbox besides the system directories (``kernel_site``: the host
-    directory of the Jupyter kernel's packages, shown read-only at :data:`KERNEL_SITE_MOUNT`)."""
-    mounts = [Mount(Path(prefix), prefix) for prefix in interpreter_prefixes()]
+    directory of the Jupyter kernel's packages, shown read-only at :data:`KERNEL_SITE_MOUNT`;
+    ``prefixes``: whether the interpreter prefixes are among them, read-only, or come as the
+    overlays of a writable system instead)."""
+    mounts = [Mount(Path(p), p) for p in interpreter_prefixes()] if prefixes else []
     if kernel_site is not None:
         mounts.append(Mount(Path(kernel_site), KERNEL_SITE_MOUNT))
     mounts += [

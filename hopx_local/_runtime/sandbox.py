@@ -146,6 +146,13 @@ class SandboxRuntime(SandboxFileAPI):
         return self._paused
 
     @property
+    def writable_system(self) -> bool:
+        """Whether the running sandbox's system is writable (its own top layer, see
+        :mod:`.rootfs`); code then runs as root of a user namespace of its own."""
+        instance = self._instance
+        return instance is not None and instance.writable_system
+
+    @property
     def enforcement(self) -> Enforcement:
         """What this sandbox really gets on this host (limits, filters, its own user)."""
         found = host_enforcement(self.isolation)
@@ -213,6 +220,9 @@ class SandboxRuntime(SandboxFileAPI):
                     seccomp=filter_program() if self.isolation is IsolationMode.BWRAP else None,
                     kernel_site=await anyio.to_thread.run_sync(kernel_site)
                     if self.uses_kernel and self.isolation is IsolationMode.BWRAP
+                    else None,
+                    system_store=self.layout.system
+                    if self.isolation is IsolationMode.BWRAP and self.owner is not None
                     else None,
                 )
             )
@@ -301,7 +311,7 @@ class SandboxRuntime(SandboxFileAPI):
         host_workdir, sandbox_workdir = self._workdir(workdir)
         execution_id = new_id(prefix)
         merged = merge_env(
-            base_env(self.layout, self.isolation, terminal=terminal),
+            base_env(self.layout, self.isolation, terminal=terminal, root=self.writable_system),
             self._env.get(),
             request_env,
         )
@@ -481,7 +491,10 @@ class SandboxRuntime(SandboxFileAPI):
             host_dir, f"{EXEC_MOUNT}/{name}" if isolated else str(host_dir), self.owner
         )
         _cache_host, cache = self._kernel_cache()
-        env = merge_env(base_env(layout, self.isolation, terminal=False), self._env.get())
+        env = merge_env(
+            base_env(layout, self.isolation, terminal=False, root=self.writable_system),
+            self._env.get(),
+        )
         # The kernel's packages, then the start-up hooks (their ``emit`` works in the kernel).
         site = await anyio.to_thread.run_sync(kernel_site)
         hooks = f"{BOOT_MOUNT}/pyhooks" if isolated else str(BOOT_DIR / "pyhooks")

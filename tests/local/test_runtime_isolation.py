@@ -74,10 +74,12 @@ def test_languages_table() -> None:
 async def test_host_files_outside_the_sandbox_are_invisible(tmp_path: Path) -> None:
     planted = Path("/root") / f"hopx-secret-{secrets.token_hex(4)}"
     planted.write_text("top secret")
+    written = Path("/usr") / f"hopx-written-{secrets.token_hex(4)}"
     try:
         async with running(tmp_path) as sandbox:
             outcome = await sandbox.execute(
-                f"cat {planted}; ls -a /root; ls /work 2>&1; id -u; hostname; touch /usr/x",
+                f"cat {planted}; ls -a /root; ls /work 2>&1; id -u; hostname; "
+                f"touch {written} /run/hopx/x; ls {written}; id -u > /workspace/who",
                 "bash",
             )
     finally:
@@ -87,9 +89,19 @@ async def test_host_files_outside_the_sandbox_are_invisible(tmp_path: Path) -> N
     lines = outcome.stdout.splitlines()
     assert lines[:3] == [".", "..", ".pyenv"] or ".pyenv" not in str(planted)
     assert "No such file" in lines[3]
-    assert lines[4] != "0"
     assert lines[5] == sandbox.sandbox_id
-    assert "Read-only file system" in outcome.stderr
+    # Code may be root of its own user namespace, but never the host's root: what it
+    # writes belongs to the sandbox's unprivileged user on the host.
+    who = (sandbox.layout.workspace / "who").stat()
+    assert who.st_uid != 0
+    assert sandbox.owner is not None
+    assert (who.st_uid, who.st_gid) == sandbox.owner
+    # Its system is writable (its own layer), the host's is untouched and the emulator's
+    # own files stay out of reach.
+    assert lines[4] == "0"
+    assert lines[6] == str(written)
+    assert not written.exists()
+    assert "cannot touch '/run/hopx/x'" in outcome.stderr
 
 
 @needs_bwrap

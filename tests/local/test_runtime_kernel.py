@@ -14,6 +14,7 @@ import pytest
 
 from hopx_local._runtime import IsolationMode, Limits, SandboxRuntime, resolve_isolation
 from hopx_local._runtime.kernel import bundle_outputs, kernel_support
+from hopx_local._runtime.launches import init_owner
 
 pytestmark = [
     pytest.mark.anyio,
@@ -46,6 +47,12 @@ async def kernel_sandbox(
         await runtime.shutdown()
 
 
+def _host_uids(pid: int) -> set[str]:
+    """The real, effective, saved and file-system uids of a host process."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return set(next(line for line in status if line.startswith("Uid:")).split()[1:])
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -69,8 +76,17 @@ async def test_the_kernel_is_a_process_of_the_sandbox(tmp_path: Path, mode: Isol
                 "print(os.getuid(), os.getpid(), open('/proc/1/cmdline').read().split(chr(0))[0])",
                 "python",
             )
-            # As "user", below a reaper of its own (pid 1 of its namespace, a fork of the init).
-            assert inside.stdout.split() == ["1000", "2", "hopx-init"]
+            # As "user" (as root of its own user namespace where the system is writable),
+            # below a reaper of its own (pid 1 of its namespace, a fork of the init).
+            uid = "0" if sandbox.writable_system else "1000"
+            assert inside.stdout.split() == [uid, "2", "hopx-init"]
+            # Never the host's root: every process is one of the sandbox's own users.
+            init_ids = init_owner(sandbox.owner)
+            assert sandbox.owner is not None
+            assert init_ids is not None
+            allowed = {str(sandbox.owner[0]), str(init_ids[0])}
+            for pid in sandbox.processes.pids():
+                assert _host_uids(pid) <= allowed, pid
         listing = await sandbox.execute("print(sorted(os.listdir('.')))", "python")
         assert listing.stdout == "[]\n", "the kernel leaves nothing in /workspace"
     assert not any(_alive(pid) for pid in pids)

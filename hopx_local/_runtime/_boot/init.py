@@ -8,7 +8,9 @@ Messages are JSON objects, one per datagram; file descriptors travel with SCM_RI
 
 * ``config`` (first message, answered ``{"ok": true, ...}``): ``mounts`` (destinations for the
   detached mount trees passed as fds, attached in order), ``uid``/``gid`` (who code runs as, or
-  null to keep ours), ``pidns`` (one pid namespace per process started), ``block_userns``.
+  null to keep ours), ``pidns`` (one pid namespace per process started), ``block_userns``,
+  ``code_userns`` (code runs as root of a user namespace of its own, made here before new
+  ones are forbidden, in which ``uid``/``gid`` are root).
 * ``spawn`` (fds: stdin, stdout, stderr, status pipe; a fifth fd holds the request body when
   the message says ``"body": "fd"``): ``argv``, ``env``, ``cwd``, ``rlimits`` ([[name, soft,
   hard]...]), ``terminal``, ``timeout``. Answered ``{"ok": true, "pid": N}`` with a pidfd of the
@@ -37,6 +39,7 @@ from typing import Any
 
 _NAME = "hopx-init"
 _CLONE_NEWPID = 0x20000000
+_CLONE_NEWUSER = 0x10000000
 _PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_CAP_AMBIENT = 47
@@ -45,6 +48,8 @@ _MOVE_MOUNT_F_EMPTY_PATH = 0x4
 _AT_FDCWD = -100
 _SYS_MOVE_MOUNT = 429
 _MAX_MESSAGE = 1 << 16
+#: The most descriptors one message carries (the config: every mount to attach).
+_MAX_FDS = 32
 _MAX_BODY = 64 << 20
 _CPU_GRACE_SECONDS = 5
 _RESET_SIGNALS = ("SIGPIPE", "SIGXFSZ", "SIGCHLD", "SIGALRM", "SIGINT", "SIGTERM", "SIGHUP")
@@ -78,6 +83,7 @@ class _Init:
         self.uid: int | None = None
         self.gid: int | None = None
         self.pidns = False
+        self.code_userns: int | None = None
         self.reapers: set[int] = set()
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.wake_w = wake_w
@@ -94,7 +100,7 @@ class _Init:
             os._exit(0)
 
     def receive(self) -> tuple[dict[str, Any], list[int]] | None:
-        data, fds, flags, _addr = socket.recv_fds(self.sock, _MAX_MESSAGE, 8)
+        data, fds, flags, _addr = socket.recv_fds(self.sock, _MAX_MESSAGE, _MAX_FDS)
         if not data:
             return None
         if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
@@ -125,6 +131,8 @@ class _Init:
         self.pidns = bool(doc.get("pidns"))
         if doc.get("subreaper"):
             _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        if doc.get("code_userns") and self.uid is not None and self.gid is not None:
+            self.code_userns = _code_user_namespace(int(self.uid), int(self.gid))
         blocked = False
         if doc.get("block_userns"):
             blocked = _block_user_namespaces()
@@ -210,6 +218,11 @@ class _Init:
         if first is None:
             return
         doc, fds = first
+        if doc.get("op") != "config":
+            for fd in fds:
+                os.close(fd)
+            self.send({"ok": False, "error": "the first message must be a whole config"})
+            return
         try:
             self.send(self.configure(doc, fds))
         except OSError as exc:
@@ -265,6 +278,8 @@ class _Reaper:
         init = self.init
         for fd in (init.sock.fileno(), init.wake_r, init.wake_w):
             os.close(fd)
+        if init.code_userns is not None:
+            os.set_inheritable(init.code_userns, False)
         if not init.pidns:
             _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         program = os.fork()
@@ -305,7 +320,10 @@ class _Reaper:
                 if fd > 2:
                     os.close(fd)
             os.setsid()
-            _drop_privileges(self.init.uid, self.init.gid)
+            if self.init.code_userns is not None:
+                _become_code_root(self.init.code_userns)
+            else:
+                _drop_privileges(self.init.uid, self.init.gid)
             _apply_rlimits(self.doc.get("rlimits") or [])
             if self.doc.get("terminal"):
                 import fcntl
@@ -335,6 +353,49 @@ def _drop_privileges(uid: int | None, gid: int | None) -> None:
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)
     data = (ctypes.c_uint32 * 6)()
     _check(_libc.capset(header, data), "drop capabilities")
+
+
+def _code_user_namespace(uid: int, gid: int) -> int:
+    """A user namespace (its fd) whose root is ``uid``/``gid`` of ours, for code to run in.
+
+    Its owner is our root: the reapers may enter it; code in it has capabilities over its own
+    files and nothing of ours (this namespace's processes, mounts and network belong to ours).
+    """
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(ready_r)
+        os.close(done_w)
+        status = 0 if _libc.unshare(_CLONE_NEWUSER) == 0 else 1
+        os.write(ready_w, b"k" if status == 0 else b"e")
+        os.read(done_r, 1)
+        os._exit(status)
+    os.close(ready_w)
+    os.close(done_r)
+    try:
+        if os.read(ready_r, 1) != b"k":
+            raise OSError(errno.EPERM, "cannot create the code's user namespace")
+        with open(f"/proc/{child}/uid_map", "w", encoding="ascii") as handle:
+            handle.write(f"0 {uid} 1\n")
+        with open(f"/proc/{child}/gid_map", "w", encoding="ascii") as handle:
+            handle.write(f"0 {gid} 1\n")
+        return os.open(f"/proc/{child}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(ready_r)
+        os.close(done_w)
+        _wait_quietly(child)
+
+
+def _become_code_root(userns: int) -> None:
+    """Enter the code's user namespace as its root (capabilities there only), ambient and
+    inheritable capabilities cleared."""
+    _check(_libc.setns(userns, _CLONE_NEWUSER), "enter the code's user namespace")
+    os.close(userns)
+    os.setgroups([])
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    _libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 
 
 def _apply_rlimits(rlimits: object) -> None:
