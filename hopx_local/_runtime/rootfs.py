@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
 import logging
 import os
@@ -51,7 +52,6 @@ _AT_EMPTY_PATH, _AT_FDCWD = 0x1000, -100
 _MOUNT_ATTR_RDONLY, _MOUNT_ATTR_NOSUID, _MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
 _MOUNT_ATTR_IDMAP = 0x100000
 _MS_PRIVATE = 1 << 18
-_CLONE_NEWUSER = 0x10000000
 _CLOEXEC = 1
 _PATH_DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -99,32 +99,38 @@ def _store_name(dest: str) -> str:
 # -- the user namespace of the idmapping ------------------------------------------------------
 
 
-def _enter_new_userns() -> None:  # runs in the child, between fork and exec
-    if _libc.unshare(_CLONE_NEWUSER) != 0:
-        os._exit(126)
+#: Run by a short-lived helper: enter a new user namespace, say so, wait to be let go.
+_HOLDER = (
+    "import ctypes, os\n"
+    "ok = ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0\n"
+    "os.write(1, b'k' if ok else b'e')\n"
+    "os.read(0, 1)\n"
+)
 
 
-def _idmap_userns(uid: int, gid: int) -> int:
+def _idmap_userns(python: str, uid: int, gid: int) -> int:
     """A descriptor of a user namespace mapping 0 (the host's root) to ``uid``/``gid``."""
-    cat = shutil.which("cat", path="/usr/bin:/bin") or "/bin/cat"
     holder = subprocess.Popen(
-        [cat],
+        [python, "-I", "-S", "-c", _HOLDER],
         stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_enter_new_userns,
         close_fds=True,
         cwd="/",
         env={},
     )
+    assert holder.stdin is not None
+    assert holder.stdout is not None
     try:
+        if holder.stdout.read(1) != b"k":
+            raise OSError(errno.EPERM, "cannot create a user namespace for the idmapping")
         Path(f"/proc/{holder.pid}/uid_map").write_text(f"0 {uid} 1\n")
         Path(f"/proc/{holder.pid}/gid_map").write_text(f"0 {gid} 1\n")
         return os.open(f"/proc/{holder.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         holder.kill()
-        assert holder.stdin is not None
         holder.stdin.close()
+        holder.stdout.close()
         holder.wait(10)
 
 
@@ -334,7 +340,7 @@ def system_layers(
     """
     store.mkdir(mode=0o755, exist_ok=True)
     base = _base_layer(python)
-    userns = _idmap_userns(*code_ids)
+    userns = _idmap_userns(python, *code_ids)
     views: list[int] = []
     made: list[tuple[str, int]] = []
     try:

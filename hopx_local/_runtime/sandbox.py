@@ -66,7 +66,9 @@ class SandboxRuntime(SandboxFileAPI):
     :meth:`start` brings up and :meth:`shutdown` ends; a request that needs it starts it.
     With ``kernel`` (and ipykernel installed, see :func:`kernel_support`) Python runs in one
     Jupyter kernel per sandbox, started on the first Python execution, so state persists
-    between executions; otherwise each execution is a fresh interpreter.
+    between executions; otherwise each execution is a fresh interpreter. Where the system is
+    writable (see :attr:`writable_system`), ``layers`` are read-only directories of top-level
+    trees (``usr/``, ``etc/``, ...) shown below the sandbox's own layer, the topmost first.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class SandboxRuntime(SandboxFileAPI):
         output_cap: int,
         resources: SandboxResources | None = None,
         kernel: bool = False,
+        layers: Sequence[Path] = (),
     ) -> None:
         if output_cap <= 0:
             raise ValueError("output_cap must be positive")
@@ -89,6 +92,7 @@ class SandboxRuntime(SandboxFileAPI):
         self.limits = limits
         self.resources = resources or SandboxResources()
         self.output_cap = output_cap
+        self.layers = tuple(Path(layer) for layer in layers)
         root = Path(root).resolve()
         self.volume = SandboxVolume(root)
         isolated = isolation is IsolationMode.BWRAP
@@ -224,6 +228,7 @@ class SandboxRuntime(SandboxFileAPI):
                     system_store=self.layout.system
                     if self.isolation is IsolationMode.BWRAP and self.owner is not None
                     else None,
+                    layers=self.layers,
                 )
             )
             await instance.start()
