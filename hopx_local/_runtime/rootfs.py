@@ -173,7 +173,16 @@ def _identity() -> dict[str, str]:
     }
 
 
-def _fill_base(root: Path, python: str) -> None:
+def _make_dirs(root: Path, path: str) -> Path:
+    """``root/path`` and its missing parents, each 0755."""
+    target = root / path.lstrip("/")
+    target.mkdir(parents=True, exist_ok=True)
+    for parent in (target, *target.relative_to(root).parents):
+        os.chmod(root / parent, 0o755)
+    return target
+
+
+def _fill_base(root: Path, python: str, prefixes: Sequence[str]) -> None:
     etc = root / "etc"
     etc.mkdir(mode=0o755)
     for name in ETC_ENTRIES:
@@ -203,11 +212,10 @@ def _fill_base(root: Path, python: str) -> None:
     # (and what pip installs there) for every program; the kernel puts them first.
     site = _site_packages(python)
     if site is not None:
-        target = root / site.lstrip("/")
-        target.mkdir(parents=True, mode=0o755)
-        for parent in target.relative_to(root).parents:
-            os.chmod(root / parent, 0o755)
-        (target / "hopx-kernel.pth").write_text(KERNEL_SITE_MOUNT + "\n")
+        (_make_dirs(root, site) / "hopx-kernel.pth").write_text(KERNEL_SITE_MOUNT + "\n")
+    # Where an interpreter prefix lies below another tree (``/opt/...``), its mount point.
+    for prefix in prefixes:
+        _make_dirs(root, prefix)
 
 
 def _site_packages(python: str) -> str | None:
@@ -225,7 +233,7 @@ _base_lock = threading.Lock()
 
 
 @functools.cache
-def _base_layer(python: str) -> int:
+def _base_layer(python: str, prefixes: tuple[str, ...]) -> int:
     """The emulator's base layer: a read-only tmpfs made once per server (a mount fd)."""
     with _base_lock:
         fs = _check(_libc.syscall(_SYS_FSOPEN, b"tmpfs", _CLOEXEC), "fsopen tmpfs")
@@ -239,7 +247,7 @@ def _base_layer(python: str) -> int:
         finally:
             os.close(fs)
         try:
-            _fill_base(Path(f"/proc/self/fd/{mount}"), python)
+            _fill_base(Path(f"/proc/self/fd/{mount}"), python, prefixes)
             _setattr(mount, _MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV)
         except BaseException:
             os.close(mount)
@@ -339,7 +347,7 @@ def system_layers(
     refuses any step (nothing is left mounted then).
     """
     store.mkdir(mode=0o755, exist_ok=True)
-    base = _base_layer(python)
+    base = _base_layer(python, tuple(prefixes))
     userns = _idmap_userns(python, *code_ids)
     views: list[int] = []
     made: list[tuple[str, int]] = []

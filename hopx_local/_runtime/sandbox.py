@@ -181,6 +181,12 @@ class SandboxRuntime(SandboxFileAPI):
         notes = [note for note in (isolation_warning(self.isolation),) if note]
         if self.owner is None and os.geteuid() == 0:
             notes.append("sandboxed code runs as root: the process-count limit is not enforced")
+        started = self._instance is not None and self.owner is not None
+        if started and self.isolation is IsolationMode.BWRAP and not self.writable_system:
+            notes.append(
+                "the sandbox's system is read-only: this kernel cannot give it a layer of "
+                "its own (the log says why)"
+            )
         if self.isolation is IsolationMode.BWRAP:
             wanted = {
                 "memory": self.resources.memory_mb is not None,
