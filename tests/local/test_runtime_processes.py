@@ -198,6 +198,8 @@ async def test_terminal_is_inside_the_sandbox(tmp_path: Path) -> None:
         seen = bytearray()
         try:
             await session.write(b"echo at:$(pwd):$(hostname):$(id -un)\n")
-            await read_until(session, f"at:/workspace:{sandbox.sandbox_id}:user".encode(), seen)
+            # Root of its own user namespace where the sandbox's system is writable.
+            user = "root" if sandbox.writable_system else "user"
+            await read_until(session, f"at:/workspace:{sandbox.sandbox_id}:{user}".encode(), seen)
         finally:
             await session.aclose()
