@@ -67,8 +67,9 @@ class SandboxRuntime(SandboxFileAPI):
     With ``kernel`` (and ipykernel installed, see :func:`kernel_support`) Python runs in one
     Jupyter kernel per sandbox, started on the first Python execution, so state persists
     between executions; otherwise each execution is a fresh interpreter. Where the system is
-    writable (see :attr:`writable_system`), ``layers`` are read-only directories of top-level
-    trees (``usr/``, ``etc/``, ...) shown below the sandbox's own layer, the topmost first.
+    writable (see :attr:`writable_system`; ``writable_system=False`` keeps it read-only),
+    ``layers`` are read-only directories of top-level trees (``usr/``, ``etc/``, ...) shown
+    below the sandbox's own layer, the topmost first.
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class SandboxRuntime(SandboxFileAPI):
         resources: SandboxResources | None = None,
         kernel: bool = False,
         layers: Sequence[Path] = (),
+        writable_system: bool = True,
     ) -> None:
         if output_cap <= 0:
             raise ValueError("output_cap must be positive")
@@ -93,6 +95,7 @@ class SandboxRuntime(SandboxFileAPI):
         self.resources = resources or SandboxResources()
         self.output_cap = output_cap
         self.layers = tuple(Path(layer) for layer in layers)
+        self._wants_writable_system = writable_system
         root = Path(root).resolve()
         self.volume = SandboxVolume(root)
         isolated = isolation is IsolationMode.BWRAP
@@ -182,7 +185,12 @@ class SandboxRuntime(SandboxFileAPI):
         if self.owner is None and os.geteuid() == 0:
             notes.append("sandboxed code runs as root: the process-count limit is not enforced")
         started = self._instance is not None and self.owner is not None
-        if started and self.isolation is IsolationMode.BWRAP and not self.writable_system:
+        if (
+            started
+            and self._wants_writable_system
+            and self.isolation is IsolationMode.BWRAP
+            and not self.writable_system
+        ):
             notes.append(
                 "the sandbox's system is read-only: this kernel cannot give it a layer of "
                 "its own (the log says why)"
@@ -232,7 +240,9 @@ class SandboxRuntime(SandboxFileAPI):
                     if self.uses_kernel and self.isolation is IsolationMode.BWRAP
                     else None,
                     system_store=self.layout.system
-                    if self.isolation is IsolationMode.BWRAP and self.owner is not None
+                    if self.isolation is IsolationMode.BWRAP
+                    and self.owner is not None
+                    and self._wants_writable_system
                     else None,
                     layers=self.layers,
                 )
