@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from typing import Any, TypeGuard
 
@@ -68,10 +69,12 @@ def issue_token(
 ) -> tuple[str, int]:
     """A token for ``sandbox_id`` valid for ``lifetime`` seconds; ``(token, exp)``.
 
-    ``generation`` is the sandbox's current token generation (see the module docstring).
+    ``exp`` is ``now + lifetime`` rounded up to a whole second, so the token is valid at
+    least until that exact time. ``generation`` is the sandbox's current token generation
+    (see the module docstring).
     """
     iat = int(now)
-    exp = iat + lifetime
+    exp = math.ceil(now + lifetime)
     payload = {
         "iss": ISSUER,
         "sub": sandbox_id,

@@ -105,6 +105,13 @@ def rfc3339(epoch: float) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def rfc3339_precise(epoch: float) -> str:
+    """An RFC 3339 UTC timestamp with ``Z`` and microseconds (``...T01:02:03.456789Z``), for
+    expiry times: two set within one second are told apart."""
+    moment = _dt.datetime.fromtimestamp(float(epoch), _dt.UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def _new_sandbox_id() -> str:
     suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
     return f"{int(_now())}{suffix}"
@@ -326,20 +333,23 @@ class Fleet:
             "internet_access": bool(record.internet_access),
             "live_mode": False,
             "timeout_seconds": record.timeout_seconds,
-            "expires_at": rfc3339(expires) if expires is not None else None,
+            "expires_at": rfc3339_precise(expires) if expires is not None else None,
             "created_at": rfc3339(created) if created is not None else None,
         }
         return doc
 
     def _token(self, record: SandboxRecord) -> dict[str, Any]:
-        token, exp = issue_token(
+        now = _now()
+        token, _exp = issue_token(
             self.secret,
             record.id,
-            now=_now(),
+            now=now,
             lifetime=self.config.token_lifetime,
             generation=record.token_generation,
         )
-        return {"auth_token": token, "token_expires_at": rfc3339(exp)}
+        # The token's own ``exp`` is this time rounded up to a second: valid until then.
+        expires = now + self.config.token_lifetime
+        return {"auth_token": token, "token_expires_at": rfc3339_precise(expires)}
 
     def _record(self, sandbox_id: str) -> SandboxRecord:
         record = self.registry.get(sandbox_id)

@@ -3,7 +3,9 @@ templates, and a restart on the same state directory."""
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import json
 import pathlib
 import shutil
 from collections.abc import AsyncIterator
@@ -24,10 +26,21 @@ async def local() -> AsyncIterator[LocalServer]:
         yield server
 
 
-def _rfc3339_z(text: str) -> _dt.datetime:
+def _rfc3339_z(text: str, *, precise: bool = False) -> _dt.datetime:
+    """An RFC 3339 UTC time: whole seconds, or (``precise``) with microseconds."""
     assert text.endswith("Z"), text
-    assert "." not in text, text
+    if precise:
+        assert len(text.rsplit(".", 1)[-1]) == len("123456Z"), text
+    else:
+        assert "." not in text, text
     return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _jwt_exp(token: str) -> int:
+    body = token.split(".")[1]
+    exp = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["exp"]
+    assert isinstance(exp, int)
+    return exp
 
 
 async def test_create_reply_has_what_clients_need(local: LocalServer) -> None:
@@ -38,9 +51,11 @@ async def test_create_reply_has_what_clients_need(local: LocalServer) -> None:
     assert isinstance(sandbox["template_id"], str)
     assert set(sandbox["resources"]) >= {"vcpu", "memory_mb", "disk_mb"}
     assert sandbox["auth_token"].count(".") == 2
-    expires = _rfc3339_z(sandbox["token_expires_at"])
+    expires = _rfc3339_z(sandbox["token_expires_at"], precise=True)
     assert expires > _dt.datetime.now(_dt.UTC)
-    until = _rfc3339_z(sandbox["expires_at"]) - _dt.datetime.now(_dt.UTC)
+    # The token itself is valid at least until the time the reply gives.
+    assert _jwt_exp(sandbox["auth_token"]) >= expires.timestamp()
+    until = _rfc3339_z(sandbox["expires_at"], precise=True) - _dt.datetime.now(_dt.UTC)
     assert 590 <= until.total_seconds() <= 601
     got = await call(
         local.base_url, "GET", f"/v1/sandboxes/{sandbox['id']}", headers=api(local.api_key)
@@ -185,6 +200,14 @@ async def test_lifecycle(local: LocalServer) -> None:
         await call(local.base_url, "POST", f"/v1/sandboxes/{sid}/token/refresh", headers=key)
     )
     assert set(refreshed) >= {"auth_token", "token_expires_at"}
+    # Two refreshes, however close, are told apart by their expiry times.
+    again = doc(
+        await call(local.base_url, "POST", f"/v1/sandboxes/{sid}/token/refresh", headers=key)
+    )
+    first = _rfc3339_z(refreshed["token_expires_at"], precise=True)
+    second = _rfc3339_z(again["token_expires_at"], precise=True)
+    assert second > first
+    assert _jwt_exp(again["auth_token"]) >= second.timestamp()
     timeout = await call(
         local.base_url,
         "PUT",
