@@ -20,6 +20,7 @@ from .isolation import BOOT_DIR, BOOT_MOUNT, IsolationMode, SandboxLayout
 from .mounts import EXEC_MOUNT
 
 __all__ = [
+    "BASE_ENV_NAMES",
     "BASE_PATH",
     "Launch",
     "base_env",
@@ -29,6 +30,19 @@ __all__ = [
 ]
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: The variables every sandboxed process starts with, before the sandbox's own (the API's).
+BASE_ENV_NAMES = (
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "HOSTNAME",
+    "HOPX_SANDBOX_ID",
+    "PYTHONUNBUFFERED",
+)
 #: Rich outputs of one execution are bounded in total size and in count.
 _RICH_LIMIT = 32 << 20
 _RICH_MAX_FILES = 10_000

@@ -937,8 +937,14 @@ class SandboxRuntime(SandboxFileAPI):
     # -- environment ---------------------------------------------------------------------
 
     def env_get(self) -> dict[str, str]:
-        """The global environment variables."""
+        """The global environment variables (those set through the API)."""
         return self._env.get()
+
+    def environment(self) -> dict[str, str]:
+        """The environment a process of the sandbox starts with: the sandbox's own (``PATH``,
+        ``HOME``, ...; see :data:`~.launches.BASE_ENV_NAMES`) and the global variables over it."""
+        base = base_env(self.layout, self.isolation, terminal=False, root=self.writable_system)
+        return merge_env(base, self._env.get())
 
     def env_set(self, env: Mapping[str, str]) -> dict[str, str]:
         """Replace all global environment variables."""

@@ -287,7 +287,9 @@ async def metrics_prometheus(ctx: AgentContext, _args: Any) -> str:
 
 
 async def env_get(ctx: AgentContext, _args: Any) -> dict[str, Any]:
-    values = dict(ctx.runtime.env_get())
+    # The sandbox's real environment, as the service answers: its own variables (PATH,
+    # HOME, ...) and those set through the API over them.
+    values = ctx.runtime.environment()
     return {"env_vars": values, "count": len(values), "timestamp": utc_now_text()}
 
 

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 import hopx_local
+from hopx_local._runtime.launches import BASE_ENV_NAMES
 from hopx_proto._errors import (
     APIError,
     DesktopNotAvailableError,
@@ -23,6 +24,14 @@ pytestmark = [
 ]
 
 ODD_PATH = "/workspace/dir a/b&c=d?e#f+g.txt"
+
+
+def api_vars(env: dict[str, str]) -> dict[str, str]:
+    """The variables of a sandbox's environment set through the API (``GET /env`` also has
+    the sandbox's own: ``PATH``, ``HOME``, ...)."""
+    assert env["PATH"], env
+    assert env["HOME"], env
+    return {name: value for name, value in env.items() if name not in BASE_ENV_NAMES}
 
 
 async def test_class_level_api(adapter: Any, local: hopx_local.LocalServer) -> None:
@@ -192,13 +201,13 @@ async def test_commands(adapter: Any, local: hopx_local.LocalServer) -> None:
 async def test_env_and_cache(adapter: Any, local: hopx_local.LocalServer) -> None:
     async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
         env = sb.env
-        assert await env.set_all({"A": "1", "B": "2"}) == {"A": "1", "B": "2"}
+        assert api_vars(await env.set_all({"A": "1", "B": "2"})) == {"A": "1", "B": "2"}
         assert (await env.update({"C": "3"}))["C"] == "3"
         await env.set("D", "4")
         assert await env.get("D") == "4"
         assert await env.get("NOPE", "dflt") == "dflt"
         await env.delete("A")
-        assert await env.get_all(timeout=10) == {"B": "2", "C": "3", "D": "4"}
+        assert api_vars(await env.get_all(timeout=10)) == {"B": "2", "C": "3", "D": "4"}
         result = await sb.run_code("import os; print(os.environ.get('B'))")
         assert result.stdout == "2\n"
         assert isinstance(await sb.cache.stats(), dict)
@@ -260,7 +269,7 @@ async def test_bad_token_is_refreshed_once_for_rest_and_websocket(
 
     async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
         sb.client.tokens[sb.sandbox_id] = TokenState("not-a-valid-token", 4_102_444_800.0)
-        assert await sb.env.get_all() == {}
+        assert api_vars(await sb.env.get_all()) == {}
         assert sb.client.tokens[sb.sandbox_id].token != "not-a-valid-token"
         sb.client.tokens[sb.sandbox_id] = TokenState("not-a-valid-token", 4_102_444_800.0)
         events = [dict(m) async for m in sb.run_code_stream("print(5)")]
@@ -287,4 +296,4 @@ async def test_cancelling_a_call_leaves_the_client_usable(
             async with sb.run_code_stream("import time; time.sleep(10)") as stream:
                 async for _message in stream:
                     pass
-        assert await sb.env.get_all() == {}
+        assert api_vars(await sb.env.get_all()) == {}

@@ -16,6 +16,7 @@ import pytest
 
 import hopx_asyncio
 import hopx_local
+from hopx_local._runtime.launches import BASE_ENV_NAMES
 
 hopx_ai = pytest.importorskip("hopx_ai")
 
@@ -26,6 +27,14 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
+
+
+def api_vars(env: dict[str, str]) -> dict[str, str]:
+    """The variables of a sandbox's environment set through the API (``GET /env`` also has
+    the sandbox's own: ``PATH``, ``HOME``, ...)."""
+    assert env["PATH"], env
+    assert env["HOME"], env
+    return {name: value for name, value in env.items() if name not in BASE_ENV_NAMES}
 
 
 @pytest.fixture
@@ -83,7 +92,7 @@ async def _exercise(base_url: str, api_key: str) -> None:
     await sb.env.set_all({"ONE": "1"})
     await sb.env.update({"TWO": "2"})
     await sb.env.set("THREE", "3")
-    assert await sb.env.get_all() == {"ONE": "1", "TWO": "2", "THREE": "3"}
+    assert api_vars(await sb.env.get_all()) == {"ONE": "1", "TWO": "2", "THREE": "3"}
     await sb.env.delete("ONE")
     assert await sb.env.get("ONE") is None
     assert await sb.env.get("TWO") == "2"

@@ -18,10 +18,19 @@ from test_server_support import RawHTTP, api, bearer, call, create_sandbox, doc
 import hopx_local
 from hopx_local import LocalServer
 from hopx_local._runtime.kernel import kernel_support
+from hopx_local._runtime.launches import BASE_ENV_NAMES
 from hopx_proto._http import NEED_DATA, HTTPConnection, Request, Response, Role
 from hopx_proto._models.agent import WEBHOOK_SIGNATURE_HEADER, verify_webhook
 
 pytestmark = pytest.mark.anyio
+
+
+def api_vars(env: dict[str, str]) -> dict[str, str]:
+    """The variables of a sandbox's environment set through the API (``GET /env`` also has
+    the sandbox's own: ``PATH``, ``HOME``, ...)."""
+    assert env["PATH"], env
+    assert env["HOME"], env
+    return {name: value for name, value in env.items() if name not in BASE_ENV_NAMES}
 
 
 @pytest.fixture
@@ -284,7 +293,15 @@ async def test_multipart_upload(sandbox: dict[str, Any]) -> None:
 async def test_env(sandbox: dict[str, Any]) -> None:
     await agent(sandbox, "PUT", "/env", json_body={"env_vars": {"A": "1", "B": "2"}})
     await agent(sandbox, "PATCH", "/env", json_body={"env_vars": {"C": "3"}, "merge": True})
-    assert doc(await agent(sandbox, "GET", "/env"))["env_vars"] == {"A": "1", "B": "2", "C": "3"}
+    got = doc(await agent(sandbox, "GET", "/env"))["env_vars"]
+    assert api_vars(got) == {"A": "1", "B": "2", "C": "3"}
+    # What GET /env shows is what a process of the sandbox really starts with.
+    shown = doc(
+        await agent(sandbox, "POST", "/execute", json_body={"code": "env", "language": "bash"})
+    )
+    real = dict(line.split("=", 1) for line in shown["stdout"].splitlines() if "=" in line)
+    assert got.items() <= real.items()
+    assert got["HOPX_SANDBOX_ID"] == sandbox["id"]
     out = doc(
         await agent(
             sandbox, "POST", "/execute", json_body={"code": "import os; print(os.environ['C'])"}
@@ -292,7 +309,7 @@ async def test_env(sandbox: dict[str, Any]) -> None:
     )
     assert out["stdout"] == "3\n"
     await agent(sandbox, "DELETE", "/env")
-    assert doc(await agent(sandbox, "GET", "/env"))["env_vars"] == {}
+    assert api_vars(doc(await agent(sandbox, "GET", "/env"))["env_vars"]) == {}
 
 
 async def test_metrics_cache_jupyter(sandbox: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from test_server_support import RawWebSocket, api, bearer, call, create_sandbox,
 
 import hopx_local
 from hopx_local import LocalServer
+from hopx_local._runtime.launches import BASE_ENV_NAMES
 
 pytestmark = pytest.mark.anyio
 
@@ -81,6 +82,14 @@ AGENT_CASES = [
 ]  # fmt: skip
 
 
+def api_vars(env: dict[str, str]) -> dict[str, str]:
+    """The variables of a sandbox's environment set through the API (``GET /env`` also has
+    the sandbox's own: ``PATH``, ``HOME``, ...)."""
+    assert env["PATH"], env
+    assert env["HOME"], env
+    return {name: value for name, value in env.items() if name not in BASE_ENV_NAMES}
+
+
 @pytest.fixture
 async def local(tmp_path: pathlib.Path) -> AsyncIterator[LocalServer]:
     async with hopx_local.serve(api_key=KEY, state_dir=tmp_path / "state") as server:
@@ -138,7 +147,7 @@ async def test_agent_refusals(local: LocalServer) -> None:
     listing = doc(await call(host, "GET", "/files/list?path=/workspace", headers=token))
     assert listing["files"] == []  # nothing half-written
     env = doc(await call(host, "GET", "/env", headers=token))
-    assert env["env_vars"] == {}
+    assert api_vars(env["env_vars"]) == {}
     run = await call(
         host,
         "POST",

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import hopx_sync
+from hopx_local._runtime.launches import BASE_ENV_NAMES
 from hopx_proto import LocalProtocolError
 from hopx_proto._policy import TokenState
 from hopx_sync import (
@@ -30,6 +31,14 @@ from tests.e2e.emulator_process import EmulatorProcess
 pytestmark = pytest.mark.slow
 
 ODD_PATH = "/workspace/dir a/b&c=d?e#f+g.txt"
+
+
+def api_vars(env: dict[str, str]) -> dict[str, str]:
+    """The variables of a sandbox's environment set through the API (``GET /env`` also has
+    the sandbox's own: ``PATH``, ``HOME``, ...)."""
+    assert env["PATH"], env
+    assert env["HOME"], env
+    return {name: value for name, value in env.items() if name not in BASE_ENV_NAMES}
 
 
 def test_class_level_api(local: EmulatorProcess) -> None:
@@ -204,13 +213,13 @@ def test_commands(local: EmulatorProcess) -> None:
 def test_env_and_cache(local: EmulatorProcess) -> None:
     with Sandbox.create(template="code-interpreter") as sb:
         env = sb.env
-        assert env.set_all({"A": "1", "B": "2"}) == {"A": "1", "B": "2"}
+        assert api_vars(env.set_all({"A": "1", "B": "2"})) == {"A": "1", "B": "2"}
         assert env.update({"C": "3"})["C"] == "3"
         assert env.set("D", "4")["D"] == "4"
         assert env.get("D") == "4"
         assert env.get("NOPE", "dflt") == "dflt"
         env.delete("A")
-        assert env.get_all(timeout=10) == {"B": "2", "C": "3", "D": "4"}
+        assert api_vars(env.get_all(timeout=10)) == {"B": "2", "C": "3", "D": "4"}
         assert sb.run_code("import os; print(os.environ.get('B'))").stdout == "2\n"
         assert isinstance(sb.cache.stats(timeout=10), dict)
         sb.cache.clear()
@@ -260,7 +269,7 @@ def test_desktop_is_a_typed_refusal(local: EmulatorProcess) -> None:
 def test_bad_token_is_refreshed_once_for_rest_and_websocket(local: EmulatorProcess) -> None:
     with Sandbox.create(template="code-interpreter") as sb:
         sb.client.tokens[sb.sandbox_id] = TokenState("not-a-valid-token", 4_102_444_800.0)
-        assert sb.env.get_all() == {}
+        assert api_vars(sb.env.get_all()) == {}
         assert sb.client.tokens[sb.sandbox_id].token != "not-a-valid-token"
         sb.client.tokens[sb.sandbox_id] = TokenState("not-a-valid-token", 4_102_444_800.0)
         events = [dict(m) for m in sb.run_code_stream("print(5)")]
@@ -290,7 +299,7 @@ def test_ctrl_c_in_the_middle_of_a_call_discards_the_connection(local: EmulatorP
                     pass
         finally:
             timer.cancel()
-        assert sb.env.get_all() == {}
+        assert api_vars(sb.env.get_all()) == {}
 
 
 def test_inside_an_event_loop_the_error_names_the_async_package(local: EmulatorProcess) -> None:
