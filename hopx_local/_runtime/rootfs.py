@@ -310,6 +310,10 @@ def _overlay(lowers: Sequence[int], upper: Path, work: Path) -> int:
     fs = _check(_libc.syscall(_SYS_FSOPEN, b"overlay", _CLOEXEC), "fsopen overlay")
     opened: list[int] = []
     try:
+        # No inode index, no metadata-only copies: the sandbox's layer is written by code it
+        # does not trust, and its lower layers change between servers (the base is made anew).
+        for key, value in ((b"index", b"off"), (b"metacopy", b"off")):
+            _check(_libc.syscall(_SYS_FSCONFIG, fs, _FSCONFIG_SET_STRING, key, value, 0), "overlay")
         for lower in lowers:
             _check(
                 _libc.syscall(_SYS_FSCONFIG, fs, _FSCONFIG_SET_FD, b"lowerdir+", None, lower),

@@ -19,6 +19,7 @@ from hopx_local._runtime import (
     SandboxResources,
     SandboxRuntime,
     resolve_isolation,
+    rootfs,
 )
 from hopx_local._runtime.volume import volumes_supported
 
@@ -35,10 +36,14 @@ needs_volumes = pytest.mark.skipif(not volumes_supported(), reason="no loop devi
 
 @contextlib.asynccontextmanager
 async def sandbox(
-    root: Path, *, disk_mb: int | None = None, layers: Sequence[Path] = ()
+    root: Path,
+    *,
+    disk_mb: int | None = None,
+    layers: Sequence[Path] = (),
+    sandbox_id: str | None = None,
 ) -> AsyncIterator[SandboxRuntime]:
     runtime = SandboxRuntime(
-        f"sbx-{secrets.token_hex(4)}",
+        sandbox_id or f"sbx-{secrets.token_hex(4)}",
         root,
         isolation=IsolationMode.BWRAP,
         internet_access=False,
@@ -81,6 +86,21 @@ async def test_the_layer_is_kept_across_a_restart_and_bounded_by_disk_mb(tmp_pat
         assert not (one.layout.root / "system").exists(), "the layer is on the volume"
     assert not await anyio.Path(f"/usr/local/bin/{name}").exists()
     assert not await anyio.Path(f"/etc/{name}").exists()
+
+
+@needs_volumes
+async def test_a_new_server_mounts_the_layer_a_former_one_left(tmp_path: Path) -> None:
+    name = f"hopx-{secrets.token_hex(4)}"
+    sandbox_id = f"sbx-{secrets.token_hex(4)}"
+    async with sandbox(tmp_path / "one", disk_mb=64, sandbox_id=sandbox_id) as one:
+        _out, err, code = await sh(one, f"echo kept > /etc/{name}; rm /etc/hosts")
+        assert code == 0, err
+    # A new server process makes its base layer anew; the sandbox's own layer still fits.
+    rootfs._base_layer.cache_clear()
+    async with sandbox(tmp_path / "one", disk_mb=64, sandbox_id=sandbox_id) as again:
+        out, err, _code = await sh(again, f"cat /etc/{name}; ls /etc/hosts")
+    assert out == "kept\n", err
+    assert "No such file" in err
 
 
 async def test_layers_below_the_sandboxs_own_stay_unchanged(tmp_path: Path) -> None:
