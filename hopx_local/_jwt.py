@@ -42,7 +42,7 @@ class TokenClaims:
 
     sandbox_id: str
     issued_at: int
-    expires_at: int
+    expires_at: float
     generation: int = 0
 
 
@@ -66,15 +66,15 @@ def _sign(secret: bytes, signing_input: str) -> str:
 
 def issue_token(
     secret: bytes, sandbox_id: str, *, now: float, lifetime: int, generation: int = 0
-) -> tuple[str, int]:
+) -> tuple[str, float]:
     """A token for ``sandbox_id`` valid for ``lifetime`` seconds; ``(token, exp)``.
 
-    ``exp`` is ``now + lifetime`` rounded up to a whole second, so the token is valid at
-    least until that exact time. ``generation`` is the sandbox's current token generation
-    (see the module docstring).
+    ``exp`` is ``now + lifetime`` to the microsecond (a JSON Web Token's times may have a
+    fraction), so two tokens issued within one second expire at different times.
+    ``generation`` is the sandbox's current token generation (see the module docstring).
     """
     iat = int(now)
-    exp = math.ceil(now + lifetime)
+    exp = round(now + lifetime, 6)
     payload = {
         "iss": ISSUER,
         "sub": sandbox_id,
@@ -129,7 +129,7 @@ def verify_token(
     exp = claims.get("exp")
     iat = claims.get("iat", 0)
     gen = claims.get("gen", 0)
-    if not (isinstance(owner, str) and _is_int(exp) and _is_int(iat) and _is_int(gen)):
+    if not (isinstance(owner, str) and _is_number(exp) and _is_int(iat) and _is_int(gen)):
         raise TokenRejected("TOKEN_INVALID", "Token claims are incomplete")
     if not hmac.compare_digest(owner.encode("utf-8", "replace"), sandbox_id.encode()):
         raise TokenRejected("TOKEN_INVALID", "Token was issued for another sandbox")
@@ -146,3 +146,7 @@ def verify_token(
 
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -339,17 +339,14 @@ class Fleet:
         return doc
 
     def _token(self, record: SandboxRecord) -> dict[str, Any]:
-        now = _now()
-        token, _exp = issue_token(
+        token, exp = issue_token(
             self.secret,
             record.id,
-            now=now,
+            now=_now(),
             lifetime=self.config.token_lifetime,
             generation=record.token_generation,
         )
-        # The token's own ``exp`` is this time rounded up to a second: valid until then.
-        expires = now + self.config.token_lifetime
-        return {"auth_token": token, "token_expires_at": rfc3339_precise(expires)}
+        return {"auth_token": token, "token_expires_at": rfc3339_precise(exp)}
 
     def _record(self, sandbox_id: str) -> SandboxRecord:
         record = self.registry.get(sandbox_id)

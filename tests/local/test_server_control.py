@@ -36,11 +36,11 @@ def _rfc3339_z(text: str, *, precise: bool = False) -> _dt.datetime:
     return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _jwt_exp(token: str) -> int:
+def _jwt_exp(token: str) -> float:
     body = token.split(".")[1]
     exp = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["exp"]
-    assert isinstance(exp, int)
-    return exp
+    assert isinstance(exp, int | float)
+    return float(exp)
 
 
 async def test_create_reply_has_what_clients_need(local: LocalServer) -> None:
@@ -53,8 +53,8 @@ async def test_create_reply_has_what_clients_need(local: LocalServer) -> None:
     assert sandbox["auth_token"].count(".") == 2
     expires = _rfc3339_z(sandbox["token_expires_at"], precise=True)
     assert expires > _dt.datetime.now(_dt.UTC)
-    # The token itself is valid at least until the time the reply gives.
-    assert _jwt_exp(sandbox["auth_token"]) >= expires.timestamp()
+    # The token itself expires at the time the reply gives.
+    assert _jwt_exp(sandbox["auth_token"]) == pytest.approx(expires.timestamp(), abs=1e-5)
     until = _rfc3339_z(sandbox["expires_at"], precise=True) - _dt.datetime.now(_dt.UTC)
     assert 590 <= until.total_seconds() <= 601
     got = await call(
@@ -207,7 +207,7 @@ async def test_lifecycle(local: LocalServer) -> None:
     first = _rfc3339_z(refreshed["token_expires_at"], precise=True)
     second = _rfc3339_z(again["token_expires_at"], precise=True)
     assert second > first
-    assert _jwt_exp(again["auth_token"]) >= second.timestamp()
+    assert _jwt_exp(again["auth_token"]) == pytest.approx(second.timestamp(), abs=1e-5)
     timeout = await call(
         local.base_url,
         "PUT",

@@ -116,3 +116,14 @@ def _rejected_at(secret: bytes, token: str, *, generation: int) -> str:
     with pytest.raises(TokenRejected) as info:
         verify_token(secret, token, sandbox_id="sbx1", now=NOW, generation=generation)
     return info.value.code
+
+
+def test_an_expiry_keeps_its_fraction_of_a_second() -> None:
+    secret = new_secret()
+    token, exp = issue_token(secret, "sbx1", now=NOW + 0.25, lifetime=60)
+    assert exp == NOW + 60.25
+    later, later_exp = issue_token(secret, "sbx1", now=NOW + 0.5, lifetime=60)
+    assert later_exp > exp
+    assert verify_token(secret, token, sandbox_id="sbx1", now=exp - 0.01).expires_at == exp
+    assert _rejected(secret, token, "sbx1", now=exp) == "TOKEN_EXPIRED"
+    assert verify_token(secret, later, sandbox_id="sbx1", now=exp).expires_at == later_exp
