@@ -9,6 +9,7 @@ import os
 import pathlib
 import re
 import signal
+from collections.abc import Callable
 
 import pytest
 from e2e.emulator_process import emulator_process
@@ -17,6 +18,21 @@ from .conftest import BIN, hopx
 from .tmux import PROMPT, terminal
 
 pytestmark = pytest.mark.slow
+
+
+def _prompt_after(command: str) -> Callable[[str], bool]:
+    """A screen test: ``command``'s line, then a fresh shell prompt as the last line."""
+
+    def check(screen: str) -> bool:
+        lines = [line.rstrip() for line in screen.splitlines() if line.strip()]
+        # The command's line may be followed by the echoed interrupt (``^C``).
+        return (
+            len(lines) >= 2
+            and any(command in line for line in lines[-3:-1])
+            and lines[-1].endswith(("#", "$"))
+        )
+
+    return check
 
 
 def _new_sandbox(env: dict[str, str]) -> str:
@@ -59,6 +75,9 @@ def test_shell_is_a_raw_terminal_that_follows_the_window_size(
         # Raw mode: Ctrl-C reaches the remote shell and interrupts its command, not hopx.
         term.type("sleep 300")
         term.keys("C-c")
+        # The interrupt flushes the remote terminal's input queue (no NOFLSH): type the next
+        # line only once the shell shows its prompt again, as a person would.
+        term.wait_for(_prompt_after("sleep 300"))
         term.type("echo alive-$((6 * 7))")
         term.wait_for("\nalive-42")
         # Tab completion is the remote shell's too.
