@@ -4,9 +4,9 @@ A ``hopx-local serve`` child process runs two sandboxes of the ``code-interprete
 Each round measures the other sandbox's ``run_code("print(1)")`` back to back with nothing
 else running (quiet), and while the hog sandbox spins ``while True: pass`` in several
 processes and threads started with ``run_code_background`` (more of them than the machine has
-cores); the hog is killed before the next phase. The hog's phase is measured from two seconds
-after its processes run (the server lowers a busy sandbox's CPU weight after a bit more than
-one). Quiet comes first in even rounds and second in odd ones, so a change in the machine's
+cores); the hog is killed before the next phase. The hog's phase is measured from five seconds
+after its processes run (the server lowers the CPU weight of a sandbox that kept busy over a
+window of three seconds). Quiet comes first in even rounds and second in odd ones, so a change in the machine's
 load during the run affects both alike. The table shows each round's medians and ratio (and,
 where the benchmark can read the server's cgroup v1 ``cpu`` hierarchy, both sandboxes'
 ``cpu.shares`` at the end of the hog's phase), then the medians over all rounds and their
@@ -37,8 +37,8 @@ from hopx_asyncio import AsyncSandbox
 KEY = "sk_local_bench_cpu_hog"
 WARMUP = 3
 #: Seconds from the hog's start to the first measurement: the server lowers a sandbox's CPU
-#: weight once its threads have kept busy for more than a second (see CpuGovernor).
-SETTLE = 2.0
+#: weight once a thread of it has kept busy over a window of three seconds (see CpuGovernor).
+SETTLE = 5.0
 
 
 def hog_code(processes: int, threads: int) -> str:

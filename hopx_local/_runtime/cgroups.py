@@ -14,13 +14,15 @@ host's cores for a few milliseconds at a time, never for a tenth of a second. A 
 does not keep one sandbox's CPU hog off another's latency: on a host with few cores the hog's
 threads are queued on every core, beside the server and the other sandbox's short-lived
 processes, and win their fair share of each. So the :class:`CpuGovernor` watches each
-sandbox's cgroup and lowers its CPU weight while it keeps its CPUs busy (its quota throttles
-it, or threads of it stay runnable from one look to the next); its weight comes back once it
-calms down. A demoted sandbox still gets every CPU cycle nobody else wants.
+sandbox's cgroup and lowers its CPU weight once it has kept its CPUs busy for seconds on end
+(its quota throttles it, or a thread of it stays runnable all along); its weight comes back
+once it calms down. Short bursts, such as a Jupyter kernel running many short cells, are never
+demoted. A demoted sandbox still gets every CPU cycle nobody else wants.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import logging
@@ -262,6 +264,23 @@ class SandboxCgroup:
                     found[key] = int(value)
         return found
 
+    def cfs_period(self) -> float:
+        """The sandbox's CFS period in seconds, 0 when it has no quota (or no cpu cgroup)."""
+        cpu = self.dirs.get("cpu")
+        if cpu is None:
+            return 0.0
+        try:
+            if self.host.version == "v1":
+                quota = (cpu / "cpu.cfs_quota_us").read_text().strip()
+                period = (cpu / "cpu.cfs_period_us").read_text().strip()
+            else:
+                quota, period = (cpu / "cpu.max").read_text().split()
+        except (OSError, ValueError):
+            return 0.0
+        if quota in ("-1", "max") or not period.isdigit():
+            return 0.0
+        return int(period) / 1e6
+
     def threads(self, limit: int) -> list[int]:
         """Up to ``limit`` thread ids in the sandbox's ``cpu`` cgroup."""
         cpu = self.dirs.get("cpu")
@@ -347,53 +366,67 @@ def _runnable_ns(tid: int) -> int | None:
         return None
 
 
-@attrs.define
-class _Watched:
-    """What the governor saw of one sandbox at its last look."""
+@attrs.frozen
+class _Look:
+    """What the governor read of one sandbox at one moment."""
 
     at: float
     periods: int
     throttled: int
-    #: thread id -> (when first seen, nanoseconds runnable so far)
-    runnable: dict[int, tuple[float, int]]
+    #: The CFS period in seconds (0 when the sandbox has no quota).
+    period: float
+    #: thread id -> (when first seen, nanoseconds runnable so far, when read)
+    runnable: dict[int, tuple[float, int, float]]
+
+
+@attrs.define
+class _Watched:
+    """The governor's record of one sandbox: its recent looks, oldest first."""
+
+    looks: collections.deque[_Look] = attrs.Factory(collections.deque)
     busy_looks: int = 0
     calm_looks: int = 0
     demoted: bool = False
 
 
 class CpuGovernor:
-    """Lowers the CPU weight of the sandboxes that keep their CPUs busy.
+    """Lowers the CPU weight of the sandboxes that keep their CPUs busy for seconds on end.
 
     Every ``interval`` seconds (in a thread of its own, while any sandbox is watched; with an
-    ``interval`` of 0 there is no thread and the caller calls :meth:`look`) it reads
-    each sandbox's ``cpu.stat`` and the scheduler statistics of up to ``max_threads`` of its
-    threads. A look is busy when the quota throttled the sandbox in at least half of the CFS
-    periods since the last look, or when its threads older than ``min_age`` seconds were
-    runnable (running or waiting for a CPU, throttled included) for at least ``busy_threads``
-    threads' worth of the time in between. Waiting counts so that a hog is still seen while
-    others win the CPU from it (no see-saw); the age keeps out short-lived processes, such as
-    each ``run_code``'s, however long a loaded machine makes them wait. After ``demote_after``
-    busy looks in a row the sandbox gets :data:`DEMOTED_WEIGHT`, after ``restore_after`` calm
-    ones its normal weight again.
+    ``interval`` of 0 there is no thread and the caller calls :meth:`look`) it reads each
+    sandbox's ``cpu.stat`` and the scheduler statistics of up to ``max_threads`` of its
+    threads, and judges the sandbox over the last ``window`` seconds (since the previous
+    look when ``window`` is 0). The sandbox is busy over a span when one of its threads
+    older than ``min_age`` seconds was runnable (running or waiting for a CPU, throttled
+    included) for at least ``spin_fraction`` of it, or when its quota throttled it in at
+    least half of the CFS periods it was active in while it was active for at least half
+    of the span. Waiting counts so that a hog is still seen while others win the CPU from
+    it (no see-saw); a thread that serves short requests (a Jupyter kernel running one
+    short cell after another) sleeps between them and is never runnable for a whole
+    window, however long a loaded machine makes each request wait. After ``demote_after``
+    looks busy over the whole window in a row the sandbox gets :data:`DEMOTED_WEIGHT`; after
+    ``restore_after`` looks calm since the previous one, its normal weight again.
     """
 
     def __init__(
         self,
         *,
-        interval: float = 0.1,
-        busy_threads: float = 0.5,
+        interval: float = 0.25,
+        window: float = 3.0,
+        spin_fraction: float = 0.9,
         min_age: float = 1.0,
         demote_after: int = 2,
-        restore_after: int = 10,
+        restore_after: int = 8,
         max_threads: int = 64,
     ) -> None:
         self.interval = interval
-        self.busy_threads = busy_threads
+        self.window = window
+        self.spin_fraction = spin_fraction
         self.min_age = min_age
         self.demote_after = demote_after
         self.restore_after = restore_after
         self.max_threads = max_threads
-        self._watched: weakref.WeakKeyDictionary[SandboxCgroup, _Watched | None] = (
+        self._watched: weakref.WeakKeyDictionary[SandboxCgroup, _Watched] = (
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
@@ -402,7 +435,7 @@ class CpuGovernor:
     def watch(self, cgroup: SandboxCgroup) -> None:
         """Start watching ``cgroup`` (a thread runs while any cgroup is watched)."""
         with self._lock:
-            self._watched[cgroup] = None
+            self._watched[cgroup] = _Watched()
             if self._thread is None and self.interval > 0:
                 self._thread = threading.Thread(
                     target=self._run, name="hopx-cpu-governor", daemon=True
@@ -434,49 +467,70 @@ class CpuGovernor:
                     log.debug("CPU governor: %s", cgroup.dirs.get("cpu"), exc_info=True)
             time.sleep(self.interval)
 
+    def _busy(self, before: _Look, now: _Look) -> bool:
+        """Whether the sandbox was busy from look ``before`` to look ``now``."""
+        elapsed_ns = max(1.0, (now.at - before.at) * 1e9)
+        for tid, (first, value, read) in now.runnable.items():
+            old = before.runnable.get(tid)
+            if old is None or old[0] != first or now.at - first < self.min_age:
+                continue  # born since ``before`` (or too young): not runnable all along
+            # Over the time between the two reads of this thread, not of the looks: a look
+            # that waited for a CPU itself does not make a spinning thread look calm.
+            if (value - old[1]) / max(1.0, (read - old[2]) * 1e9) >= self.spin_fraction:
+                return True
+        periods = now.periods - before.periods
+        throttled = now.throttled - before.throttled
+        active = periods * now.period * 1e9 * 2 >= elapsed_ns if now.period > 0 else True
+        return periods > 0 and throttled * 2 >= periods and active
+
     def look(self, cgroup: SandboxCgroup) -> None:
         """One look at ``cgroup``: count it busy or calm, and demote or restore it."""
         now = time.monotonic()
         stat = cgroup.cpu_stat()
         with self._lock:
-            if cgroup not in self._watched:
-                return
-            last = self._watched[cgroup]
+            watched = self._watched.get(cgroup)
+        if watched is None:
+            return
+        last = watched.looks[-1] if watched.looks else None
         seen = last.runnable if last is not None else {}
-        runnable: dict[int, tuple[float, int]] = {}
-        threads = 0
+        runnable: dict[int, tuple[float, int, float]] = {}
         for tid in cgroup.threads(self.max_threads):
             value = _runnable_ns(tid)
             if value is None:
                 continue
-            first, before = seen.get(tid, (now, value))
+            read = time.monotonic()
+            first, before, _read = seen.get(tid, (now, value, read))
             if value < before:  # the id was reused by a new thread
-                first, before = now, value
-            runnable[tid] = (first, value)
-            if now - first >= self.min_age:
-                threads += value - before
-        current = _Watched(now, stat.get("nr_periods", 0), stat.get("nr_throttled", 0), runnable)
-        with self._lock:
-            if cgroup not in self._watched:
-                return
-            self._watched[cgroup] = current
+                first = now
+            runnable[tid] = (first, value, read)
+        current = _Look(
+            now,
+            stat.get("nr_periods", 0),
+            stat.get("nr_throttled", 0),
+            cgroup.cfs_period(),
+            runnable,
+        )
+        looks = watched.looks
+        looks.append(current)
         if last is None:
             return
-        current.demoted = last.demoted
-        elapsed_ns = max(1.0, (now - last.at) * 1e9)
-        periods = current.periods - last.periods
-        throttled = current.throttled - last.throttled
-        busy = threads / elapsed_ns >= self.busy_threads or (
-            periods > 0 and throttled * 2 >= periods
-        )
-        current.busy_looks = last.busy_looks + 1 if busy else 0
-        current.calm_looks = 0 if busy else last.calm_looks + 1
-        if not current.demoted and current.busy_looks >= self.demote_after:
-            cgroup.set_weight(DEMOTED_WEIGHT[cgroup.host.version])
-            current.demoted = True
-        elif current.demoted and current.calm_looks >= self.restore_after:
-            cgroup.set_weight(NORMAL_WEIGHT[cgroup.host.version])
-            current.demoted = False
+        # The newest look at least ``window`` old is where the window starts; older ones
+        # are no longer needed.
+        while len(looks) > 2 and now - looks[1].at >= self.window:
+            looks.popleft()
+        start = looks[0] if self.window > 0 else last
+        sustained = now - start.at >= self.window and self._busy(start, current)
+        watched.busy_looks = watched.busy_looks + 1 if sustained else 0
+        watched.calm_looks = 0 if self._busy(last, current) else watched.calm_looks + 1
+        with self._lock:
+            if self._watched.get(cgroup) is not watched:
+                return  # forgotten meanwhile: no more writes
+            if not watched.demoted and watched.busy_looks >= self.demote_after:
+                cgroup.set_weight(DEMOTED_WEIGHT[cgroup.host.version])
+                watched.demoted = True
+            elif watched.demoted and watched.calm_looks >= self.restore_after:
+                cgroup.set_weight(NORMAL_WEIGHT[cgroup.host.version])
+                watched.demoted = False
 
 
 @functools.cache

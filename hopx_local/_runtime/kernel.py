@@ -141,6 +141,25 @@ def _hopx_setup():
     # By name: pandas is looked up only when a DataFrame is shown.
     for module in ("pandas", "pandas.core.frame"):
         formatter.for_type_by_name(module, "DataFrame", _frame_json)
+    # plotly's figures show as HTML (and their JSON), as in the service's template; its
+    # notebook renderer's one-off set-up script is not an output of anyone's cell.
+    import os
+    os.environ.setdefault("PLOTLY_RENDERER", "plotly_mimetype+notebook_connected")
+
+    def _drop_plotly_setup(msg):
+        data = msg.get("content", {}).get("data")
+        html = data.get("text/html") if isinstance(data, dict) else None
+        if (
+            msg.get("msg_type") == "display_data"
+            and isinstance(html, str)
+            and "window.PlotlyConfig" in html
+            and "newPlot" not in html
+            and set(data) <= {"text/html", "text/plain"}
+        ):
+            return None
+        return msg
+
+    ip.display_pub.register_hook(_drop_plotly_setup)
     # The first write of a cell starts the output machinery: pay for it now, not in the
     # first execution (this output belongs to the start-up request and is not shown).
     import sys
@@ -194,7 +213,16 @@ def kernel_support() -> KernelSupport:
 
 
 #: The distributions a kernel needs, or offers code when installed; with what they require.
-_KERNEL_DISTRIBUTIONS = ("ipykernel", "jupyter_client", "numpy", "pandas", "matplotlib", "plotly")
+_KERNEL_DISTRIBUTIONS = (
+    "ipykernel",
+    "jupyter_client",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "plotly",
+    # What plotly's ``fig.show()`` needs in a kernel (its MIME renderer checks for it).
+    "nbformat",
+)
 _site_lock = threading.Lock()
 
 
@@ -287,7 +315,9 @@ def _source(mime: str, bundle: Mapping[str, Any]) -> str:
     plain = str(bundle.get("text/plain", ""))
     if mime in ("image/png", "image/svg+xml") and plain.startswith("<Figure size"):
         return "matplotlib"
-    if mime == "application/vnd.plotly.v1+json" or "plotly" in plain[:200]:
+    if "application/vnd.plotly.v1+json" in bundle or (
+        mime == "text/html" and "Plotly.newPlot" in str(bundle.get(mime, ""))
+    ):
         return "plotly"
     if mime == "application/vnd.dataframe+json" or (
         mime == "text/html" and 'class="dataframe' in str(bundle.get(mime, ""))[:2000]

@@ -35,8 +35,10 @@ from hopx_local._runtime.cgroups import (
     CgroupLimits,
     CpuGovernor,
     SandboxCgroup,
+    governor,
 )
 from hopx_local._runtime.host import host_enforcement
+from hopx_local._runtime.kernel import kernel_support
 
 ENFORCED = host_enforcement(IsolationMode.BWRAP)
 needs_cpu_cgroup = pytest.mark.skipif(
@@ -58,7 +60,9 @@ SPIN = (
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, name: str, vcpu: float) -> AsyncIterator[SandboxRuntime]:
+async def running(
+    tmp_path: Path, name: str, vcpu: float, *, kernel: bool = False
+) -> AsyncIterator[SandboxRuntime]:
     runtime = SandboxRuntime(
         f"{name}-{secrets.token_hex(4)}",
         tmp_path / name,
@@ -67,6 +71,7 @@ async def running(tmp_path: Path, name: str, vcpu: float) -> AsyncIterator[Sandb
         limits=Limits(),
         output_cap=1 << 20,
         resources=SandboxResources(vcpu=vcpu),
+        kernel=kernel,
     )
     try:
         await runtime.start()
@@ -143,6 +148,43 @@ async def test_a_cpu_hog_loses_weight_and_gets_it_back(tmp_path: Path) -> None:
     assert other_weights == {str(NORMAL_WEIGHT[version])}
 
 
+@needs_cpu_cgroup
+@pytest.mark.skipif(not kernel_support().available, reason=kernel_support().reason)
+@pytest.mark.anyio
+async def test_a_kernel_serving_short_cells_keeps_its_weight(tmp_path: Path) -> None:
+    # A long-lived Jupyter kernel that runs one short cell after another is busy in bursts,
+    # never for seconds on end: it keeps its weight all the while a spinning sandbox is
+    # demoted and for a whole window after.
+    async with (
+        running(tmp_path, "hog", 1.0) as hog,
+        running(tmp_path, "cells", 1.0, kernel=True) as cells,
+    ):
+        assert hog.cgroup is not None
+        version = hog.cgroup.host.version
+        name = weight_name(hog)
+        first = await cells.execute("n = 0", "python")
+        assert first.exit_code == 0, first
+        await hog.start_background(SPIN, "python")
+        weights = set()
+        count = 0
+        with anyio.fail_after(120):
+            while cpu_file(hog, name) != str(DEMOTED_WEIGHT[version]):
+                outcome = await cells.execute("n += 1\nprint(n)", "python")
+                count += 1
+                assert outcome.stdout == f"{count}\n", outcome
+                weights.add(cpu_file(cells, name))
+            # Past the hog's demotion, for longer than the window the governor judges by.
+            until = time.monotonic() + governor().window + 2.0
+            while time.monotonic() < until:
+                outcome = await cells.execute("n += 1\nprint(n)", "python")
+                count += 1
+                assert outcome.stdout == f"{count}\n", outcome
+                weights.add(cpu_file(cells, name))
+        assert cells.kernel is not None, "the cells ran in the kernel"
+    assert count >= 10
+    assert weights == {str(NORMAL_WEIGHT[version])}
+
+
 # -- the governor over cgroup v2 files -----------------------------------------------------
 
 
@@ -195,7 +237,7 @@ def test_v2_limits_use_the_v2_files(tmp_path: Path) -> None:
 
 
 def test_runnable_threads_demote_and_calm_restores(tmp_path: Path, spinner: int) -> None:
-    governor = CpuGovernor(interval=0, min_age=0.0, demote_after=2, restore_after=2)
+    governor = CpuGovernor(interval=0, window=0, min_age=0.0, demote_after=2, restore_after=2)
     cgroup = fake_v2(tmp_path, governor)
     cgroup.create(CgroupLimits(cpus=1.0))
     cgroup.watch_cpu()
@@ -220,7 +262,7 @@ def test_runnable_threads_demote_and_calm_restores(tmp_path: Path, spinner: int)
 
 def test_young_threads_do_not_count(tmp_path: Path, spinner: int) -> None:
     # A process that has not lived min_age yet (a run_code's) is no hog, however busy.
-    governor = CpuGovernor(interval=0, min_age=3600.0, demote_after=1, restore_after=1)
+    governor = CpuGovernor(interval=0, window=0, min_age=3600.0, demote_after=1, restore_after=1)
     cgroup = fake_v2(tmp_path, governor)
     cgroup.create(CgroupLimits(cpus=1.0))
     cgroup.watch_cpu()
@@ -234,7 +276,7 @@ def test_young_threads_do_not_count(tmp_path: Path, spinner: int) -> None:
 
 def test_throttled_periods_demote(tmp_path: Path) -> None:
     # Short-lived processes that together run the sandbox into its quota count as well.
-    governor = CpuGovernor(interval=0, demote_after=2, restore_after=1)
+    governor = CpuGovernor(interval=0, window=0, demote_after=2, restore_after=1)
     cgroup = fake_v2(tmp_path, governor)
     cgroup.create(CgroupLimits(cpus=1.0))
     cgroup.watch_cpu()
@@ -251,3 +293,45 @@ def test_throttled_periods_demote(tmp_path: Path) -> None:
     write_stat(cgroup, periods=40, throttled=24)
     governor.look(cgroup)  # forgotten: no more looks, no more writes
     assert not governor.demoted(cgroup)
+
+
+BURSTS = (
+    "import time\n"
+    "while True:\n"
+    "    started = time.monotonic()\n"
+    "    while time.monotonic() - started < 0.3:\n"
+    "        pass\n"
+    "    time.sleep(0.3)\n"
+)
+
+
+def test_bursts_keep_the_weight_and_spinning_loses_it(tmp_path: Path, spinner: int) -> None:
+    # Runnable for 0.3 s of every 0.6 s (whatever the machine's load: the bursts are timed
+    # by the clock) is busy at every short look, and never over a whole window.
+    governor = CpuGovernor(interval=0, window=1.0, min_age=0.0, demote_after=2)
+    bursty_dir, spinning_dir = tmp_path / "bursty", tmp_path / "spinning"
+    bursty_dir.mkdir()
+    spinning_dir.mkdir()
+    bursty_cgroup = fake_v2(bursty_dir, governor)
+    spinning_cgroup = fake_v2(spinning_dir, governor)
+    bursts = subprocess.Popen([sys.executable, "-c", BURSTS])
+    try:
+        for cgroup, pid in ((bursty_cgroup, bursts.pid), (spinning_cgroup, spinner)):
+            cgroup.create(CgroupLimits(cpus=1.0))
+            cgroup.watch_cpu()
+            (cgroup.dirs["cpu"] / "cgroup.threads").write_text(f"{pid}\n")
+        started = time.monotonic()
+        looks = 0
+        while time.monotonic() - started < 4.0 or not governor.demoted(spinning_cgroup):
+            assert time.monotonic() - started < 60, "the spinning one was never demoted"
+            for cgroup in (bursty_cgroup, spinning_cgroup):
+                governor.look(cgroup)
+            looks += 1
+            assert not governor.demoted(bursty_cgroup), f"demoted at look {looks}"
+            time.sleep(0.05)
+    finally:
+        bursts.kill()
+        bursts.wait(30)
+    weight = bursty_cgroup.dirs["cpu"] / "cpu.weight"
+    assert weight.read_text() == str(NORMAL_WEIGHT["v2"])
+    assert (spinning_cgroup.dirs["cpu"] / "cpu.weight").read_text() == str(DEMOTED_WEIGHT["v2"])
