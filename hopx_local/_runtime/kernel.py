@@ -534,23 +534,21 @@ class SandboxKernel:
 
     # -- executing -------------------------------------------------------------------------
 
-    def interrupt(self) -> None:
-        """SIGINT to the kernel (the program below the process's reaper)."""
+    def _program_pid(self) -> int | None:
+        """The host pid of the kernel's program: the child of the process's reaper."""
         process = self.process
         if process is None or process.host_pid <= 0:
-            return
-        pids = [process.host_pid]
-        for _depth in range(2):
-            try:
-                text = Path(f"/proc/{pids[-1]}/task/{pids[-1]}/children").read_text()
-            except OSError:
-                return
-            children = text.split()
-            if not children:
-                break
-            pids.append(int(children[0]))
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pids[-1], signal.SIGINT)
+            return None
+        children = _children(process.host_pid)
+        return children[0] if children else None
+
+    def interrupt(self) -> None:
+        """SIGINT to the kernel (the program below the process's reaper), not to a process
+        a cell started."""
+        pid = self._program_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGINT)
 
     async def _prepare_cell(self, env: Mapping[str, str], cwd: str, until: float) -> None:
         changed = {k: v for k, v in env.items() if self._env.get(k) != v}
@@ -785,6 +783,47 @@ class SandboxKernel:
             and self.execution_state != "dead"
         )
 
+    def kill_children(self) -> int:
+        """SIGKILL every process the kernel's program started (a cell's forks and their
+        children), not the kernel itself; how many were signalled."""
+        program = self._program_pid()
+        if program is None:
+            return 0
+        found: list[int] = []
+        todo = _children(program)
+        while todo and len(found) < 4096:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(_children(pid))
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        return len(found)
+
+    async def settle(self, grace: float = _INTERRUPT_GRACE) -> bool:
+        """After a cell was stopped from outside: wait until the kernel takes a new request
+        (up to ``grace`` seconds after it may run); shut it down if it does not. Whether it
+        is still usable."""
+        async with self._lock:
+            if not self.alive:
+                return False
+            until = anyio.current_time() + grace
+            try:
+                msg_id = self._send(
+                    "execute_request",
+                    {"code": "pass", "silent": True, "store_history": False, "allow_stdin": False},
+                )
+                while anyio.current_time() < until:
+                    # Again and again: a kernel ignores SIGINT between two requests, so one
+                    # sent just before it took up the stopped cell's would be lost.
+                    self.interrupt()
+                    if await self._reply(msg_id, min(until, anyio.current_time() + 0.5)):
+                        return True
+            except KernelDied:
+                pass
+            await self.shutdown()
+            return False
+
     # -- stopping --------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
@@ -805,6 +844,19 @@ class SandboxKernel:
             if self._dir_fd is not None:
                 os.close(self._dir_fd)
                 self._dir_fd = None
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (of all its threads), from /proc."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return found
 
 
 def _exit_status(value: str) -> int:

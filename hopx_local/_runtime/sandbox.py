@@ -12,7 +12,14 @@ import shutil
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +76,9 @@ class SandboxRuntime(SandboxFileAPI):
     between executions; otherwise each execution is a fresh interpreter. Where the system is
     writable (see :attr:`writable_system`; ``writable_system=False`` keeps it read-only),
     ``layers`` are read-only directories of top-level trees (``usr/``, ``etc/``, ...) shown
-    below the sandbox's own layer, the topmost first.
+    below the sandbox's own layer, the topmost first. ``spawn_task`` starts a task that may
+    outlive the request (the server's task group): with it, Python background executions
+    run in the kernel too, as cells whose result nobody waits for.
     """
 
     def __init__(
@@ -85,6 +94,7 @@ class SandboxRuntime(SandboxFileAPI):
         kernel: bool = False,
         layers: Sequence[Path] = (),
         writable_system: bool = True,
+        spawn_task: Callable[[Callable[[], Coroutine[Any, Any, None]]], None] | None = None,
     ) -> None:
         if output_cap <= 0:
             raise ValueError("output_cap must be positive")
@@ -121,6 +131,8 @@ class SandboxRuntime(SandboxFileAPI):
         self.uses_kernel = kernel and kernel_support().available
         self._kernel: SandboxKernel | None = None
         self._kernel_starting = anyio.Lock()
+        self._spawn_task = spawn_task
+        self._cells: dict[str, KernelCell] = {}
         self._env = EnvStore(self.layout.state / "env.json")
         level = 1 if isolation is IsolationMode.BWRAP else 0
         self.processes = SandboxProcesses(ns_level=level)
@@ -771,6 +783,8 @@ class SandboxRuntime(SandboxFileAPI):
         self.counters["requests_background"] += 1
         await self._release_finished()
         await self.start()
+        if code is not None and self._spawn_task is not None and self._in_kernel(language):
+            return await self._start_cell(code, env, workdir, timeout, name)
         is_code = code is not None
         launch = self._launch(
             code=code,
@@ -812,6 +826,87 @@ class SandboxRuntime(SandboxFileAPI):
         self.counters["executions_total"] += 1
         return record
 
+    async def _start_cell(
+        self,
+        code: str,
+        env: Mapping[str, str] | None,
+        workdir: str,
+        timeout: float | None,  # noqa: ASYNC109
+        name: str | None,
+    ) -> ProcessRecord:
+        """A background execution in the kernel: started now, its record kept."""
+        assert self._spawn_task is not None
+        limit = self._check_timeout(timeout) if timeout else _CELL_TIMEOUT
+        checked = self._kernel_request(code, env, workdir)
+        kernel = await self._kernel_ready()
+        process_id = new_id("proc")
+        cell = KernelCell(
+            ProcessRecord(
+                process_id=process_id,
+                execution_id=new_id("exec"),
+                name=name or process_id,
+                status="running",
+                language="python",
+                pid=kernel.process.pid if kernel.process is not None else 0,
+                start_time=rfc3339(time.time()),
+                duration=0.0,
+            ),
+            started=time.monotonic(),
+            timeout=limit,
+            stdout=OutputCapture(self.output_cap),
+            stderr=OutputCapture(self.output_cap),
+        )
+        finished = [key for key, old in self._cells.items() if old.done.is_set()]
+        for key in finished[: max(0, len(self._cells) - _KEPT_CELLS)]:
+            del self._cells[key]  # the oldest finished ones go, with their output
+        self._cells[process_id] = cell
+        self.counters["executions_total"] += 1
+        self._spawn_task(functools.partial(self._run_cell, cell, *checked, limit))
+        return cell.current()
+
+    async def _run_cell(
+        self, cell: KernelCell, code: str, env: dict[str, str], cwd: str, limit: float
+    ) -> None:
+        summary: dict[str, Any] = {}
+        error: str | None = None
+        try:
+            with anyio.CancelScope() as cell.scope:
+                if cell.killed:
+                    cell.scope.cancel()
+                events = self._kernel_events(code, env, cwd, limit)
+                async with contextlib.aclosing(events) as running:
+                    async for kind, value in running:
+                        if kind in ("stdout", "stderr"):
+                            cell.capture(kind).add(value.encode("utf-8", "surrogatepass"))
+                        elif kind == "display":
+                            cell.rich.append(value)
+                        elif kind == "exit":
+                            summary = value
+        except Exception as exc:  # noqa: BLE001  (the record says what went wrong)
+            error = f"the background execution failed: {exc}"
+        finally:
+            cell.finish(summary, error)
+
+    def _cell_records(self) -> list[ProcessRecord]:
+        return [cell.current() for cell in self._cells.values()]
+
+    async def _kill_cell(self, cell: KernelCell) -> ProcessRecord:
+        if cell.done.is_set():
+            return cell.current()
+        cell.killed = True
+        if cell.scope is not None:
+            cell.scope.cancel()
+        kernel = self._kernel
+        if kernel is not None:
+            await anyio.to_thread.run_sync(kernel.kill_children)
+        with anyio.move_on_after(_CELL_KILL_WAIT):
+            await cell.done.wait()
+        if kernel is not None and kernel.alive:
+            # The cell was interrupted: the kernel goes on only once it takes a new request.
+            await kernel.settle()
+            await anyio.to_thread.run_sync(kernel.kill_children)
+        return cell.current()
+
     async def _release_finished(self) -> None:
         for job in self._background.finished():
             job.reaped = True
@@ -821,10 +916,13 @@ class SandboxRuntime(SandboxFileAPI):
     def list_processes(self) -> list[ProcessRecord]:
         """Every background process this sandbox started, with current status."""
         self.counters["requests_processes"] += 1
-        return self._background.records()
+        return self._background.records() + self._cell_records()
 
     def process_output(self, process_id: str) -> tuple[str, str]:
         """(stdout, stderr) a background process wrote so far (the first ``output_cap`` bytes)."""
+        cell = self._cells.get(process_id)
+        if cell is not None:
+            return cell.stdout.text(), cell.stderr.text()
         self._background.job(process_id)
         texts = []
         for stream in ("stdout", "stderr"):
@@ -884,6 +982,9 @@ class SandboxRuntime(SandboxFileAPI):
     async def kill(self, process_id: str) -> ProcessRecord:
         """SIGKILL a background process and everything it started; its final record."""
         self.counters["requests_kill"] += 1
+        cell = self._cells.get(process_id)
+        if cell is not None:
+            return await self._kill_cell(cell)
         job = self._background.job(process_id)
         if job.process.returncode is None:
             job.killed = True
@@ -990,6 +1091,11 @@ class SandboxRuntime(SandboxFileAPI):
         for job in self._background.all():
             if job.process.returncode is None:
                 job.killed = True
+        for cell in self._cells.values():
+            if not cell.done.is_set():
+                cell.killed = True
+                if cell.scope is not None:
+                    cell.scope.cancel()
         with anyio.CancelScope(shield=True):
             kernel, self._kernel = self._kernel, None
             if kernel is not None:
@@ -1034,7 +1140,7 @@ class SandboxRuntime(SandboxFileAPI):
             "rss_bytes": sum(stat.rss_bytes for stat in stats),
             "process_count": len(stats),
             "running_background": sum(
-                1 for record in self._background.records() if record.status == "running"
+                1 for record in self.list_processes() if record.status == "running"
             ),
             "total_executions": self.counters["executions_total"],
             "active_executions": self.counters["executions_active"],
@@ -1060,3 +1166,58 @@ def _partial_utf8(data: bytes) -> int:
 def _shell() -> str:
     """The interactive shell, looked up in the system directories every sandbox sees."""
     return "bash" if shutil.which("bash", path=BASE_PATH) else "sh"
+
+
+#: A background execution in the kernel without a timeout still ends some day.
+_CELL_TIMEOUT = 7 * 86400.0
+#: How long a kill waits for an interrupted background cell to end.
+_CELL_KILL_WAIT = 10.0
+#: Finished background cells whose records (and output) are kept.
+_KEPT_CELLS = 256
+
+
+@attrs.define(eq=False)
+class KernelCell:
+    """A background execution in the sandbox's kernel and what is known of it."""
+
+    record: ProcessRecord
+    started: float
+    timeout: float
+    stdout: OutputCapture
+    stderr: OutputCapture
+    rich: list[dict[str, Any]] = attrs.Factory(list)
+    scope: anyio.CancelScope | None = None
+    killed: bool = False
+    done: anyio.Event = attrs.Factory(anyio.Event)
+
+    def capture(self, stream: str) -> OutputCapture:
+        """The capture of ``stream`` (``stdout`` or ``stderr``)."""
+        return self.stdout if stream == "stdout" else self.stderr
+
+    def current(self) -> ProcessRecord:
+        """The record now (its duration so far while it runs)."""
+        if self.record.status == "running":
+            return attrs.evolve(self.record, duration=round(time.monotonic() - self.started, 6))
+        return self.record
+
+    def finish(self, summary: Mapping[str, Any], error: str | None) -> None:
+        """Record how the cell ended: its ``summary`` from the kernel, or an ``error``."""
+        if self.killed:
+            status, code = "killed", 130
+        elif error is not None or not summary:
+            status, code = "failed", 1
+        else:
+            code = int(summary.get("exit_code", 1))
+            status = "completed" if code == 0 and not summary.get("timed_out") else "failed"
+        timed_out = bool(summary.get("timed_out")) and not self.killed
+        reason = error or summary.get("error")
+        self.record = attrs.evolve(
+            self.record,
+            status=status,
+            exit_code=code,
+            end_time=rfc3339(time.time()),
+            duration=round(time.monotonic() - self.started, 6),
+            timed_out=True if timed_out else None,
+            error=str(reason) if reason and not self.killed else None,
+        )
+        self.done.set()

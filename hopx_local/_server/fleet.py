@@ -232,6 +232,7 @@ class Fleet:
             limits=self.config.process_limits,
             output_cap=self.config.output_cap,
             kernel=self.config.python_kernel,
+            spawn_task=self.spawn,
             resources=SandboxResources(
                 vcpu=template.vcpu if template else 2,
                 memory_mb=template.memory_mb if template else 2048,

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 from typing import Any
 
+import anyio
+import anyio.abc
 import pytest
 
 import hopx_local
 from hopx_local._runtime.kernel import kernel_support
+from hopx_proto import NEED_DATA, HTTPConnection, Request, Response, Role
 from hopx_proto.ops import AGENT_HEALTH, NoArgs
 
 pytestmark = pytest.mark.slow
@@ -330,3 +334,83 @@ def test_frame_pieces_cut_at_line_ends_within_the_bound() -> None:
     assert "".join(pieces) == text
     assert all(len(p) <= 64 for p in pieces)
     assert all(p.endswith("\n") for p in pieces[:-2])
+
+
+async def _finished(sb: Any, process_id: str) -> dict[str, Any]:
+    with anyio.fail_after(60):
+        while True:
+            for record in await sb.list_processes():
+                if record["process_id"] == process_id and record["status"] != "running":
+                    return dict(record)
+            await anyio.sleep(0.1)
+
+
+async def _one_post(listener: Any, got: list[Request], arrived: anyio.Event) -> None:
+    async with await listener.accept() as stream:
+        conn = HTTPConnection(Role.SERVER)
+        while True:
+            message = conn.next_message()
+            if isinstance(message, Request):
+                got.append(message)
+                arrived.set()
+                await stream.send(conn.send_response(Response(204, (), b"")))
+                return
+            if message is not NEED_DATA:
+                return
+            conn.receive_data(await stream.receive())
+
+
+@needs_kernel
+async def test_background_and_async_executions_share_the_kernel(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        await sb.run_code("shared = 20")
+        started = await sb.run_code_background(
+            "shared += 1\ndisplay({'text/html': '<i>bg</i>'}, raw=True)\nbackground_ran = True",
+            name="adder",
+        )
+        record = await _finished(sb, started["process_id"])
+        assert record["status"] == "completed", record
+        assert record["name"] == "adder"
+        after = await sb.run_code("print(shared, background_ran)")
+        assert after.stdout == "21 True\n"
+        # A kill interrupts the cell and what it forked; the kernel and its state stay.
+        forever = await sb.run_code_background(
+            "import os, time\n"
+            "if os.fork() == 0:\n"
+            "    while True: time.sleep(0.1)\n"
+            "while True: time.sleep(0.1)\n"
+        )
+        running = [p for p in await sb.list_processes() if p["status"] == "running"]
+        assert [p["process_id"] for p in running] == [forever["process_id"]]
+        await sb.kill_process(forever["process_id"])
+        record = await _finished(sb, forever["process_id"])
+        assert record["status"] == "killed"
+        tree = await sb.run_code(
+            "import os\n"
+            "me = os.getpid()\n"
+            "print(sorted(p for p in os.listdir('/proc') if p.isdigit()"
+            " and open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1] == str(me)))"
+        )
+        assert tree.stdout == "[]\n", "the cell's fork is gone with it"
+        kept = await sb.run_code("print(shared)")
+        assert kept.stdout == "21\n", (kept.stderr, kept.error, kept.extra)
+
+        got: list[Request] = []
+        multi = await anyio.create_tcp_listener(local_host="127.0.0.1")
+        [listener] = multi.listeners
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        async with multi, anyio.create_task_group() as tg:
+            arrived = anyio.Event()
+            tg.start_soon(_one_post, listener, got, arrived)
+            queued = await sb.run_code_async(
+                "shared += 1\nprint(shared)\nasync_ran = True", f"http://127.0.0.1:{port}/hook"
+            )
+            with anyio.fail_after(60):
+                await arrived.wait()
+        payload = json.loads(got[0].body or b"")
+        assert payload["execution_id"] == queued["execution_id"]
+        assert payload["status"] == "completed"
+        assert payload["stdout"] == "22\n"
+        assert (await sb.run_code("print(shared, async_ran)")).stdout == "22 True\n"
