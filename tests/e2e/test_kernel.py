@@ -135,6 +135,38 @@ async def test_a_bare_dataframe_is_an_html_table(
 
 
 @needs_kernel
+@pytest.mark.skipif(not _has("plotly"), reason="plotly is not installed")
+async def test_a_plotly_figure_is_html_from_plotly(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    # As the service's template returns it: a text/html entry whose source is plotly (and
+    # the figure's own JSON beside it), for fig.show() and for a bare fig alike.
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        shown = await sb.run_code(
+            "import plotly.graph_objects as go\n"
+            "fig = go.Figure(go.Bar(x=['a', 'b'], y=[3, 5]))\n"
+            "fig.show()",
+            timeout_seconds=120,
+        )
+        bare = await sb.run_code("fig")
+        for result in (shown, bare):
+            assert result.success, result.stderr
+            entries = _rich(result)
+            assert [e["type"] for e in entries] == [
+                "text/html",
+                "application/vnd.plotly.v1+json",
+            ]
+            assert {e["metadata"]["source"] for e in entries} == {"plotly"}
+            assert result.html is not None
+            assert "Plotly.newPlot" in result.html
+            assert entries[1]["data"]["data"][0]["y"] == [3, 5]
+            assert result.html_outputs == [result.html]
+        events = [dict(e) async for e in sb.run_ipython_stream("fig.show()")]
+        displays = [e for e in events if e["type"] == "display"]
+        assert [d["mime"] for d in displays] == ["text/html", "application/vnd.plotly.v1+json"]
+
+
+@needs_kernel
 async def test_a_timeout_interrupts_and_keeps_the_state(
     adapter: Any, local: hopx_local.LocalServer
 ) -> None:
