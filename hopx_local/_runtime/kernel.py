@@ -52,6 +52,7 @@ __all__ = [
     "KernelSupport",
     "SandboxKernel",
     "bundle_outputs",
+    "checked_outputs",
     "kernel_site",
     "kernel_support",
 ]
@@ -66,8 +67,17 @@ _INTERRUPT_GRACE = 3.0
 #: After the kernel says it is idle, how long its execute reply may take.
 _REPLY_GRACE = 5.0
 _POLL = 0.25
-#: How long the start of a line waits for its end before it is sent as it is.
-_LINE_WAIT = 0.1
+#: After a cell's execute reply, how long its output may pause before the output channel is
+#: taken for closed.
+_OUTPUT_GRACE = 10.0
+#: While a cell runs and the kernel is silent, a heartbeat goes out this often (seconds)...
+_HEARTBEAT_EVERY = 1.0
+#: ... and a kernel that answered none for this long is taken for hung and restarted.
+_HEARTBEAT_TIMEOUT = 15.0
+#: How long the start of a line waits for its end before it is sent as it is: longer than
+#: the kernel's own flush interval (0.2 s), which may cut a print between its text and its
+#: newline and send the rest with the next flush.
+_LINE_WAIT = 0.5
 #: The most text one stream frame carries (characters): the kernel hands over what a cell
 #: wrote between two of its flushes, megabytes for a fast writer, and a client takes frames
 #: of up to 1 MiB. 64 Ki characters stay under that in any UTF-8.
@@ -160,6 +170,14 @@ def _hopx_setup():
         return msg
 
     ip.display_pub.register_hook(_drop_plotly_setup)
+
+    # A process a cell forks ends with its copy of the cell (as a forked script ends at its
+    # end), even by sys.exit(), which IPython catches: it never goes on as a second kernel
+    # on the kernel's sockets. A fork that execs (subprocess, !cmd) is not concerned.
+    def _child_ends_with_its_cell():
+        ip.events.register("post_run_cell", lambda result: os._exit(0))
+
+    os.register_at_fork(after_in_child=_child_ends_with_its_cell)
     # The first write of a cell starts the output machinery: pay for it now, not in the
     # first execution (this output belongs to the start-up request and is not shown).
     import sys
@@ -326,17 +344,50 @@ def _source(mime: str, bundle: Mapping[str, Any]) -> str:
     return "other"
 
 
-def bundle_outputs(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rich outputs of one display bundle: one entry per rich MIME type it carries.
+#: The deepest nesting of a JSON output that is passed on (plotly's figures nest about ten
+#: levels): a deeper one would exhaust the recursion of the encoders on the way.
+MAX_JSON_DEPTH = 64
 
-    Each entry is ``{"type", "format", "data", "metadata": {"source", "size"}}``; ``data`` is
-    the payload as the kernel sent it (base64 text for images).
-    """
+
+def _json_depth_over(data: object, limit: int) -> bool:
+    """Whether ``data`` nests deeper than ``limit`` (iteratively: any depth is measured)."""
+    todo: list[tuple[object, int]] = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            items = value.values() if isinstance(value, dict) else value
+            todo.extend((item, depth + 1) for item in items)
+    return False
+
+
+def _problem(mime: str, data: object) -> str | None:
+    """Why the ``data`` of a ``mime`` output cannot be passed on, or None."""
+    if mime in _FORMATS:
+        if not isinstance(data, str):
+            return f"its data is {type(data).__name__}, not text"
+        return None
+    if not isinstance(data, dict | list):
+        return f"its data is {type(data).__name__}, not a JSON object or array"
+    if _json_depth_over(data, MAX_JSON_DEPTH):
+        return f"it nests deeper than {MAX_JSON_DEPTH} levels"
+    return None
+
+
+def checked_outputs(bundle: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rich outputs of one display bundle (as :func:`bundle_outputs`), and a sentence for
+    each output left out because its data is not what its MIME type says."""
     found = []
+    notes = []
     for mime in RICH_ORDER:
         if mime not in bundle:
             continue
         data = bundle[mime]
+        problem = _problem(mime, data)
+        if problem is not None:
+            notes.append(f"a display output of type {mime} was dropped: {problem}")
+            continue
         size = len(data) if isinstance(data, str) else len(json.dumps(data))
         found.append(
             {
@@ -346,7 +397,18 @@ def bundle_outputs(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "metadata": {"source": _source(mime, bundle), "size": size},
             }
         )
-    return found
+    return found, notes
+
+
+def bundle_outputs(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rich outputs of one display bundle: one entry per rich MIME type it carries.
+
+    Each entry is ``{"type", "format", "data", "metadata": {"source", "size"}}``; ``data`` is
+    the payload as the kernel sent it (base64 text for images). An output whose data is not
+    what its type says (not text for an image or HTML, not a JSON object or array, or nested
+    deeper than :data:`MAX_JSON_DEPTH`) is left out (:func:`checked_outputs` says why).
+    """
+    return checked_outputs(bundle)[0]
 
 
 class KernelDied(Exception):
@@ -377,6 +439,15 @@ class SandboxKernel:
         self._iopub: Any = None
         self._lock = anyio.Lock()
         self._dir_fd: int | None = None
+        self._heartbeat: Any = None
+        #: Set while the sandbox is paused: a stopped kernel answers nothing, and is not hung.
+        self.paused = False
+        #: The request of the running cell, its execute reply if it came before the end of
+        #: its output, and when the kernel last showed life (monotonic seconds).
+        self._cell: str | None = None
+        self._early_reply: tuple[dict[str, Any], float] | None = None
+        self._alive_at = 0.0
+        self._pinged_at = 0.0
         self._cwd: str | None = None
         self._env: dict[str, str] = {}
 
@@ -445,6 +516,11 @@ class SandboxKernel:
             self._seal()
             shell.connect(self._endpoint(1))
             iopub.connect(self._endpoint(2))
+            heartbeat = self._context.socket(zmq.DEALER)
+            heartbeat.setsockopt(zmq.LINGER, 0)
+            heartbeat.setsockopt(zmq.MAXMSGSIZE, 1024)
+            heartbeat.connect(self._endpoint(5))
+            self._heartbeat = heartbeat
             # Until the subscription is in place the kernel's first messages are lost: ask
             # again until the answer shows up on both channels.
             while True:
@@ -468,7 +544,7 @@ class SandboxKernel:
         if self.owner is not None:
             os.chown(self.host_dir, os.geteuid(), os.getegid())
             os.chmod(self.host_dir, 0o755)
-        for port in (1, 2):
+        for port in (1, 2, 5):
             info = os.lstat(self.host_dir / f"k-{port}")
             if not stat.S_ISSOCK(info.st_mode):
                 raise KernelDied
@@ -479,6 +555,40 @@ class SandboxKernel:
         if self.process is None or self.process.returncode is not None:
             raise KernelDied
 
+    def _watch(self) -> None:
+        """While a cell runs and the kernel is silent: is it still there? KernelDied when its
+        output channel is gone (the execute reply came, the end of the output did not) or it
+        stopped answering its heartbeat."""
+        if self._cell is None or self._heartbeat is None:
+            return
+        zmq = self._zmq
+        now = time.monotonic()
+        if self.paused:
+            self._alive_at = now
+            return
+        while True:
+            try:
+                self._heartbeat.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self._alive_at = now
+        if self._early_reply is None:
+            try:
+                frames = self._shell.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                frames = None
+            message = self._parse(frames) if frames is not None else None
+            if message is not None and message["parent_header"].get("msg_id") == self._cell:
+                self._early_reply = (message, now)
+        if self._early_reply is not None and now - self._early_reply[1] > _OUTPUT_GRACE:
+            raise KernelDied("its output channel closed: the cell's end never came")
+        if now - self._pinged_at >= _HEARTBEAT_EVERY:
+            self._pinged_at = now
+            with contextlib.suppress(zmq.Again):
+                self._heartbeat.send(b"ping", zmq.NOBLOCK)
+        if now - self._alive_at > _HEARTBEAT_TIMEOUT:
+            raise KernelDied(f"it answered no heartbeat for {_HEARTBEAT_TIMEOUT:g} s")
+
     def _send(self, msg_type: str, content: dict[str, Any]) -> str:
         message = self._session.msg(msg_type, content)
         self._session.send(self._shell, message)
@@ -488,9 +598,12 @@ class SandboxKernel:
         size = sum(len(frame) for frame in frames)
         try:
             _idents, rest = self._session.feed_identities(frames, copy=True)
-            message = self._session.deserialize(rest, content=True, copy=True)
         except Exception:  # noqa: BLE001  (a message that does not check out is dropped)
             return None
+        try:
+            message = self._session.deserialize(rest, content=True, copy=True)
+        except Exception:  # noqa: BLE001
+            return _unreadable(rest, size)
         if not isinstance(message, dict) or not isinstance(message.get("content"), dict):
             return None
         if not isinstance(message.get("parent_header"), dict):
@@ -509,9 +622,14 @@ class SandboxKernel:
             if frames is not None:
                 message = self._parse(frames)
                 if message is not None:
+                    self._alive_at = time.monotonic()
+                    if self._early_reply is not None:
+                        # Output still comes: the grace for its end starts again.
+                        self._early_reply = (self._early_reply[0], self._alive_at)
                     return message
                 continue
             self._check_alive()
+            self._watch()
             now = anyio.current_time()
             if now >= until:
                 return None
@@ -630,6 +748,8 @@ class SandboxKernel:
                 },
             )
             until = deadline
+            self._cell, self._early_reply = msg_id, None
+            self._alive_at = time.monotonic()
             while True:
                 waiting = until if held_at is None else min(until, held_at + _LINE_WAIT)
                 message = await self._next(self._iopub, waiting)
@@ -652,10 +772,14 @@ class SandboxKernel:
                     continue
                 kind = message.get("msg_type") or message.get("header", {}).get("msg_type")
                 content = message["content"]
-                if kind in ("display_data", "execute_result") and message["size"] > MAX_MESSAGE:
+                if kind in ("display_data", "execute_result") and (
+                    message["size"] > MAX_MESSAGE or message.get("unreadable")
+                ):
                     note = (
                         f"a display output of {message['size']} bytes was dropped: over the "
                         f"{MAX_MESSAGE >> 20} MiB limit of one output"
+                        if message["size"] > MAX_MESSAGE
+                        else "a display output was dropped: it is not JSON the server can read"
                     )
                     status = "error"
                     summary["error"] = note
@@ -687,7 +811,13 @@ class SandboxKernel:
                     bundle = content.get("data")
                     if not isinstance(bundle, dict):
                         continue
-                    outputs = bundle_outputs(bundle)
+                    outputs, notes = checked_outputs(bundle)
+                    for note in notes:
+                        status = "error"
+                        summary["error"] = note
+                        kept = captures["stderr"].add(f"{note}\n".encode())
+                        if kept:
+                            yield "stderr", kept.decode()
                     if kind == "execute_result" and "text/plain" in bundle:
                         summary["result"] = str(bundle["text/plain"])
                     elif not outputs and "text/plain" in bundle:
@@ -715,7 +845,13 @@ class SandboxKernel:
                     )
                     for piece in frame_pieces(shown):
                         yield "stderr", piece
-            reply = await self._reply(msg_id, anyio.current_time() + _REPLY_GRACE)
+            early, self._early_reply = self._early_reply, None
+            self._cell = None  # the reply is read below, not taken by the watch
+            reply = (
+                early[0]
+                if early is not None
+                else await self._reply(msg_id, anyio.current_time() + _REPLY_GRACE)
+            )
             if reply is not None:
                 if status == "ok" and reply["content"].get("status") == "error":
                     status = "error"
@@ -723,15 +859,23 @@ class SandboxKernel:
                 if isinstance(count, int):
                     self.execution_count = count
             self.execution_state = "idle"
-        except KernelDied:
+        except KernelDied as exc:
             code_ = self.process.returncode if self.process is not None else None
             status = "died"
             summary["kernel_restarted"] = True
-            summary["error"] = (
-                "The kernel died"
-                + (f" (exit status {_exit_text(code_)})" if code_ is not None else "")
-                + "; the next execution starts a fresh kernel and earlier state is lost"
-            )
+            if code_ is None and exc.args:
+                # Still running, but of no more use: it goes now, not at the next call.
+                summary["error"] = (
+                    f"The kernel stopped working ({exc.args[0]}), so it was restarted; the "
+                    "next execution starts a fresh kernel and earlier state is lost"
+                )
+                await self.shutdown()
+            else:
+                summary["error"] = (
+                    "The kernel died"
+                    + (f" (exit status {_exit_text(code_)})" if code_ is not None else "")
+                    + "; the next execution starts a fresh kernel and earlier state is lost"
+                )
         except TimeoutError:
             status = "died"
             summary["kernel_restarted"] = True
@@ -742,6 +886,7 @@ class SandboxKernel:
             )
             await self.shutdown()
         finally:
+            self._cell = self._early_reply = None
             if self.execution_state == "busy" and status not in ("died",):
                 # Cancelled mid-cell (the client went away): stop the cell, keep the kernel
                 # (the next cell's messages are told apart by their request).
@@ -835,7 +980,9 @@ class SandboxKernel:
                     with contextlib.suppress(Exception):
                         anyio.notify_closing(sock.getsockopt(self._zmq.FD))
                     sock.close(0)
-            self._shell = self._iopub = None
+            if self._heartbeat is not None:
+                self._heartbeat.close(0)
+            self._shell = self._iopub = self._heartbeat = None
             if self._context is not None:
                 self._context.term()
                 self._context = None
@@ -844,6 +991,26 @@ class SandboxKernel:
             if self._dir_fd is not None:
                 os.close(self._dir_fd)
                 self._dir_fd = None
+
+
+def _unreadable(rest: list[bytes], size: int) -> dict[str, Any] | None:
+    """A message whose content does not parse (nested too deep for the JSON parser, say),
+    as its header and parent header tell of it, marked ``unreadable``; None when those do
+    not parse either. Nothing is trusted of it but the request it answers."""
+    try:
+        header, parent = json.loads(rest[1]), json.loads(rest[2])
+    except (IndexError, ValueError, RecursionError):
+        return None
+    if not isinstance(header, dict) or not isinstance(parent, dict):
+        return None
+    return {
+        "msg_type": header.get("msg_type"),
+        "header": header,
+        "parent_header": parent,
+        "content": {},
+        "size": size,
+        "unreadable": True,
+    }
 
 
 def _children(pid: int) -> list[int]:

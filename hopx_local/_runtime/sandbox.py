@@ -1069,6 +1069,8 @@ class SandboxRuntime(SandboxFileAPI):
         before running any more of its code. Without one, SIGSTOP goes out in two rounds.
         """
         self._paused = True
+        if self._kernel is not None:
+            self._kernel.paused = True
         cgroup = self.cgroup
         if cgroup is not None and cgroup.can_freeze and self._instance is not None:
             cgroup.freeze()
@@ -1084,6 +1086,8 @@ class SandboxRuntime(SandboxFileAPI):
         """Continue every process of the sandbox."""
         self.processes.signal(signal.SIGCONT)
         self._paused = False
+        if self._kernel is not None:
+            self._kernel.paused = False
 
     async def shutdown(self) -> None:
         """End the sandbox's instance: every process is gone when this returns (bounded)."""

@@ -269,6 +269,90 @@ async def test_hostile_cells_leave_the_kernel_usable(
         assert after.stdout == "alive\n"
 
 
+@needs_kernel
+async def test_a_broken_kernel_is_found_before_the_timeout(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    # Each of these would have held the call for its whole timeout (600 s): a kernel whose
+    # output channel is closed still answers on the others, one stopped answers nothing.
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        for cell, says in (
+            ("get_ipython().kernel.iopub_thread.socket.close(linger=0)", "output channel"),
+            ("import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)", "heartbeat"),
+        ):
+            await sb.run_code("state = 1")
+            with anyio.fail_after(180):
+                broken = await sb.run_code(cell, timeout_seconds=600)
+            assert not broken.success
+            assert broken.kernel_restarted is True
+            assert says in broken.error
+            assert "timed_out" not in broken.extra
+            after = await sb.run_code("print('state' in globals())")
+            assert after.stdout == "False\n", "a fresh kernel"
+
+
+@needs_kernel
+async def test_a_forked_cell_ends_with_its_cell(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    # A fork that leaves by sys.exit() (which IPython catches) or falls off the end of the
+    # cell would go on as a second kernel on the same sockets: it ends instead.
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        await sb.run_code("state = 1")
+        for cell in (
+            "import os, sys\nif os.fork() == 0:\n    sys.exit(0)\nprint('parent')",
+            "import os\nchild = os.fork()\nprint('parent')",
+        ):
+            forked = await sb.run_code(cell)
+            assert forked.stdout == "parent\n", forked.stderr
+        # The kernel's children still running (not zombies), until none is left (bounded).
+        probe = (
+            "import os\n"
+            "def _stat(p):\n"
+            "    return open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[:2]\n"
+            "print([p for p in os.listdir('/proc') if p.isdigit()"
+            " and _stat(p)[1] == str(os.getpid()) and _stat(p)[0] != 'Z'])"
+        )
+        with anyio.fail_after(60):
+            left = await sb.run_code(probe)
+            for _attempt in range(200):
+                if left.stdout == "[]\n":
+                    break
+                await anyio.sleep(0.2)
+                left = await sb.run_code(probe)
+        assert left.stdout == "[]\n", left.stderr
+        assert (await sb.run_code("print(state)")).stdout == "1\n"
+
+
+@needs_kernel
+async def test_display_data_of_the_wrong_shape_is_an_error_not_a_broken_reply(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        typed = await sb.run_code(
+            "display({'image/png': 123, 'text/html': ['a'], 'application/json': {'ok': 1}},"
+            " raw=True)"
+        )
+        assert not typed.success
+        assert typed.png is None
+        assert typed.html is None
+        assert typed.json_output == {"ok": 1}
+        assert "image/png was dropped: its data is int, not text" in typed.stderr
+        assert "text/html was dropped: its data is list, not text" in typed.error
+        deep = await sb.run_code(
+            "d = []\nx = d\nfor i in range(900):\n    x.append([]); x = x[0]\n"
+            "display({'application/json': {'deep': d}}, raw=True)\nprint('went on')"
+        )
+        assert not deep.success
+        assert "nests deeper than 64 levels" in deep.error
+        assert deep.stdout == "went on\n"
+        assert _rich(deep) == []
+        odd = await sb.run_code("display({'application/json': object()}, raw=True)")
+        assert not odd.success
+        assert "Can't clean for JSON" in odd.error
+        assert (await sb.run_code("print('alive')")).stdout == "alive\n"
+
+
 async def test_without_the_kernel_python_runs_fresh_and_says_so(adapter: Any) -> None:
     async with (
         hopx_local.serve(python_kernel=False) as local,
