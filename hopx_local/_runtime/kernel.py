@@ -55,6 +55,7 @@ __all__ = [
     "checked_outputs",
     "kernel_site",
     "kernel_support",
+    "sandbox_packages",
 ]
 
 #: The largest kernel message read (a bigger display bundle is dropped with a note).
@@ -267,6 +268,60 @@ def _distributions(site: str) -> list[Any]:
             if named and "extra ==" not in requirement:
                 todo.append(named[1])
     return [found[key] for key in sorted(found)]
+
+
+@functools.cache
+def _base_path() -> tuple[str, ...]:
+    """The import path of sandboxed Python without the kernel: the interpreter's own
+    installation (no virtual environment, no user site), as its ``sys.path`` says."""
+    import subprocess
+
+    from .languages import python_executable
+
+    try:
+        done = subprocess.run(
+            [python_executable(), "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        found = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return ()
+    return tuple(str(entry) for entry in found if isinstance(entry, str) and entry)
+
+
+def _base_version(name: str) -> str | None:
+    """The version of distribution ``name`` that sandboxed Python imports from its own
+    installation, None when it has none."""
+    metadata = importlib.import_module("importlib.metadata")
+    machinery = importlib.import_module("importlib.machinery")
+    path = list(_base_path())
+    if machinery.PathFinder.find_spec(name, path) is None:
+        return None
+    for dist in metadata.distributions(name=name, path=path):
+        return str(dist.version)
+    return "unknown"
+
+
+def sandbox_packages(names: tuple[str, ...], *, kernel: bool) -> dict[str, str]:
+    """Which of the Python distributions ``names`` sandboxed code can import on this host,
+    with their versions: those of the kernel's packages when Python runs in the kernel
+    (``kernel``), then those of the interpreter's own installation. Blocking (it may run the
+    interpreter once)."""
+    found: dict[str, str] = {}
+    support = kernel_support()
+    if kernel and support.available and support.site is not None:
+        for dist in _distributions(support.site):
+            key = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
+            if key in names:
+                found[key] = str(dist.version)
+    for name in names:
+        if name not in found:
+            version = _base_version(name)
+            if version is not None:
+                found[name] = version
+    return {name: found[name] for name in names if name in found}
 
 
 def _cache_home() -> Path:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from hopx_local._runtime.kernel import sandbox_packages
 
 __all__ = ["BuiltinTemplate", "builtin_templates", "find_template", "missing_template_message"]
 
@@ -67,43 +68,52 @@ class BuiltinTemplate:
         }
 
 
-#: The data stack of the service's code-interpreter template, as import names.
+#: The data stack of the service's code-interpreter template, as distribution names.
 DATA_PACKAGES = ("numpy", "pandas", "matplotlib", "plotly")
 
 
-def _code_interpreter(core: tuple[str, ...], kernel: bool) -> BuiltinTemplate:
-    packages = tuple(name for name in DATA_PACKAGES if importlib.util.find_spec(name))
-    how = "in a Jupyter kernel" if kernel else "in a fresh interpreter per run"
-    return BuiltinTemplate(
-        id="1",
-        name="code-interpreter",
-        display_name="Code Interpreter",
-        description=f"Python ({how}) and bash in a local sandbox"
-        + (f", with {', '.join(packages)}" if packages else ""),
-        category="development",
-        language="python",
-        languages=core,
-        extra_features=("ipython_kernel", "rich_output") if kernel else (),
-        packages=packages,
-    )
+def _with(packages: Mapping[str, str]) -> str:
+    return f", with {', '.join(f'{n} {v}' for n, v in packages.items())}" if packages else ""
 
 
 def builtin_templates(
     languages: Mapping[str, object], *, kernel: bool = False
 ) -> list[BuiltinTemplate]:
     """The templates available given the languages found on this machine; ``kernel``: the
-    sandboxes run Python in a Jupyter kernel."""
+    sandboxes run Python in a Jupyter kernel.
+
+    Every template's sandboxes run the same Python, so each one says how (``ipython_kernel``
+    and ``rich_output`` in its features when in the kernel) and lists the packages of the
+    data stack that sandboxed code can import on this host (in its tags, with their versions
+    in its description). Blocking: it may run the interpreter once.
+    """
     core = tuple(lang for lang in ("python", "bash") if lang in languages)
+    packages = sandbox_packages(DATA_PACKAGES, kernel=kernel) if "python" in core else {}
+    how = "in a Jupyter kernel" if kernel else "in a fresh interpreter per run"
+    features = ("ipython_kernel", "rich_output") if kernel else ()
+    names = tuple(packages)
     found: list[BuiltinTemplate] = [
-        _code_interpreter(core, kernel),
+        BuiltinTemplate(
+            id="1",
+            name="code-interpreter",
+            display_name="Code Interpreter",
+            description=f"Python ({how}) and bash in a local sandbox{_with(packages)}",
+            category="development",
+            language="python",
+            languages=core,
+            extra_features=features,
+            packages=names,
+        ),
         BuiltinTemplate(
             id="2",
             name="base",
             display_name="Base",
-            description="A plain local sandbox with python and bash",
+            description=f"A plain local sandbox with python ({how}) and bash{_with(packages)}",
             category="operating-system",
             language="python",
             languages=core,
+            extra_features=features,
+            packages=names,
         ),
     ]
     if "javascript" in languages:
@@ -112,10 +122,13 @@ def builtin_templates(
                 id="3",
                 name="nodejs",
                 display_name="Node.js",
-                description="Node.js (plus python and bash) in a local sandbox",
+                description=f"Node.js (plus python {how} and bash) in a local sandbox"
+                + _with(packages),
                 category="development",
                 language="javascript",
                 languages=(*core, "javascript"),
+                extra_features=features,
+                packages=names,
             )
         )
     if "go" in languages:
@@ -124,10 +137,12 @@ def builtin_templates(
                 id="4",
                 name="go",
                 display_name="Go",
-                description="Go (plus python and bash) in a local sandbox",
+                description=f"Go (plus python {how} and bash) in a local sandbox" + _with(packages),
                 category="development",
                 language="go",
                 languages=(*core, "go"),
+                extra_features=features,
+                packages=names,
             )
         )
     return found

@@ -387,6 +387,35 @@ async def test_the_template_lists_what_this_host_has(
     assert "Jupyter kernel" in template.description
 
 
+_DATA = ("numpy", "pandas", "matplotlib", "plotly")
+
+
+@pytest.mark.parametrize("python_kernel", [True, False], ids=["kernel", "no-kernel"])
+async def test_every_template_lists_what_its_code_can_import(
+    adapter: Any, python_kernel: bool
+) -> None:
+    # What the sandbox's own Python finds, not what the server's environment has: without
+    # the kernel, sandboxed code sees the interpreter's installation only.
+    if python_kernel and not kernel_support().available:
+        pytest.skip(kernel_support().reason)
+    probe = (
+        "import importlib.util, json\n"
+        f"print(json.dumps([n for n in {_DATA!r} if importlib.util.find_spec(n)]))"
+    )
+    async with hopx_local.serve(python_kernel=python_kernel) as local:
+        keys = {"api_key": local.api_key, "base_url": local.base_url}
+        for name in ("code-interpreter", "base"):
+            template = await adapter.AsyncSandbox.get_template(name, **keys)
+            async with adapter.AsyncSandbox.create(template=name, **keys) as sb:
+                found = await sb.run_code(probe, timeout_seconds=120)
+            assert found.success, found.stderr
+            importable = json.loads(found.stdout)
+            assert [tag for tag in template.tags if tag in _DATA] == importable
+            for package in importable:
+                assert f"{package} " in template.description
+            assert ("ipython_kernel" in template.features) is python_kernel
+
+
 @needs_kernel
 async def test_streams_carry_whole_lines_and_flushes(
     adapter: Any, local: hopx_local.LocalServer
