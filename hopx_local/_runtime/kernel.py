@@ -1003,8 +1003,15 @@ class SandboxKernel:
     async def settle(self, grace: float = _INTERRUPT_GRACE) -> bool:
         """After a cell was stopped from outside: wait until the kernel takes a new request
         (up to ``grace`` seconds after it may run); shut it down if it does not. Whether it
-        is still usable."""
-        async with self._lock:
+        is still usable (as far as it is known: a kernel busy with another execution for the
+        whole ``grace`` is left to it)."""
+        acquired = False
+        with anyio.move_on_after(grace):
+            await self._lock.acquire()
+            acquired = True
+        if not acquired:
+            return self.alive
+        try:
             if not self.alive:
                 return False
             until = anyio.current_time() + grace
@@ -1023,6 +1030,8 @@ class SandboxKernel:
                 pass
             await self.shutdown()
             return False
+        finally:
+            self._lock.release()
 
     # -- stopping --------------------------------------------------------------------------
 

@@ -223,3 +223,34 @@ async def _rich_runs(base_url: str, api_key: str) -> list[list[tuple[str, Any]]]
 def _mime(output: Any) -> str:
     """The MIME type of an official RichOutput (an enum member there)."""
     return str(getattr(output.type, "value", output.type))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("plotly") is None, reason="plotly is needed")
+async def test_official_client_sees_a_plotly_figure_as_html() -> None:
+    from hopx_local._runtime.kernel import kernel_support
+
+    if not kernel_support().available:
+        pytest.skip(kernel_support().reason)
+    with anyio.fail_after(240):
+        async with hopx_local.serve() as local:
+            outputs = await _plotly_run(local.base_url, local.api_key)
+            await anyio.sleep(0.1)
+            gc.collect()
+    gc.collect()
+    assert [mime for mime, _data in outputs] == ["text/html"]
+    assert "Plotly.newPlot" in outputs[0][1]["text/html"]
+
+
+async def _plotly_run(base_url: str, api_key: str) -> list[tuple[str, Any]]:
+    """(MIME type, data) of the rich outputs of a plotly figure's ``show()``."""
+    sb = await hopx_ai.AsyncSandbox.create(
+        template="code-interpreter", api_key=api_key, base_url=base_url
+    )
+    try:
+        result = await sb.run_code(
+            "import plotly.graph_objects as go\ngo.Figure(go.Bar(y=[1, 2])).show()",
+            timeout_seconds=120,
+        )
+    finally:
+        await sb.kill()
+    return [(_mime(o), o.data) for o in result.rich_outputs or []]
