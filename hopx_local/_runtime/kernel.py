@@ -1067,6 +1067,8 @@ def _unreadable(rest: list[bytes], size: int) -> dict[str, Any] | None:
         return None
     if not isinstance(header, dict) or not isinstance(parent, dict):
         return None
+    if header.get("msg_type") not in ("display_data", "execute_result"):
+        return None  # only a display is worth a note; anything else is dropped
     return {
         "msg_type": header.get("msg_type"),
         "header": header,

@@ -13,7 +13,12 @@ import anyio
 import pytest
 
 from hopx_local._runtime import IsolationMode, Limits, SandboxRuntime, resolve_isolation
-from hopx_local._runtime.kernel import bundle_outputs, kernel_support
+from hopx_local._runtime.kernel import (
+    SandboxKernel,
+    bundle_outputs,
+    checked_outputs,
+    kernel_support,
+)
 from hopx_local._runtime.launches import init_owner
 
 pytestmark = [
@@ -149,3 +154,49 @@ def test_display_bundles_become_one_output_per_rich_type() -> None:
     both = bundle_outputs({"text/html": "<b>", "application/json": {"a": 1}})
     assert [o["type"] for o in both] == ["text/html", "application/json"]
     assert both[1]["metadata"]["source"] == "other"
+
+
+def test_outputs_of_the_wrong_shape_are_left_out_with_a_reason() -> None:
+    deep: list[object] = []
+    inner = deep
+    for _level in range(100):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    outputs, notes = checked_outputs(
+        {
+            "image/png": 123,
+            "text/html": "<b>ok</b>",
+            "application/json": {"deep": deep},
+            "application/vnd.plotly.v1+json": "not json",
+        }
+    )
+    assert [o["type"] for o in outputs] == ["text/html"]
+    assert notes == [
+        "a display output of type image/png was dropped: its data is int, not text",
+        "a display output of type application/json was dropped: it nests deeper than 64 levels",
+        "a display output of type application/vnd.plotly.v1+json was dropped: its data is str,"
+        " not a JSON object or array",
+    ]
+    assert bundle_outputs({"application/json": {"a": [[{"b": 1}]]}})[0]["data"] == {
+        "a": [[{"b": 1}]]
+    }
+
+
+def test_a_display_that_does_not_parse_is_noted_and_nothing_else_is(tmp_path: Path) -> None:
+    kernel = SandboxKernel(tmp_path / "kernel", "/kernel", None)
+    kernel.prepare()
+    session = kernel._session
+    parent = {"msg_id": "cell-1"}
+
+    def frames(kind: str) -> list[bytes]:
+        sent = session.serialize(session.msg(kind, {"data": {}}, parent=parent))
+        sent[-1] = b"[" * 100_000  # content nested past any parser, its signature broken
+        return [bytes(frame) for frame in sent]
+
+    noted = kernel._parse(frames("display_data"))
+    assert noted is not None
+    assert noted["unreadable"] is True
+    assert noted["parent_header"] == parent
+    assert noted["msg_type"] == "display_data"
+    assert kernel._parse(frames("status")) is None
+    assert kernel._parse([b"not", b"a message"]) is None
