@@ -397,15 +397,17 @@ class CpuGovernor:
     sandbox's ``cpu.stat`` and the scheduler statistics of up to ``max_threads`` of its
     threads, and judges the sandbox over the last ``window`` seconds (since the previous
     look when ``window`` is 0). The sandbox is busy over a span when one of its threads
-    older than ``min_age`` seconds was runnable (running or waiting for a CPU, throttled
-    included) for at least ``spin_fraction`` of it, or when its quota throttled it in at
-    least half of the CFS periods it was active in while it was active for at least half
-    of the span. Waiting counts so that a hog is still seen while others win the CPU from
-    it (no see-saw); a thread that serves short requests (a Jupyter kernel running one
-    short cell after another) sleeps between them and is never runnable for a whole
-    window, however long a loaded machine makes each request wait. After ``demote_after``
-    looks busy over the whole window in a row the sandbox gets :data:`DEMOTED_WEIGHT`; after
-    ``restore_after`` looks calm since the previous one, its normal weight again.
+    older than ``min_age`` seconds was runnable (running or waiting for a CPU) for at least
+    ``spin_fraction`` of it, or such threads together for at least ``busy_threads`` threads'
+    worth of it, or when its quota throttled it in at least half of the CFS periods it was
+    active in while it was active for at least half of the span. Waiting counts so that a
+    hog is still seen while others win the CPU from it (no see-saw; the time its quota holds
+    it back is not counted, hence fractions below one). A thread that serves short requests
+    (a Jupyter kernel running one short cell after another) sleeps between them and is
+    runnable for about half of a window at most, however long a loaded machine makes each
+    request wait. After ``demote_after`` looks busy over the whole window in a row the
+    sandbox gets :data:`DEMOTED_WEIGHT`; after ``restore_after`` looks calm since the
+    previous one, its normal weight again.
     """
 
     def __init__(
@@ -413,7 +415,8 @@ class CpuGovernor:
         *,
         interval: float = 0.25,
         window: float = 3.0,
-        spin_fraction: float = 0.9,
+        spin_fraction: float = 0.75,
+        busy_threads: float = 2.5,
         min_age: float = 1.0,
         demote_after: int = 2,
         restore_after: int = 8,
@@ -422,6 +425,7 @@ class CpuGovernor:
         self.interval = interval
         self.window = window
         self.spin_fraction = spin_fraction
+        self.busy_threads = busy_threads
         self.min_age = min_age
         self.demote_after = demote_after
         self.restore_after = restore_after
@@ -470,13 +474,16 @@ class CpuGovernor:
     def _busy(self, before: _Look, now: _Look) -> bool:
         """Whether the sandbox was busy from look ``before`` to look ``now``."""
         elapsed_ns = max(1.0, (now.at - before.at) * 1e9)
+        together = 0.0
         for tid, (first, value, read) in now.runnable.items():
             old = before.runnable.get(tid)
             if old is None or old[0] != first or now.at - first < self.min_age:
                 continue  # born since ``before`` (or too young): not runnable all along
             # Over the time between the two reads of this thread, not of the looks: a look
             # that waited for a CPU itself does not make a spinning thread look calm.
-            if (value - old[1]) / max(1.0, (read - old[2]) * 1e9) >= self.spin_fraction:
+            fraction = (value - old[1]) / max(1.0, (read - old[2]) * 1e9)
+            together += fraction
+            if fraction >= self.spin_fraction or together >= self.busy_threads:
                 return True
         periods = now.periods - before.periods
         throttled = now.throttled - before.throttled
