@@ -248,9 +248,15 @@ class OutputCapture:
             self._kept += len(data)
         return data
 
+    def data(self) -> bytes:
+        """The kept bytes."""
+        if len(self._parts) > 1:
+            self._parts = [b"".join(self._parts)]
+        return self._parts[0] if self._parts else b""
+
     def text(self) -> str:
         """The kept bytes as text (invalid UTF-8 becomes U+FFFD)."""
-        return b"".join(self._parts).decode("utf-8", errors="replace")
+        return self.data().decode("utf-8", errors="replace")
 
 
 async def terminate(process: SandboxProcess) -> None:

@@ -954,9 +954,17 @@ class SandboxRuntime(SandboxFileAPI):
             SandboxFault: no background process has that id (404).
         """
         self.counters["requests_process_output"] += 1
+        limit = min(max_bytes or self.output_cap, self.output_cap)
+        cell = self._cells.get(process_id)
+        if cell is not None:  # Python run in the kernel: its output is kept in memory
+            record = cell.current()
+            captured = (cell.stdout.data(), cell.stderr.data())
+            return record, [
+                _log_piece(data, offset, limit, record.status != "running")
+                for data, offset in zip(captured, offsets, strict=True)
+            ]
         self._background.job(process_id)
         record = self._background.record(process_id)
-        limit = min(max_bytes or self.output_cap, self.output_cap)
         found = await self.run_blocking(
             self._read_logs, process_id, offsets, limit, record.status != "running"
         )
@@ -974,9 +982,7 @@ class SandboxRuntime(SandboxFileAPI):
                 start = min(offset, size)
                 handle.seek(start)
                 data = handle.read(limit)
-            if not (ended and start + len(data) >= size):
-                data = data[: len(data) - _partial_utf8(data)]
-            found.append((data, start + len(data), size))
+            found.append(_trimmed(data, start, size, ended))
         return found
 
     async def kill(self, process_id: str) -> ProcessRecord:
@@ -1157,6 +1163,21 @@ class SandboxRuntime(SandboxFileAPI):
 
 
 @functools.cache
+def _trimmed(data: bytes, start: int, size: int, ended: bool) -> tuple[bytes, int, int]:
+    """``(data, next offset, size)`` of a piece read at ``start`` of a stream of ``size``
+    bytes; while the writer runs, a piece never ends inside a UTF-8 character."""
+    if not (ended and start + len(data) >= size):
+        data = data[: len(data) - _partial_utf8(data)]
+    return data, start + len(data), size
+
+
+def _log_piece(whole: bytes, offset: int, limit: int, ended: bool) -> tuple[bytes, int, int]:
+    """The piece of an output kept in memory (``whole``) from ``offset``, as
+    :func:`_trimmed` gives it."""
+    start = min(offset, len(whole))
+    return _trimmed(whole[start : start + limit], start, len(whole), ended)
+
+
 def _partial_utf8(data: bytes) -> int:
     """How many bytes at the end of ``data`` begin a UTF-8 character that is not whole."""
     for back in range(1, min(4, len(data)) + 1):
