@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import functools
 import json
+import logging
 import math
 import os
 import shutil
@@ -28,7 +29,7 @@ import attrs
 
 from .cgroups import CgroupLimits, SandboxCgroup, cgroup_host
 from .env import EnvStore, check_env
-from .errors import fault
+from .errors import SandboxFault, fault
 from .file_api import SandboxFileAPI
 from .files import SandboxFiles
 from .host import Enforcement, host_enforcement
@@ -59,6 +60,8 @@ from .seccomp import filter_program
 from .terminal import TerminalSession, set_window_size
 from .volume import SandboxVolume, volumes_supported
 from .workers import BackgroundJob, BackgroundTable, SandboxProcesses
+
+log = logging.getLogger("hopx.local.runtime")
 
 __all__ = ["SandboxRuntime"]
 
@@ -571,6 +574,14 @@ class SandboxRuntime(SandboxFileAPI):
 
         try:
             await start_kernel(kernel, spawn, [python_executable()])
+        except SandboxFault as exc:
+            await self._remove_exec_dir(host_dir)
+            said = await anyio.to_thread.run_sync(_log_tail, layout.logs / f"{name}.log")
+            if not said:
+                raise
+            log.warning("kernel of sandbox %s did not start; it said:\n%s", self.sandbox_id, said)
+            last = said.strip().splitlines()[-1][-300:]
+            raise fault(exc.code, f"{exc} (its last words: {last})") from None
         except BaseException:
             await self._remove_exec_dir(host_dir)
             raise
@@ -1176,6 +1187,18 @@ def _log_piece(whole: bytes, offset: int, limit: int, ended: bool) -> tuple[byte
     :func:`_trimmed` gives it."""
     start = min(offset, len(whole))
     return _trimmed(whole[start : start + limit], start, len(whole), ended)
+
+
+def _log_tail(path: Path, size: int = 4096) -> str:
+    """The last ``size`` bytes of a log file of the runtime's, as text ("" if unreadable)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as handle:
+        end = os.fstat(handle.fileno()).st_size
+        handle.seek(max(0, end - size))
+        return handle.read(size).decode("utf-8", errors="replace")
 
 
 def _partial_utf8(data: bytes) -> int:

@@ -200,3 +200,21 @@ def test_a_display_that_does_not_parse_is_noted_and_nothing_else_is(tmp_path: Pa
     assert noted["msg_type"] == "display_data"
     assert kernel._parse(frames("status")) is None
     assert kernel._parse([b"not", b"a message"]) is None
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda mode: mode.value)
+async def test_a_kernel_that_cannot_start_says_why(tmp_path: Path, mode: IsolationMode) -> None:
+    from hopx_local._runtime.errors import SandboxFault
+
+    async with kernel_sandbox(tmp_path, mode) as sandbox:
+        # An interpreter with no standard library dies before the kernel says a word.
+        sandbox.env_update({"PYTHONHOME": "/nonexistent"})
+        with pytest.raises(SandboxFault) as info:
+            await sandbox.execute("print(1)", "python")
+        assert info.value.code == "EXECUTION_FAILED"
+        message = str(info.value)
+        assert "the Python kernel did not start (it exited)" in message
+        assert "its last words:" in message
+        # Put right, the next call starts a kernel that works.
+        sandbox.env_set({})
+        assert (await sandbox.execute("print(1)", "python")).stdout == "1\n"
