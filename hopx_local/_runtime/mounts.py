@@ -25,6 +25,7 @@ __all__ = [
     "EXEC_MOUNT",
     "KERNEL_SITE_MOUNT",
     "Mount",
+    "MountAttr",
     "detached_tree",
     "interpreter_prefixes",
     "parent_dirs",
@@ -48,7 +49,9 @@ _MS_PRIVATE = 1 << 18
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-class _MountAttr(ctypes.Structure):
+class MountAttr(ctypes.Structure):
+    """``struct mount_attr`` of ``mount_setattr(2)``."""
+
     _fields_ = (
         ("attr_set", ctypes.c_uint64),
         ("attr_clr", ctypes.c_uint64),
@@ -155,7 +158,7 @@ def detached_tree(mount: Mount) -> int:
         code = ctypes.get_errno()
         raise OSError(code, f"cannot clone {mount.source}: {os.strerror(code)}")
     os.set_inheritable(fd, False)
-    attr = _MountAttr()
+    attr = MountAttr()
     attr.attr_set = _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV
     if not mount.writable:
         attr.attr_set |= _MOUNT_ATTR_RDONLY

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .isolation import CODE_ID, ETC_ENTRIES
-from .mounts import KERNEL_SITE_MOUNT
+from .mounts import KERNEL_SITE_MOUNT, MountAttr
 
 __all__ = ["LAYER_TREES", "SystemLayer", "system_layers", "system_trees"]
 
@@ -60,15 +60,6 @@ LAYER_TREES = ("usr", "etc", "var", "opt")
 _VAR_SKELETON = ("cache", "lib", "local", "log", "mail", "opt", "spool", "tmp")
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = (
-        ("attr_set", ctypes.c_uint64),
-        ("attr_clr", ctypes.c_uint64),
-        ("propagation", ctypes.c_uint64),
-        ("userns_fd", ctypes.c_uint64),
-    )
-
-
 def _check(result: int, what: str) -> int:
     if result < 0:
         code = ctypes.get_errno()
@@ -77,7 +68,7 @@ def _check(result: int, what: str) -> int:
 
 
 def _setattr(fd: int, attr_set: int, userns: int = 0) -> None:
-    attr = _MountAttr()
+    attr = MountAttr()
     attr.attr_set = attr_set
     attr.propagation = _MS_PRIVATE
     attr.userns_fd = userns
