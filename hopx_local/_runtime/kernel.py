@@ -530,13 +530,20 @@ class SandboxKernel:
             "signature_scheme": "hmac-sha256",
             "kernel_name": "python3",
         }
-        path = self.host_dir / "connection.json"
+        # The connection file has a directory of its own that stays the sandbox's: once its
+        # sockets are bound the kernel may rewrite the file, and by then the server may have
+        # sealed the sockets' directory (:meth:`_seal`).
+        conf = self.host_dir / "conf"
+        conf.mkdir(mode=0o700)
+        if self.owner is not None:
+            os.chown(conf, *self.owner)
+        path = conf / "connection.json"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(connection, handle)
         if self.owner is not None:
             os.chown(path, *self.owner)
-        return f"{self.view}/connection.json"
+        return f"{self.view}/conf/connection.json"
 
     def _endpoint(self, port: int) -> str:
         path = str(self.host_dir / f"k-{port}")
