@@ -299,12 +299,16 @@ async def test_a_forked_cell_ends_with_its_cell(
     # cell would go on as a second kernel on the same sockets: it ends instead.
     async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
         await sb.run_code("state = 1")
-        for cell in (
-            "import os, sys\nif os.fork() == 0:\n    sys.exit(0)\nprint('parent')",
-            "import os\nchild = os.fork()\nprint('parent')",
-        ):
-            forked = await sb.run_code(cell)
-            assert forked.stdout == "parent\n", forked.stderr
+        left = await sb.run_code(
+            "import os, sys\nif os.fork() == 0:\n    sys.exit(0)\nprint('parent')"
+        )
+        assert left.stdout == "parent\n", left.stderr
+        # What a fork prints reaches the cell if it comes before the cell's end, as in
+        # Jupyter: the two processes race, so the child's line may or may not be there.
+        fell = await sb.run_code(
+            "import os\nchild = os.fork()\nprint('parent' if child else 'child')"
+        )
+        assert sorted(fell.stdout.splitlines()) in (["parent"], ["child", "parent"]), fell.stderr
         # The kernel's children still running (not zombies), until none is left (bounded).
         probe = (
             "import os\n"
