@@ -63,8 +63,14 @@ MAX_MESSAGE = 32 << 20
 #: A connected socket refuses (and disconnects) messages beyond this, bounding memory.
 _HARD_MESSAGE = 256 << 20
 _START_TIMEOUT = 60.0
-#: After SIGINT, how long a cell has to stop before the kernel is restarted.
-_INTERRUPT_GRACE = 3.0
+#: After SIGINT, how long a cell has to stop before the kernel is restarted. A stopped cell
+#: formats its traceback first (IPython's first one imports a good deal), which takes seconds
+#: on a busy machine: this is well beyond that.
+_INTERRUPT_GRACE = 10.0
+#: While a stopped cell has not answered, SIGINT goes again after this long, then after
+#: twice as long each time: a kernel ignores SIGINT between two requests, yet one that
+#: comes while it formats the interrupted cell's traceback would start that work over.
+_INTERRUPT_AGAIN = 0.5
 #: After the kernel says it is idle, how long its execute reply may take.
 _REPLY_GRACE = 5.0
 _POLL = 0.25
@@ -501,6 +507,8 @@ class SandboxKernel:
         #: its output, and when the kernel last showed life (monotonic seconds).
         self._cell: str | None = None
         self._early_reply: tuple[dict[str, Any], float] | None = None
+        #: The request of a cell stopped from outside whose reply has not been read.
+        self._stopped: str | None = None
         self._alive_at = 0.0
         self._pinged_at = 0.0
         self._cwd: str | None = None
@@ -796,6 +804,7 @@ class SandboxKernel:
         held_at: float | None = None
         status = "ok"
         exit_code = 0
+        msg_id: str | None = None
         try:
             await self._prepare_cell(env, cwd, deadline)
             msg_id = self._send(
@@ -954,6 +963,7 @@ class SandboxKernel:
                 # (the next cell's messages are told apart by their request).
                 self.interrupt()
                 self.execution_state = "idle"
+                self._stopped = msg_id
         for name, decoder in decoders.items():
             tail = held.pop(name, "") + decoder.decode(b"", final=True)
             for piece in frame_pieces(tail):
@@ -1021,18 +1031,32 @@ class SandboxKernel:
         try:
             if not self.alive:
                 return False
+            stopped, self._stopped = self._stopped, None
             until = anyio.current_time() + grace
             try:
                 msg_id = self._send(
                     "execute_request",
                     {"code": "pass", "silent": True, "store_history": False, "allow_stdin": False},
                 )
+                # SIGINT again and again while the stopped cell has not answered (one that
+                # came before the kernel took up the cell was ignored), less and less often;
+                # once it has answered, the kernel only has to reach the request above.
+                again = _INTERRUPT_AGAIN
+                interrupt_at = anyio.current_time() + again  # the first went as it stopped
                 while anyio.current_time() < until:
-                    # Again and again: a kernel ignores SIGINT between two requests, so one
-                    # sent just before it took up the stopped cell's would be lost.
-                    self.interrupt()
-                    if await self._reply(msg_id, min(until, anyio.current_time() + 0.5)):
+                    if stopped is not None and anyio.current_time() >= interrupt_at:
+                        self.interrupt()
+                        interrupt_at = anyio.current_time() + again
+                        again *= 2
+                    wait = until if stopped is None else min(until, interrupt_at)
+                    message = await self._next(self._shell, wait)
+                    if message is None:
+                        continue
+                    parent = message["parent_header"].get("msg_id")
+                    if parent == msg_id:
                         return True
+                    if parent == stopped:
+                        stopped = None
             except KernelDied:
                 pass
             await self.shutdown()

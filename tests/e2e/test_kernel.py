@@ -563,3 +563,35 @@ async def test_background_and_async_executions_share_the_kernel(
         assert payload["status"] == "completed"
         assert payload["stdout"] == "22\n"
         assert (await sb.run_code("print(shared, async_ran)")).stdout == "22 True\n"
+
+
+@needs_kernel
+async def test_a_killed_cell_slow_to_stop_keeps_the_kernel(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    # A cell stopped from outside may take seconds to wind down (on a busy machine its
+    # traceback alone can): the kernel waits for it, and keeps its state.
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+        await sb.run_code("kept = 'yes'")
+        slow = await sb.run_code_background(
+            "import signal, time\n"
+            "try:\n"
+            "    print('started', flush=True)\n"
+            "    while True: time.sleep(0.1)\n"
+            "except KeyboardInterrupt:\n"
+            "    before = signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "    time.sleep(4)\n"
+            "    signal.signal(signal.SIGINT, before)\n"
+            "    raise\n"
+        )
+        with anyio.fail_after(60):
+            while True:
+                output = await sb.get_process_output(slow["process_id"])
+                if "started" in output.stdout:
+                    break
+                await anyio.sleep(0.1)
+        await sb.kill_process(slow["process_id"])
+        record = await _finished(sb, slow["process_id"])
+        assert record["status"] == "killed"
+        after = await sb.run_code("print(kept)")
+        assert after.stdout == "yes\n", (after.stderr, after.error)
