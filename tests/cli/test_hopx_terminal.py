@@ -74,6 +74,9 @@ def test_shell_is_a_raw_terminal_that_follows_the_window_size(
         term.wait_for("\n40 120")
         # Raw mode: Ctrl-C reaches the remote shell and interrupts its command, not hopx.
         term.type("sleep 300")
+        # Interrupt only once the remote shell has read the line (its readline echoes it):
+        # on a busy machine an earlier Ctrl-C flushes the line unread and nothing is shown.
+        term.wait_for("sleep 300")
         term.keys("C-c")
         # The interrupt flushes the remote terminal's input queue (no NOFLSH): type the next
         # line only once the shell shows its prompt again, as a person would.
