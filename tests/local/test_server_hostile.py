@@ -341,6 +341,7 @@ async def test_a_burst_of_connections_loses_nothing(
         json_body={"code": "print('still here')", "language": "python", "timeout": 30},
     )
     assert doc(run)["stdout"] == "still here\n"
+
     # Dropped mid-head: one line each; dropped before a byte: nothing to report. The server
     # sees each close when it next reads that connection, which on a busy machine can come
     # after the calls above, so wait for the lines (bounded) before counting them. Opening
