@@ -253,6 +253,17 @@ class AsyncioByteStream:
         finally:
             abort.cancel()
 
+    def abort(self) -> None:
+        """Drop the connection (for a collected, unclosed client, perhaps on another thread):
+        its loop releases the socket on its next turn; a closed loop cannot, and asyncio's own
+        finalizer then does."""
+        if self.protocol.lost.done():
+            return
+        try:
+            self.protocol.loop.call_soon_threadsafe(self.transport.abort)
+        except RuntimeError:  # the loop is closed
+            pass
+
     async def start_tls(self, tls: ssl.SSLContext, server_hostname: str) -> AsyncioByteStream:
         """This connection with TLS on top (the protocol, and its queue, stay the same)."""
         protocol = self.protocol

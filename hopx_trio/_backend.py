@@ -135,6 +135,21 @@ class TrioByteStream:
         except NETWORK_ERRORS:
             pass
 
+    def abort(self) -> None:
+        """Close the socket now, without a TLS goodbye (for a collected, unclosed client)."""
+        stream: object = self.stream
+        while isinstance(stream, trio.SSLStream):
+            stream = stream.transport_stream
+        if not isinstance(stream, trio.SocketStream):
+            return
+        sock = stream.socket
+        if sock.fileno() == -1:
+            return
+        try:
+            sock.close()  # tells trio first, which needs a trio run
+        except RuntimeError:
+            os.close(sock.detach())  # outside one: nothing of trio waits on it
+
 
 class TrioBackend(BackendBase):
     """Sockets, TLS, deadlines and locks from trio (``environ`` as for

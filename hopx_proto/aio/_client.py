@@ -8,6 +8,7 @@ client itself, when the caller made it).
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -149,6 +150,7 @@ class Client:
         self._holders = 0
         self._close_with_last_holder = False
         self._closed = False
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -167,8 +169,15 @@ class Client:
             await self.aclose()
 
     def close_with_last_holder(self) -> Client:
-        """Hand the client over to the sandboxes that will use it (internal)."""
+        """Hand the client over to the sandboxes that will use it (internal).
+
+        Such a client is the library's, not the caller's: if its sandbox objects are garbage
+        collected without being closed (entries of a listing, typically), its idle
+        connections are dropped with it rather than left to warn as unclosed sockets.
+        """
         self._close_with_last_holder = True
+        if self._finalizer is None:
+            self._finalizer = weakref.finalize(self, HTTPTransport.abandon, self.transport)
         return self
 
     async def release_if_unused(self) -> None:
@@ -184,6 +193,8 @@ class Client:
     async def aclose(self) -> None:
         """Close every pooled connection."""
         self._closed = True
+        if self._finalizer is not None:
+            self._finalizer.detach()
         await self.transport.aclose()
 
     async def __aenter__(self) -> Self:

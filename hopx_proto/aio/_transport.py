@@ -648,6 +648,23 @@ class HTTPTransport:
         self._closed = True
         await self._close_all(self._pool.close())
 
+    def abandon(self) -> None:
+        """Drop every idle connection at once, without waiting, and refuse new requests.
+
+        For a transport whose owner was garbage collected unclosed: there is no event loop to
+        await on then, so each stream that offers a synchronous ``abort()`` is aborted (the
+        backends of this package do); any other is left to its own finalizer.
+        """
+        self._closed = True
+        for conn in self._pool.close():
+            abort = getattr(conn.stream, "abort", None)
+            if abort is None:
+                continue
+            try:
+                abort()
+            except Exception:  # a finalizer must not raise
+                _logger.debug("error while dropping a connection", exc_info=True)
+
     async def __aenter__(self) -> HTTPTransport:
         return self
 
