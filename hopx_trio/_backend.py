@@ -121,12 +121,15 @@ class TrioByteStream:
 
     def is_stale(self) -> bool:
         """Whether the idle connection was closed or reset by the peer, or has unread bytes."""
+        stream = self._tcp()
+        return stream is not None and socket_is_readable(stream.socket.fileno())
+
+    def _tcp(self) -> trio.SocketStream | None:
+        """The TCP stream under any TLS layers (``None`` for another kind of stream)."""
         stream: object = self.stream
         while isinstance(stream, trio.SSLStream):
             stream = stream.transport_stream
-        if not isinstance(stream, trio.SocketStream):
-            return False
-        return socket_is_readable(stream.socket.fileno())
+        return stream if isinstance(stream, trio.SocketStream) else None
 
     async def aclose(self) -> None:
         """Close the stream (errors while closing are ignored)."""
@@ -137,10 +140,8 @@ class TrioByteStream:
 
     def abort(self) -> None:
         """Close the socket now, without a TLS goodbye (for a collected, unclosed client)."""
-        stream: object = self.stream
-        while isinstance(stream, trio.SSLStream):
-            stream = stream.transport_stream
-        if not isinstance(stream, trio.SocketStream):
+        stream = self._tcp()
+        if stream is None:
             return
         sock = stream.socket
         if sock.fileno() == -1:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import socket
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
+import trio
 
 import hopx_local
 import hopx_sync
+from hopx_trio._backend import TrioByteStream
 
 pytestmark = pytest.mark.anyio
 
@@ -84,3 +87,20 @@ async def test_blocking_listed_sandboxes_close_their_connections_when_collected(
             return warned
 
     assert await anyio.to_thread.run_sync(forget) == []
+
+
+def test_a_trio_stream_is_dropped_outside_a_trio_run_too() -> None:
+    # At interpreter exit, or on a thread of its own, a finalizer runs with no trio run to
+    # tell: the socket is closed all the same, at once and without a warning.
+    ours, theirs = socket.socketpair()
+    try:
+        stream = TrioByteStream(trio.SocketStream(trio.socket.from_stdlib_socket(ours)))
+        with _resource_warnings() as warned:
+            stream.abort()
+            stream.abort()  # a second drop does nothing
+            del stream
+        assert warned == []
+        assert ours.fileno() == -1
+        assert theirs.recv(1) == b""  # the peer sees the close
+    finally:
+        theirs.close()
