@@ -14,6 +14,8 @@ from typing import Any
 from hopx_proto import Response
 from hopx_proto.wire import dumps
 
+from .text import sendable
+
 __all__ = [
     "AGENT_CODES",
     "CONTROL_CODES",
@@ -103,6 +105,7 @@ def control_error(
 ) -> Response:
     """A control-plane error reply."""
     code = code or CONTROL_CODES.get(status, "error")
+    message, details = sendable(message), sendable(details)
     doc = {
         "error": {
             "code": code,
@@ -128,6 +131,7 @@ def agent_error(
     headers: tuple[tuple[bytes, bytes], ...] = (),
 ) -> Response:
     """An agent error reply (``main.ErrorResponse``)."""
+    message, details, path = sendable(message), sendable(details), sendable(path)
     doc: dict[str, Any] = {
         "error": message,
         "code": code or AGENT_CODES.get(status, "INTERNAL_ERROR"),

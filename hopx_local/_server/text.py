@@ -3,7 +3,7 @@
 JSON may spell any UTF-16 code unit (``"\\ud800"``), so a parsed request can hold strings that
 are not valid Unicode. They cannot become a file name, an argument or an environment variable,
 and they cannot be written back in a UTF-8 reply; such a request is refused up front, naming
-the field.
+the field, and a refusal that quotes the text shows each lone surrogate as its escape.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["invalid_text", "is_valid_text"]
+__all__ = ["invalid_text", "is_valid_text", "sendable"]
 
 
 def is_valid_text(text: str) -> bool:
@@ -47,3 +47,18 @@ def invalid_text(value: Any, where: str = "request") -> str | None:
                 name = field.name if place == where else f"{place}.{field.name}"
                 pending.append((getattr(item, field.name), name))
     return None
+
+
+def sendable(value: Any) -> Any:
+    """``value`` (str, dict, list or tuple, nested) with every lone surrogate in its text
+    written as its escape (``\\ud800``), so that an error reply quoting a request can always
+    be encoded. Valid text, and every other value, is returned as it is."""
+    if isinstance(value, str):
+        if is_valid_text(value):
+            return value
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {sendable(key): sendable(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [sendable(inner) for inner in value]
+    return value

@@ -42,6 +42,8 @@ CONTROL_CASES = [
     ("POST", "/v1/sandboxes", '{"template_name": "b\\ud800"}', 400, "validation_error"),
     ("PUT", "/v1/sandboxes/{id}/timeout", json.dumps({"timeout_seconds": HUGE}), 400,
      "validation_error"),
+    # A refusal that quotes the bad text must still be a reply UTF-8 can carry.
+    ("POST", "/v1/templates/build", '{"\\ud800": null}', 400, "unknown_field"),
 ]  # fmt: skip
 
 #: (method, target, raw JSON body, status, error code) on the agent.
@@ -71,6 +73,9 @@ AGENT_CASES = [
      400, "INVALID_REQUEST"),
     ("PUT", "/env", json.dumps({"env_vars": {"A\x00B": "1"}}), 400, "INVALID_REQUEST"),
     ("PATCH", "/env", '{"env_vars": {"\\udcff": "1"}}', 400, "INVALID_REQUEST"),
+    ("PUT", "/env", '{"\\ud800": null}', 400, "INVALID_REQUEST"),
+    ("PUT", "/env", '{"env_vars": {"\\ud800": null}}', 400, "INVALID_REQUEST"),
+    ("POST", "/commands/run", '{"command": "true", "\\udbff": 1}', 400, "INVALID_REQUEST"),
     ("PUT", "/env", json.dumps({"env_vars": {"BIG": "x" * 200_000}}), 400, "INVALID_REQUEST"),
     ("POST", "/commands/run", json.dumps({"command": "echo", "args": ["x" * 200_000]}), 400,
      "INVALID_REQUEST"),
