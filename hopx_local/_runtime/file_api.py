@@ -6,6 +6,10 @@ directory of a million entries, a tree to remove, a 64 MiB read), so each call r
 thread. A sandbox has at most :data:`FILE_WORKERS` of them at once: one sandbox flooding the
 file API waits for its own workers and never takes another's, and the event loop that serves
 every sandbox is never held.
+
+Under bubblewrap each call sees the running sandbox's whole filesystem, through its init's
+root (see :mod:`.sysroot`); while the sandbox is not running, and without bubblewrap, it sees
+``/workspace`` and ``/tmp`` only, from the host directories the runtime keeps for them.
 """
 
 from __future__ import annotations
@@ -14,16 +18,20 @@ import contextlib
 import errno
 import logging
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+import attrs
 
 from .errors import SandboxFault
 from .files import Download, SandboxFiles, Staged
+from .isolation import IsolationMode, SandboxLayout
 from .paths import SandboxPaths, wire_text
-from .watch import snapshot, watch_tree
+from .sysroot import open_system
+from .watch import Snapshot, watch_tree
+from .workers import SandboxProcesses
 
 __all__ = ["FILE_WORKERS", "OS_ERRORS", "SandboxFileAPI", "UploadWriter", "os_fault"]
 
@@ -103,7 +111,11 @@ class SandboxFileAPI:
     files: SandboxFiles
     paths: SandboxPaths
     counters: Counter[str]
+    isolation: IsolationMode
+    layout: SandboxLayout
+    processes: SandboxProcesses
     _file_workers: anyio.CapacityLimiter | None = None
+    _system_unseen = False
 
     async def run_blocking(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)`` in one of this sandbox's worker threads; its result.
@@ -115,17 +127,48 @@ class SandboxFileAPI:
             self._file_workers = anyio.CapacityLimiter(FILE_WORKERS)
         return await anyio.to_thread.run_sync(func, *args, limiter=self._file_workers)
 
-    async def _call(self, operation: str, path: object, func: Callable[..., T], *args: Any) -> T:
+    @contextlib.contextmanager
+    def _view(self) -> Iterator[SandboxFiles]:
+        """The file operations as the sandbox sees its tree now (blocking: a worker's)."""
+        if self.isolation is not IsolationMode.BWRAP:
+            yield self.files
+            return
+        try:
+            system = open_system(self.processes.init_pid, self.layout)
+        except PermissionError as exc:
+            if not self._system_unseen:
+                self._system_unseen = True
+                log.warning(
+                    "files of sandbox %s: only /workspace and /tmp: %s", self.layout.sandbox_id, exc
+                )
+            system = None
+            stopped = False
+        else:
+            stopped = system is None
+        if system is None:
+            yield self.files.seen_through(attrs.evolve(self.files.paths, stopped=stopped))
+            return
+        with system:
+            yield self.files.seen_through(system)
+
+    def _in_view(self, operation: str, path: str, func: Callable[[SandboxFiles], T]) -> T:
+        try:
+            with self._view() as files:
+                return func(files)
+        except OSError as exc:
+            raise os_fault(operation, path, exc) from None
+
+    async def _call(self, operation: str, path: object, func: Callable[[SandboxFiles], T]) -> T:
         self.counters[f"requests_files_{operation}"] += 1
-        return await self.run_blocking(_guarded, operation, str(path), func, *args)
+        return await self.run_blocking(self._in_view, operation, str(path), func)
 
     async def read_text(self, path: str) -> str:
         """A file's content as text (undecodable bytes become U+FFFD)."""
-        return await self._call("read", path, self.files.read_text, path)
+        return await self._call("read", path, lambda files: files.read_text(path))
 
     async def read_bytes(self, path: str) -> bytes:
         """A file's content."""
-        return await self._call("download", path, self.files.read_bytes, path)
+        return await self._call("download", path, lambda files: files.read_bytes(path))
 
     async def open_read(self, path: str) -> tuple[int, AsyncIterator[bytes]]:
         """(size, chunks) of a regular file, for streaming downloads.
@@ -133,7 +176,7 @@ class SandboxFileAPI:
         The size is fixed when the file is opened: a file that grows meanwhile is sent up to
         that size; one that shrinks ends the chunks with a CONFLICT fault.
         """
-        download = await self._call("download", path, self.files.open_download, path)
+        download = await self._call("download", path, lambda files: files.open_download(path))
         return download.size, self._chunks(download, str(path))
 
     async def _chunks(self, download: Download, path: str) -> AsyncIterator[bytes]:
@@ -155,7 +198,9 @@ class SandboxFileAPI:
         self, path: str, data: bytes, mode: str | None = None, overwrite: bool = True
     ) -> int:
         """Create or replace a file atomically; its size."""
-        return await self._call("write", path, self.files.write, path, data, mode, overwrite)
+        return await self._call(
+            "write", path, lambda files: files.write(path, data, mode, overwrite)
+        )
 
     @contextlib.asynccontextmanager
     async def write_stream(
@@ -165,7 +210,7 @@ class SandboxFileAPI:
 
         If the block fails (the client went away, the body was bad), nothing is left behind.
         """
-        staged = await self._call("upload", path, self.files.stage, path, mode, overwrite)
+        staged = await self._call("upload", path, lambda files: files.stage(path, mode, overwrite))
         try:
             yield UploadWriter(self, staged, path)
             await self.run_blocking(_guarded, "upload", path, staged.commit)
@@ -175,31 +220,38 @@ class SandboxFileAPI:
 
     async def list(self, path: str = "/workspace") -> list[dict[str, Any]]:
         """Directory entries: name, path, size, is_directory, modified_time, permissions."""
-        return await self._call("list", path, self.files.list, path)
+        return await self._call("list", path, lambda files: files.list(path))
 
     async def list_encoded(self, path: str = "/workspace") -> tuple[int, bytes]:
         """``(count, JSON)``: the entries of :meth:`list` as the items of a JSON array
         (comma-separated, without the brackets), for directories too big to hold as objects."""
-        return await self._call("list", path, self.files.list_encoded, path)
+        return await self._call("list", path, lambda files: files.list_encoded(path))
 
     async def exists(self, path: str) -> bool:
         """Whether something exists at a sandbox path."""
-        return await self._call("exists", path, self.files.exists, path)
+        return await self._call("exists", path, lambda files: files.exists(path))
 
     async def mkdir(self, path: str) -> None:
         """Create a directory with its parents."""
-        await self._call("mkdir", path, self.files.mkdir, path)
+        await self._call("mkdir", path, lambda files: files.mkdir(path))
 
     async def remove(self, path: str) -> None:
         """Remove a file or a directory tree."""
-        await self._call("remove", path, self.files.remove, path)
+        await self._call("remove", path, lambda files: files.remove(path))
 
     async def watch(self, path: str = "/workspace") -> AsyncGenerator[dict[str, str], None]:
         """Change events (path, event, timestamp) below a directory, from now until closed."""
-        base, parts, sandbox = await self._call("watch", path, self.files.watch_root, path)
-        first = await self.run_blocking(snapshot, base, parts, sandbox)
+        sandbox = await self._call("watch", path, lambda files: files.watch_root(path))
+        first = await self.run_blocking(self._snapshot, sandbox)
 
-        async def take() -> dict[str, tuple[int, int, int, int, bool]]:
-            return await self.run_blocking(snapshot, base, parts, sandbox)
+        async def take() -> Snapshot:
+            return await self.run_blocking(self._snapshot, sandbox)
 
         return watch_tree(first, take)
+
+    def _snapshot(self, sandbox: str) -> Snapshot:
+        try:
+            with self._view() as files:
+                return files.snapshot(sandbox)
+        except (SandboxFault, OSError):
+            return {}

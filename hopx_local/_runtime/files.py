@@ -1,14 +1,18 @@
 """The file operations of one sandbox: read, atomic write, upload, list, mkdir, remove.
 
 These are blocking calls, run in worker threads by :class:`~.file_api.SandboxFileAPI`. Every
-operation first resolves the sandbox path (symlinks followed the way the sandbox sees them,
-see :class:`SandboxPaths`), then works relative to directory descriptors opened with
-``O_NOFOLLOW``: if sandboxed code swaps a directory for a symlink in between, the operation
-fails instead of following the link out of the sandbox with the emulator's privileges. Files
-are opened without blocking and refused unless regular, so a FIFO or a device planted by
-sandboxed code cannot hold a worker. New content is written to a staging directory beside
-the sandbox's tree (never visible in the sandbox) and renamed into place whole: a crash leaves
-no half-written file in the sandbox, and staging is emptied whenever the sandbox starts.
+operation first resolves the sandbox path the way the sandbox sees it (a
+:class:`~.paths.PathView`: the host directories of ``/workspace`` and ``/tmp``, or the running
+sandbox's whole root, see :mod:`.sysroot`), then works relative to directory descriptors
+opened with ``O_NOFOLLOW``: if sandboxed code swaps a directory for a symlink in between, the
+operation fails instead of following the link out of the sandbox with the emulator's
+privileges. Files are opened without blocking and refused unless regular, so a FIFO or a
+device planted by sandboxed code cannot hold a worker.
+
+New content is put in place whole: written to a staging directory beside the sandbox's tree
+(never visible in the sandbox, emptied whenever the sandbox starts) and renamed over its path,
+or, in the sandbox's root, written as a nameless file (``O_TMPFILE``) in the directory of its
+path and linked in once complete. A crash leaves no half-written file in the sandbox.
 """
 
 from __future__ import annotations
@@ -30,9 +34,12 @@ from typing import Any
 from .errors import SandboxFault, fault
 from .paths import (
     MOUNTS,
+    Base,
+    PathView,
     SandboxPaths,
     is_symlink_at,
     kind_of,
+    open_base,
     open_beneath,
     open_regular,
     rfc3339,
@@ -41,6 +48,7 @@ from .paths import (
 )
 from .sharing import let_others_run, sharing
 from .walk import TreeChanged, remove_tree
+from .watch import Snapshot, snapshot
 
 __all__ = [
     "CHUNK",
@@ -48,6 +56,7 @@ __all__ = [
     "Download",
     "SandboxFiles",
     "Staged",
+    "StagedBeside",
     "parse_mode",
 ]
 
@@ -57,6 +66,9 @@ _DEFAULT_FILE_MODE = 0o644
 #: Whole-file reads (``/files/read``) are refused above this size; downloads stream instead.
 MAX_WHOLE_READ = 64 << 20
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_NAMELESS = os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC
+#: What a filesystem without nameless files answers to O_TMPFILE.
+_NO_TMPFILE = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 #: Entries are sorted in runs of this many, then merged: no single call holds the interpreter
 #: for the whole of a huge directory.
@@ -117,7 +129,7 @@ class Download:
 
 class Staged:
     """New content being written to the staging directory, renamed over its path on
-    :meth:`commit` (or thrown away by :meth:`discard`)."""
+    :meth:`commit` (or thrown away by :meth:`discard`). Owns ``parent`` from then on."""
 
     def __init__(
         self,
@@ -135,13 +147,16 @@ class Staged:
         self._mode = mode
         self._overwrite = overwrite
         self._temp = f"{secrets.token_hex(8)}.part"
-        self._staging = os.open(files.staging, _DIR_FLAGS)
+        self.size = 0
+        self._fd = self._open()
+
+    def _open(self) -> int:
+        self._staging = os.open(self._files.staging, _DIR_FLAGS)
         try:
-            self._fd = os.open(self._temp, _NEW_FILE, 0o600, dir_fd=self._staging)
+            return os.open(self._temp, _NEW_FILE, 0o600, dir_fd=self._staging)
         except BaseException:
             os.close(self._staging)
             raise
-        self.size = 0
 
     def write(self, data: bytes) -> None:
         """Append ``data``."""
@@ -156,27 +171,32 @@ class Staged:
         try:
             os.fchmod(self._fd, self._mode)
             self._files.chown(self._fd)
-            self._place()
+            try:
+                self._place()
+            except FileExistsError:
+                raise fault(
+                    "FILE_ALREADY_EXISTS", f"{self.sandbox} already exists", path=self.sandbox
+                ) from None
+            except IsADirectoryError:
+                raise _is_a_directory(self.sandbox) from None
+            except OSError as exc:
+                if exc.errno == errno.ENOTEMPTY:
+                    raise _is_a_directory(self.sandbox) from None
+                raise
         finally:
             self.discard()
         return self.size
 
     def _place(self) -> None:
-        try:
-            if self._overwrite:
-                os.rename(self._temp, self._name, src_dir_fd=self._staging, dst_dir_fd=self._parent)
-            else:  # a link fails if the name exists, whatever appeared there meanwhile
-                os.link(self._temp, self._name, src_dir_fd=self._staging, dst_dir_fd=self._parent)
-        except FileExistsError:
-            raise fault(
-                "FILE_ALREADY_EXISTS", f"{self.sandbox} already exists", path=self.sandbox
-            ) from None
-        except IsADirectoryError:
-            raise _is_a_directory(self.sandbox) from None
-        except OSError as exc:
-            if exc.errno == errno.ENOTEMPTY:
-                raise _is_a_directory(self.sandbox) from None
-            raise
+        if self._overwrite:
+            os.rename(self._temp, self._name, src_dir_fd=self._staging, dst_dir_fd=self._parent)
+        else:  # a link fails if the name exists, whatever appeared there meanwhile
+            os.link(self._temp, self._name, src_dir_fd=self._staging, dst_dir_fd=self._parent)
+
+    def _release(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temp, dir_fd=self._staging)
+        os.close(self._staging)
 
     def discard(self) -> None:
         """Throw the staged content away (nothing happens after :meth:`commit`)."""
@@ -184,10 +204,48 @@ class Staged:
             return
         os.close(self._fd)
         self._fd = -1
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._temp, dir_fd=self._staging)
-        os.close(self._staging)
-        os.close(self._parent)
+        try:
+            self._release()
+        finally:
+            os.close(self._parent)
+
+
+class StagedBeside(Staged):
+    """New content written in the directory of its path, as a file without a name
+    (``O_TMPFILE``) linked in whole on :meth:`commit`; a replacement is linked under a hidden
+    name first and renamed over the old file. Where the filesystem has no nameless files, the
+    content is written under the hidden name from the start."""
+
+    _named = False
+
+    def _open(self) -> int:
+        self._temp = f".hopx-{secrets.token_hex(8)}.part"
+        try:
+            return os.open(".", _NAMELESS, 0o600, dir_fd=self._parent)
+        except OSError as exc:
+            if exc.errno not in _NO_TMPFILE:
+                raise
+        fd = os.open(self._temp, _NEW_FILE, 0o600, dir_fd=self._parent)
+        self._named = True
+        return fd
+
+    def _place(self) -> None:
+        if not self._named:
+            name = self._temp if self._overwrite else self._name
+            os.link(f"/proc/self/fd/{self._fd}", name, dst_dir_fd=self._parent)
+            if not self._overwrite:
+                return
+            self._named = True
+        if self._overwrite:
+            os.rename(self._temp, self._name, src_dir_fd=self._parent, dst_dir_fd=self._parent)
+            self._named = False
+        else:
+            os.link(self._temp, self._name, src_dir_fd=self._parent, dst_dir_fd=self._parent)
+
+    def _release(self) -> None:
+        if self._named:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp, dir_fd=self._parent)
 
 
 class SandboxFiles:
@@ -201,11 +259,22 @@ class SandboxFiles:
     """
 
     def __init__(
-        self, paths: SandboxPaths, owner: tuple[int, int] | None, staging: Path | None = None
+        self,
+        paths: SandboxPaths,
+        owner: tuple[int, int] | None,
+        staging: Path | None = None,
+        *,
+        view: PathView | None = None,
     ) -> None:
         self.paths = paths
         self._owner = owner
         self.staging = staging if staging is not None else paths.layout.volume_root / "staging"
+        #: How paths are seen: the host directories of ``paths``, or another view.
+        self.view: PathView = view if view is not None else paths
+
+    def seen_through(self, view: PathView) -> SandboxFiles:
+        """The same operations on the sandbox's tree as ``view`` sees it."""
+        return SandboxFiles(self.paths, self._owner, self.staging, view=view)
 
     def chown(self, fd: int) -> None:
         """Give the file open as ``fd`` to the sandbox user (when there is one)."""
@@ -213,19 +282,22 @@ class SandboxFiles:
             os.fchown(fd, *self._owner)
 
     @contextlib.contextmanager
-    def _parent(self, path: str, *, follow_final: bool = True) -> Iterator[tuple[int, str, str]]:
+    def _parent(
+        self, path: str, *, follow_final: bool = True, operation: str = "read"
+    ) -> Iterator[tuple[int, str, str]]:
         """(parent directory fd, final name, sandbox path); the fd is closed afterwards."""
-        fd, name, sandbox = self._open_parent(path, follow_final=follow_final)
+        fd, name, sandbox = self._open_parent(path, follow_final=follow_final, operation=operation)
         try:
             yield fd, name, sandbox
         finally:
             os.close(fd)
 
-    def _open_parent(self, path: str, *, follow_final: bool = True) -> tuple[int, str, str]:
-        host, sandbox = self.paths.resolve(path, follow_final=follow_final)
-        base, parts = self.paths.split_host(host)
+    def _open_parent(
+        self, path: str, *, follow_final: bool = True, operation: str = "read"
+    ) -> tuple[int, str, str]:
+        base, parts, sandbox = self.view.locate(path, follow_final=follow_final)
         if not parts:
-            raise fault("PATH_NOT_ALLOWED", f"{sandbox} itself cannot be used here", path=sandbox)
+            raise self.view.top_refusal(sandbox, operation=operation)
         return open_beneath(base, parts[:-1], sandbox=sandbox), parts[-1], wire_text(sandbox)
 
     def _open_file(self, path: str) -> tuple[int, os.stat_result, str]:
@@ -271,8 +343,8 @@ class SandboxFiles:
 
     def exists(self, path: str) -> bool:
         """Whether a file or directory exists at the path."""
-        _host, sandbox = self.paths.resolve(path)
-        if sandbox in MOUNTS:
+        _base, parts, _sandbox = self.view.locate(path)
+        if not parts:
             return True
         try:
             with self._parent(path) as (parent, name, _sandbox):
@@ -282,19 +354,24 @@ class SandboxFiles:
                 return False
             raise
 
-    def _make_dirs(self, host: Path, sandbox: str, *, target: bool = False) -> None:
-        """mkdir -p through directory fds; ``target``: the last part is the requested dir."""
-        base, parts = self.paths.split_host(host)
+    def _make_dirs(
+        self, base: Base, parts: builtins.list[str], sandbox: str, *, target: bool = False
+    ) -> None:
+        """mkdir -p through directory fds; ``target``: the last part is the requested dir.
+        Directories are made only where the view lets the sandbox's files change."""
         sandbox = wire_text(sandbox)
-        fd = os.open(base, _DIR_FLAGS)
+        fd = open_base(base)
         try:
             for index, part in enumerate(parts):
-                try:
-                    os.mkdir(part, 0o755, dir_fd=fd)
-                except FileExistsError:
-                    created = False
-                else:
-                    created = True
+                created = False
+                if stat_at(fd, part) is None:
+                    self.view.check_writable(fd, sandbox)
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    else:
+                        created = True
                 try:
                     following = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
                 except OSError as exc:
@@ -319,24 +396,27 @@ class SandboxFiles:
             os.close(fd)
 
     def _make_parents(self, path: str) -> None:
-        host, sandbox = self.paths.resolve(path)
-        if sandbox in MOUNTS:
-            raise _is_a_directory(sandbox)
-        self._make_dirs(host.parent, sandbox)
+        base, parts, sandbox = self.view.locate(path)
+        if not parts:
+            raise self.view.top_refusal(sandbox, operation="write")
+        self._make_dirs(base, parts[:-1], sandbox)
 
     def stage(self, path: str, mode: str | None = None, overwrite: bool = True) -> Staged:
         """Start new content for ``path`` (parents created); see :class:`Staged`."""
         wanted = parse_mode(mode)
         self._make_parents(path)
-        parent, name, sandbox = self._open_parent(path)
+        parent, name, sandbox = self._open_parent(path, operation="write")
         try:
+            self.view.check_replaceable(parent, name, sandbox)
             previous = stat_at(parent, name)
             if previous is not None and stat.S_ISDIR(previous.st_mode):
                 raise _is_a_directory(sandbox)
             if previous is not None and not overwrite:
                 raise fault("FILE_ALREADY_EXISTS", f"{sandbox} already exists", path=sandbox)
+            self.view.check_writable(parent, sandbox)
             keep = stat.S_IMODE(previous.st_mode) if previous is not None else None
-            return Staged(
+            kind = StagedBeside if self.view.in_place else Staged
+            return kind(
                 self, parent, name, sandbox, wanted or keep or _DEFAULT_FILE_MODE, overwrite
             )
         except BaseException:
@@ -365,8 +445,7 @@ class SandboxFiles:
     def _listing(self, path: str) -> Iterator[tuple[str, str, os.stat_result]]:
         """``(name, sandbox path, lstat)`` of each entry of a directory, sorted by name (or of
         the one file when ``path`` is not a directory)."""
-        host, sandbox = self.paths.resolve(path)
-        base, parts = self.paths.split_host(host)
+        base, parts, sandbox = self.view.locate(path)
         if parts:
             with self._parent(path) as (parent, name, shown):
                 info = stat_at(parent, name)
@@ -405,24 +484,25 @@ class SandboxFiles:
 
     def mkdir(self, path: str) -> None:
         """Create a directory and its missing parents (no error if it exists)."""
-        host, sandbox = self.paths.resolve(path)
-        self._make_dirs(host, sandbox, target=True)
+        base, parts, sandbox = self.view.locate(path)
+        self._make_dirs(base, parts, sandbox, target=True)
 
     def remove(self, path: str) -> None:
         """Remove a file, a symlink (not its target) or a whole directory tree."""
-        with self._parent(path, follow_final=False) as (parent, name, sandbox):
+        with self._parent(path, follow_final=False, operation="remove") as (parent, name, sandbox):
             info = stat_at(parent, name)
             if info is None:
                 raise _missing(sandbox)
+            self.view.check_replaceable(parent, name, sandbox)
+            self.view.check_writable(parent, sandbox)
             try:
                 remove_tree(parent, name)  # a file, a link or a whole tree, never followed
             except TreeChanged:
                 raise _changed(sandbox) from None
 
-    def watch_root(self, path: str) -> tuple[Path, builtins.list[str], str]:
-        """``(mount directory, parts, sandbox path)`` of a directory to watch."""
-        host, sandbox = self.paths.resolve(path)
-        base, parts = self.paths.split_host(host)
+    def watch_root(self, path: str) -> str:
+        """The sandbox path of a directory to watch (its symlinks resolved)."""
+        base, parts, sandbox = self.view.locate(path)
         try:
             fd = open_beneath(base, parts, sandbox=sandbox)
         except SandboxFault as exc:
@@ -440,7 +520,16 @@ class SandboxFiles:
                 f"{wire_text(sandbox)} is a {kind_of(mode)}, not a directory",
                 path=wire_text(sandbox),
             )
-        return base, parts, sandbox
+        return sandbox
+
+    def snapshot(self, sandbox: str) -> Snapshot:
+        """Every entry below the directory at ``sandbox`` (see :func:`~.watch.snapshot`);
+        empty when it is gone or cannot be reached."""
+        try:
+            base, parts, resolved = self.view.locate(sandbox)
+        except SandboxFault:
+            return {}
+        return snapshot(base, parts, resolved)
 
     def make_root_dirs(self) -> None:
         """Create the sandbox's /workspace and /tmp if missing, owned by the sandbox user, and

@@ -1,10 +1,12 @@
-"""Sandbox paths (``/workspace/...``, ``/tmp/...``) resolved safely to host paths.
+"""Sandbox paths resolved safely: to host paths (``/workspace/...``, ``/tmp/...``), or inside
+the sandbox's own root (see :mod:`.sysroot`).
 
 A sandbox's tree is hostile: any part of it may be swapped for a symlink, a FIFO, a socket or a
 device node between two system calls, and names may be any bytes. Paths are resolved the way
-the sandbox sees them (:class:`SandboxPaths`), then opened through directory descriptors with
-``O_NOFOLLOW`` (:func:`open_beneath`); files are opened without blocking and refused unless
-regular (:func:`open_regular`). Names go on the wire as valid UTF-8 (:func:`wire_text`).
+the sandbox sees them (a :class:`PathView`: :class:`SandboxPaths` for the two directories the
+runtime keeps on the host), then opened through directory descriptors with ``O_NOFOLLOW``
+(:func:`open_beneath`); files are opened without blocking and refused unless regular
+(:func:`open_regular`). Names go on the wire as valid UTF-8 (:func:`wire_text`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import posixpath
 import stat
 from pathlib import Path
+from typing import Protocol
 
 import attrs
 
@@ -22,13 +25,20 @@ from .errors import SandboxFault, fault
 from .isolation import SandboxLayout
 
 __all__ = [
+    "MAX_SYMLINK_HOPS",
     "MOUNTS",
     "NAME_MAX",
     "PATH_MAX",
+    "Base",
+    "PathView",
     "SandboxPaths",
+    "checked_path",
+    "checked_names",
+    "first_link",
     "is_symlink_at",
     "kind_of",
     "not_regular",
+    "open_base",
     "open_beneath",
     "open_regular",
     "rfc3339",
@@ -41,7 +51,11 @@ MOUNTS = ("/workspace", "/tmp")
 #: The longest file name (in bytes) and the longest sandbox path the filesystem takes.
 NAME_MAX = 255
 PATH_MAX = 4095
-_MAX_SYMLINK_HOPS = 40
+#: How many symbolic links one path may go through (as the kernel's ELOOP limit).
+MAX_SYMLINK_HOPS = 40
+
+#: Where a walk starts: a host directory, or a directory descriptor (a sandbox's root).
+Base = Path | int
 
 #: The earliest and latest instants a timestamp is shown as (years 1 and 9999).
 _EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC).timestamp()
@@ -103,16 +117,106 @@ def not_regular(sandbox: str, kind: str) -> SandboxFault:
     )
 
 
+def checked_path(path: object) -> str:
+    """The normalized absolute sandbox path of an API path; relative paths are taken from
+    /workspace and ``..`` stops at ``/``.
+
+    Raises INVALID_PATH (400) for an empty path, text that is not valid Unicode, a name
+    longer than :data:`NAME_MAX` bytes or a path longer than :data:`PATH_MAX` bytes, and
+    PATH_NOT_ALLOWED (403) for NUL bytes.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise fault("INVALID_PATH", "path must be a non-empty string", path=wire_text(str(path)))
+    if "\x00" in path:
+        raise fault("PATH_NOT_ALLOWED", "path contains a NUL byte", path=wire_text(path))
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise fault(
+            "INVALID_PATH", "path is not valid Unicode text", path=wire_text(path)
+        ) from None
+    if len(encoded) > PATH_MAX:
+        raise fault(
+            "INVALID_PATH",
+            f"path is {len(encoded)} bytes long; the limit is {PATH_MAX}",
+            path=path[:64] + "...",
+        )
+    absolute = path if path.startswith("/") else "/workspace/" + path
+    normalized = posixpath.normpath("/" + absolute.lstrip("/"))
+    checked_names(normalized, original=path)
+    return normalized
+
+
+def checked_names(sandbox: str, *, original: str) -> list[str]:
+    """The names of a normalized sandbox path; INVALID_PATH for one over :data:`NAME_MAX`."""
+    parts = [part for part in sandbox.split("/") if part]
+    for part in parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            raise fault(
+                "INVALID_PATH",
+                f"a name in the path is {size} bytes long; the limit is {NAME_MAX}",
+                path=wire_text(original),
+                details={"name_max": NAME_MAX},
+            )
+    return parts
+
+
+def too_many_links(original: str) -> SandboxFault:
+    """The refusal of a path that goes through more than :data:`MAX_SYMLINK_HOPS` links."""
+    return fault("INVALID_PATH", "too many levels of symbolic links", path=wire_text(original))
+
+
+class PathView(Protocol):
+    """How the file operations see a sandbox's tree: where a path leads, and what may change.
+
+    ``in_place``: new content is written in the directory of its path (as a nameless file
+    linked in when complete), not in the runtime's staging directory.
+    """
+
+    @property
+    def in_place(self) -> bool:
+        """Whether new content is written beside its path (see the class docstring)."""
+        ...
+
+    def locate(self, path: object, *, follow_final: bool = True) -> tuple[Base, list[str], str]:
+        """``(base, names below it, normalized sandbox path)`` of an API path, its symlinks
+        resolved the way the sandbox sees them (the last one only when ``follow_final``)."""
+        ...
+
+    def top_refusal(self, sandbox: str, *, operation: str) -> SandboxFault:
+        """The refusal of an operation (``"read"``, ``"write"``, ``"remove"``) on a top
+        directory itself (``/workspace``, ``/``)."""
+        ...
+
+    def check_writable(self, directory: int, sandbox: str) -> None:
+        """Refuse (PERMISSION_DENIED) to make or remove entries in the directory open as
+        ``directory`` unless it is the sandbox's own, writable, files; ``sandbox`` is the
+        path the operation is about."""
+        ...
+
+    def check_replaceable(self, parent: int, name: str, sandbox: str) -> None:
+        """Refuse (PERMISSION_DENIED) to remove or replace ``name`` of ``parent`` where it is
+        a mount point."""
+        ...
+
+
 @attrs.frozen
 class SandboxPaths:
     """Maps sandbox paths to host paths without ever leaving the sandbox root.
 
-    Symlinks are followed the way the sandbox itself would see them: absolute targets are
-    sandbox paths, so a link to ``/etc/passwd`` (or anything outside ``/workspace`` and
-    ``/tmp``) is refused instead of being followed on the host.
+    Only ``/workspace`` and ``/tmp`` are seen, the host directories the runtime keeps for
+    them. Symlinks are followed the way the sandbox itself would see them: absolute targets
+    are sandbox paths, so a link to ``/etc/passwd`` (or anything outside ``/workspace`` and
+    ``/tmp``) is refused instead of being followed on the host. ``stopped``: the sandbox has
+    a whole filesystem of its own that is not running now; a path outside the two is then
+    SANDBOX_STOPPED (409) instead of PATH_NOT_ALLOWED.
     """
 
     layout: SandboxLayout
+    stopped: bool = False
+
+    in_place = False
 
     def _host_of_mount(self, mount: str) -> Path:
         return self.layout.workspace if mount == "/workspace" else self.layout.tmp
@@ -124,43 +228,22 @@ class SandboxPaths:
         longer than :data:`NAME_MAX` bytes or a path longer than :data:`PATH_MAX` bytes, and
         PATH_NOT_ALLOWED (403) for NUL bytes and anything outside ``/workspace`` and ``/tmp``.
         """
-        if not isinstance(path, str) or not path.strip():
-            raise fault(
-                "INVALID_PATH", "path must be a non-empty string", path=wire_text(str(path))
-            )
-        if "\x00" in path:
-            raise fault("PATH_NOT_ALLOWED", "path contains a NUL byte", path=wire_text(path))
-        try:
-            encoded = path.encode("utf-8")
-        except UnicodeEncodeError:
-            raise fault(
-                "INVALID_PATH", "path is not valid Unicode text", path=wire_text(path)
-            ) from None
-        if len(encoded) > PATH_MAX:
-            raise fault(
-                "INVALID_PATH",
-                f"path is {len(encoded)} bytes long; the limit is {PATH_MAX}",
-                path=path[:64] + "...",
-            )
-        absolute = path if path.startswith("/") else "/workspace/" + path
-        normalized = posixpath.normpath("/" + absolute.lstrip("/"))
-        self._split(normalized, original=path)
+        normalized = checked_path(path)
+        self._split(normalized, original=str(path))
         return normalized
 
     def _split(self, sandbox: str, *, original: str) -> tuple[str, list[str]]:
         for mount in MOUNTS:
             if sandbox == mount or sandbox.startswith(mount + "/"):
-                parts = [part for part in sandbox[len(mount) :].split("/") if part]
-                for part in parts:
-                    size = len(os.fsencode(part))
-                    if size > NAME_MAX:
-                        raise fault(
-                            "INVALID_PATH",
-                            f"a name in the path is {size} bytes long; the limit is {NAME_MAX}",
-                            path=wire_text(original),
-                            details={"name_max": NAME_MAX},
-                        )
-                return mount, parts
+                return mount, checked_names(sandbox[len(mount) :], original=original)
+        if self.stopped:
+            raise SandboxFault(
+                "SANDBOX_STOPPED",
+                "the sandbox is not running: only /workspace and /tmp can be reached until it "
+                "runs again",
+                409,
+                path=wire_text(original),
+            )
         raise fault(
             "PATH_NOT_ALLOWED",
             "only paths under /workspace and /tmp are accessible",
@@ -182,16 +265,36 @@ class SandboxPaths:
         while True:
             mount, parts = self._split(sandbox, original=original)
             base = self._host_of_mount(mount)
-            link = _first_link(base, parts, follow_final=follow_final)
+            link = first_link(base, parts, follow_final=follow_final)
             if link is None:
                 return base.joinpath(*parts), sandbox
             index, target = link
             hops += 1
-            if hops > _MAX_SYMLINK_HOPS:
-                raise fault("INVALID_PATH", "too many levels of symbolic links", path=original)
+            if hops > MAX_SYMLINK_HOPS:
+                raise too_many_links(original)
             here = posixpath.join(mount, *parts[:index])
             joined = posixpath.join(here, target, *parts[index + 1 :])
             sandbox = posixpath.normpath("/" + joined.lstrip("/"))
+
+    def locate(self, path: object, *, follow_final: bool = True) -> tuple[Base, list[str], str]:
+        """``(mount directory, names below it, sandbox path)``; see :meth:`resolve`."""
+        host, sandbox = self.resolve(path, follow_final=follow_final)
+        base, parts = self.split_host(host)
+        return base, parts, sandbox
+
+    def top_refusal(self, sandbox: str, *, operation: str) -> SandboxFault:
+        """``/workspace`` and ``/tmp`` themselves: directories to write no file to, and
+        PATH_NOT_ALLOWED to read or remove."""
+        shown = wire_text(sandbox)
+        if operation == "write":
+            return fault("INVALID_PATH", f"{shown} is a directory", path=shown)
+        return fault("PATH_NOT_ALLOWED", f"{shown} itself cannot be used here", path=shown)
+
+    def check_writable(self, directory: int, sandbox: str) -> None:
+        """Everything below ``/workspace`` and ``/tmp`` is the sandbox's to change."""
+
+    def check_replaceable(self, parent: int, name: str, sandbox: str) -> None:
+        """Nothing below ``/workspace`` and ``/tmp`` is a mount point."""
 
     def to_sandbox(self, host: Path) -> str:
         """The sandbox path of a host path inside the sandbox root."""
@@ -212,13 +315,21 @@ class SandboxPaths:
         raise fault("PATH_NOT_ALLOWED", "path is outside the sandbox", path=str(host))
 
 
-def _first_link(base: Path, parts: list[str], *, follow_final: bool) -> tuple[int, str] | None:
+def open_base(base: Base) -> int:
+    """A new directory descriptor of ``base`` (a host directory, or a directory open as a
+    descriptor: its own open file, so that listing it moves no other's position)."""
+    if isinstance(base, int):
+        return os.open(".", _DIR_FLAGS, dir_fd=base)
+    return os.open(base, _DIR_FLAGS)
+
+
+def first_link(base: Base, parts: list[str], *, follow_final: bool) -> tuple[int, str] | None:
     """``(index, target)`` of the first symlink among ``base/parts...`` (the last part only when
     ``follow_final``); ``None`` when there is none, or the path stops existing before one."""
     if not parts:
         return None
     try:
-        fd = os.open(base, _DIR_FLAGS)
+        fd = open_base(base)
     except OSError:
         return None  # the mount itself is not there yet
     try:
@@ -252,13 +363,13 @@ def _changed(sandbox: str) -> SandboxFault:
     return fault("PATH_NOT_ALLOWED", f"{sandbox} changed while in use", path=wire_text(sandbox))
 
 
-def open_beneath(base: Path, parts: list[str], *, sandbox: str) -> int:
+def open_beneath(base: Base, parts: list[str], *, sandbox: str) -> int:
     """A directory fd for ``base/parts...``, refusing any symlink on the way (O_NOFOLLOW).
 
     Paths are resolved (symlinks included) before use; if a directory was swapped for a
     symlink since, the walk fails instead of following it: PATH_NOT_ALLOWED.
     """
-    fd = os.open(base, _DIR_FLAGS)
+    fd = open_base(base)
     part = ""
     try:
         for part in parts:

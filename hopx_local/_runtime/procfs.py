@@ -1,4 +1,4 @@
-"""Facts about host processes read from /proc: trees, owners, CPU time, memory."""
+"""Facts about host processes read from /proc: trees, owners, CPU time, memory, mounts."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from collections.abc import Iterable
 import attrs
 
 __all__ = [
+    "Mount",
     "ProcStat",
     "descendants",
     "instance_pids",
     "kill_all",
+    "open_process",
+    "process_mounts",
     "pids_owned_by",
     "read_stat",
     "signal_all",
@@ -187,3 +190,57 @@ def kill_all(leader: int) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     signal_all(tree, signal.SIGKILL)
+
+
+@attrs.frozen
+class Mount:
+    """One line of a process's mount table (``/proc/<pid>/mountinfo``)."""
+
+    mount_id: int
+    point: str
+    fstype: str
+    writable: bool
+
+
+def open_process(pid: int) -> int:
+    """A descriptor of ``/proc/<pid>``: what is opened through it is that very process's (or
+    fails once it is gone), even if the pid is reused meanwhile."""
+    return os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _unescape(field: bytes) -> str:
+    """A mountinfo path field, its ``\\ooo`` escapes (spaces, tabs, newlines) undone."""
+    out = bytearray()
+    index = 0
+    while index < len(field):
+        if field[index : index + 1] == b"\\" and field[index + 1 : index + 4].isdigit():
+            out.append(int(field[index + 1 : index + 4], 8) & 0xFF)
+            index += 4
+        else:
+            out += field[index : index + 1]
+            index += 1
+    return os.fsdecode(bytes(out))
+
+
+def process_mounts(process: int) -> list[Mount]:
+    """The mount table of the process open as ``process`` (see :func:`open_process`), mount
+    points as that process sees them. Lines the kernel would not write are skipped."""
+    fd = os.open("mountinfo", os.O_RDONLY | os.O_CLOEXEC, dir_fd=process)
+    with os.fdopen(fd, "rb") as handle:
+        text = handle.read()
+    mounts: list[Mount] = []
+    for line in text.splitlines():
+        fields = line.split(b" ")
+        try:
+            separator = fields.index(b"-", 6)
+            mounts.append(
+                Mount(
+                    mount_id=int(fields[0]),
+                    point=_unescape(fields[4]),
+                    fstype=fields[separator + 1].decode(errors="replace"),
+                    writable=b"rw" in fields[5].split(b","),
+                )
+            )
+        except (ValueError, IndexError):
+            continue
+    return mounts

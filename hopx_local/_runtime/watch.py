@@ -12,12 +12,11 @@ import os
 import stat
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from pathlib import Path
 
 import anyio
 
 from .errors import SandboxFault
-from .paths import open_beneath, rfc3339, wire_text
+from .paths import Base, open_beneath, rfc3339, wire_text
 from .walk import walk_tree
 
 __all__ = ["MAX_WATCHED_ENTRIES", "Snapshot", "changes_between", "snapshot", "watch_tree"]
@@ -29,7 +28,7 @@ MAX_WATCHED_ENTRIES = 50_000
 Snapshot = dict[str, tuple[int, int, int, int, bool]]
 
 
-def snapshot(base: Path, parts: list[str], sandbox: str) -> Snapshot:
+def snapshot(base: Base, parts: list[str], sandbox: str) -> Snapshot:
     """Every entry below the directory ``base/parts`` (symlinks not followed), keyed by
     sandbox path; empty if the directory is gone (or was swapped for a symlink)."""
     try:
