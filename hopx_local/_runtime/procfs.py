@@ -19,6 +19,7 @@ __all__ = [
     "pids_owned_by",
     "read_stat",
     "signal_all",
+    "start_ticks",
     "uptime_seconds",
 ]
 
@@ -244,3 +245,12 @@ def process_mounts(process: int) -> list[Mount]:
         except (ValueError, IndexError):
             continue
     return mounts
+
+
+def start_ticks(process: int) -> int:
+    """When the process open as ``process`` started, in clock ticks since boot (with its pid,
+    it names the process for as long as the machine runs)."""
+    fd = os.open("stat", os.O_RDONLY | os.O_CLOEXEC, dir_fd=process)
+    with os.fdopen(fd, "rb") as handle:
+        raw = handle.read()
+    return int(raw[raw.rfind(b")") + 2 :].split()[19])

@@ -38,7 +38,7 @@ from .paths import (
     too_many_links,
     wire_text,
 )
-from .procfs import Mount, open_process, process_mounts
+from .procfs import Mount, open_process, process_mounts, start_ticks
 
 __all__ = ["KERNEL_TREES", "SystemPaths", "mount_id", "open_system"]
 
@@ -54,6 +54,12 @@ _STX_MNT_ID_OFFSET = 144
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _statx = getattr(_libc, "statx", None)
+
+Writable = tuple[frozenset[int], tuple[str, ...]]
+#: The writable mounts of each init seen, by (pid, start time): an init's mount table is
+#: complete before its pid is known and never changes after.
+_known: dict[tuple[int, int], Writable] = {}
+_KNOWN_MAX = 512
 
 
 def _fdinfo_mount_id(fd: int) -> int:
@@ -100,10 +106,11 @@ class SystemPaths:
 
     in_place = True
 
-    def __init__(self, process: int, root: int) -> None:
+    def __init__(self, pid: int, process: int, root: int) -> None:
+        self._pid = pid
         self._process = process
         self.root = root
-        self._writable: tuple[frozenset[int], tuple[str, ...]] | None = None
+        self._writable: Writable | None = None
 
     def close(self) -> None:
         """Release the descriptors."""
@@ -170,18 +177,26 @@ class SystemPaths:
 
     # -- what may change ------------------------------------------------------------------
 
-    def _writable_mounts(self) -> tuple[frozenset[int], tuple[str, ...]]:
+    def _writable_mounts(self) -> Writable:
         """(ids, mount points) of the sandbox's own writable mounts: the overlays of its
         system, its /workspace and /tmp (from the init's mount table)."""
-        if self._writable is None:
+        if self._writable is not None:
+            return self._writable
+        key = (self._pid, start_ticks(self._process))
+        found = _known.get(key)
+        if found is None:
             mounts: list[Mount] = [
                 mount
                 for mount in process_mounts(self._process)
                 if mount.writable and (mount.fstype == "overlay" or mount.point in MOUNTS)
             ]
             ids = frozenset(mount.mount_id for mount in mounts)
-            self._writable = ids, tuple(sorted({mount.point for mount in mounts}))
-        return self._writable
+            found = ids, tuple(sorted({mount.point for mount in mounts}))
+            if len(_known) >= _KNOWN_MAX:
+                _known.clear()
+            _known[key] = found
+        self._writable = found
+        return found
 
     def top_refusal(self, sandbox: str, *, operation: str) -> SandboxFault:
         """``/`` itself: a directory to read, and never to replace or remove."""
@@ -244,7 +259,7 @@ def open_system(pid: int | None, layout: SandboxLayout) -> SystemPaths | None:
     except BaseException:
         os.close(process)
         raise
-    system = SystemPaths(process, root)
+    system = SystemPaths(pid, process, root)
     try:
         found = os.stat("workspace", dir_fd=root, follow_symlinks=False)
     except (FileNotFoundError, NotADirectoryError):

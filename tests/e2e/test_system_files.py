@@ -63,7 +63,7 @@ async def test_the_whole_system_is_seen_and_the_hosts_never(
             await one.files.write(f"/opt/{name}/x.txt", "from the API\n")
             assert await one.files.read(f"/opt/{name}/x.txt") == "from the API\n"
             assert await _sh(one, f"cat /opt/{name}/x.txt") == "from the API\n"
-            assert not pathlib.Path(f"/opt/{name}").exists()
+            assert not await anyio.Path(f"/opt/{name}").exists()
             assert not await two.files.exists(f"/opt/{name}/x.txt")
             with pytest.raises(FileNotFoundError):
                 await two.files.read(f"/opt/{name}/x.txt")

@@ -89,7 +89,7 @@ async def test_dot_dot_stops_at_the_sandboxs_root(sandbox: SandboxRuntime) -> No
     inside = await sh(sandbox, "cat /etc/passwd")
     for path in ("/workspace/../../../../etc/passwd", "/../../etc/passwd", "../../etc/passwd"):
         assert await sandbox.read_text(path) == inside
-    host = Path("/etc/passwd").read_text()
+    host = await anyio.Path("/etc/passwd").read_text()
     assert inside != host
 
 
@@ -144,7 +144,9 @@ async def test_the_kernels_trees_are_not_served(sandbox: SandboxRuntime) -> None
 
 
 @needs_root
-async def test_writes_land_in_the_sandboxs_own_layer(sandbox: SandboxRuntime, tmp_path: Path) -> None:
+async def test_writes_land_in_the_sandboxs_own_layer(
+    sandbox: SandboxRuntime, tmp_path: Path
+) -> None:
     name = f"hopx-{secrets.token_hex(4)}"
     await sandbox.write(f"/opt/{name}/data.txt", b"first\n", "0640")
     assert await sandbox.read_text(f"/opt/{name}/data.txt") == "first\n"
@@ -161,12 +163,12 @@ async def test_writes_land_in_the_sandboxs_own_layer(sandbox: SandboxRuntime, tm
     # It is in the sandbox's layer, not on the host; nothing was left beside it.
     upper = sandbox.layout.system / "opt" / "upper" / name
     assert (upper / "data.txt").read_text() == "second\nmore\n"
-    assert not Path(f"/opt/{name}").exists()
+    assert not await anyio.Path(f"/opt/{name}").exists()
     assert [entry["name"] for entry in await sandbox.list(f"/opt/{name}")] == ["data.txt"]
     # The system's other trees take writes as well, over the read-only layers below.
     await sandbox.write("/usr/local/lib/hopx-note.txt", b"note")
     assert await sh(sandbox, "cat /usr/local/lib/hopx-note.txt") == "note"
-    assert not Path("/usr/local/lib/hopx-note.txt").exists()
+    assert not await anyio.Path("/usr/local/lib/hopx-note.txt").exists()
     await sandbox.mkdir(f"/var/lib/{name}/deep")
     assert await sandbox.exists(f"/var/lib/{name}/deep")
     await sandbox.remove(f"/opt/{name}")
@@ -185,10 +187,13 @@ async def test_a_failed_upload_leaves_nothing_in_the_system(sandbox: SandboxRunt
     class Broken(Exception):
         pass
 
-    with pytest.raises(Broken):
+    async def cut_short() -> None:
         async with sandbox.write_stream("/opt/partial.bin") as writer:
             await writer.write(b"x" * 1000)
             raise Broken
+
+    with pytest.raises(Broken):
+        await cut_short()
     assert not await sandbox.exists("/opt/partial.bin")
     assert await sandbox.list("/opt") == []
     async with sandbox.write_stream("/opt/whole.bin") as writer:
@@ -230,7 +235,7 @@ async def test_a_read_only_system_refuses_writes_outside_the_workspace(tmp_path:
         for path in ("/usr/local/x", "/opt/x", "/etc/x"):
             failure = await fault_of(runtime.write(path, b"x"))
             assert failure.code == "PERMISSION_DENIED", path
-        assert not Path("/usr/local/x").exists()
+        assert not await anyio.Path("/usr/local/x").exists()
         await runtime.write("/workspace/ok", b"ok")
         assert await sh(runtime, "cat /workspace/ok") == "ok"
 
