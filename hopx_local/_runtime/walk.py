@@ -55,6 +55,11 @@ class Cursor:
         return cls(os.open(name, _DOWN, dir_fd=parent))
 
     @property
+    def device(self) -> int:
+        """The device of the directory the cursor is at."""
+        return self._trail[-1][0]
+
+    @property
     def depth(self) -> int:
         """How many levels below the starting directory the cursor is."""
         return len(self._trail) - 1
@@ -157,13 +162,16 @@ def _names(fd: int) -> list[str]:
 def remove_tree(parent: int, name: str) -> int:
     """Remove ``name`` of the directory open as ``parent``, and everything below it.
 
-    Returns how many entries were removed. Symlinks inside are removed, never followed.
-    Raises :class:`TreeChanged` when the tree keeps changing (entries appearing, directories
-    moved) and ``OSError`` for what the filesystem refuses.
+    Returns how many entries were removed. Symlinks inside are removed, never followed, and
+    so are other filesystems mounted inside: a directory on another device than ``parent``
+    ends the removal with ``OSError(EBUSY)`` before anything in it is touched. Raises
+    :class:`TreeChanged` when the tree keeps changing (entries appearing, directories moved)
+    and ``OSError`` for what the filesystem refuses.
     """
     removed = 0
     retries = 0
     with Cursor(os.dup(parent)) as cursor:
+        device = cursor.device
         # The starting directory is the one level whose only entry to remove is ``name``.
         levels: list[tuple[str, list[str]]] = [("", [name])]
         steps = 0
@@ -198,6 +206,8 @@ def remove_tree(parent: int, name: str) -> int:
                     retries = _retry(retries, exc)
                     pending.append(child)
                     continue
+                if cursor.device != device:
+                    raise OSError(errno.EBUSY, "another filesystem is mounted inside", child)
                 levels.append((child, os.listdir(cursor.fd)))
                 continue
             levels.pop()

@@ -4,6 +4,9 @@ no recursion limit, and giving up on a tree that keeps changing under the walk."
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,36 @@ def test_a_tree_that_keeps_refilling_is_given_up(
     finally:
         os.close(parent)
         monkeypatch.undo()
+
+
+_MOUNTED_INSIDE = """
+import errno, os, subprocess, sys
+from hopx_local._runtime.walk import remove_tree
+top = sys.argv[1]
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", os.path.join(top, "tree", "mounted")], check=True)
+open(os.path.join(top, "tree", "mounted", "kept"), "w").close()
+parent = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+try:
+    remove_tree(parent, "tree")
+except OSError as exc:
+    print(errno.errorcode[exc.errno], sorted(os.listdir(os.path.join(top, "tree", "mounted"))))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
+def test_a_filesystem_mounted_inside_is_not_removed(tmp_path: Path) -> None:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare(1) here")
+    (tmp_path / "tree" / "mounted").mkdir(parents=True)
+    # In a mount namespace of its own: the mount goes with the process.
+    argv = [unshare, "-m", "--propagation", "private", sys.executable, "-c", _MOUNTED_INSIDE]
+    done = subprocess.run(
+        [*argv, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "EBUSY ['kept']"
