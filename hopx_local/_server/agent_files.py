@@ -1,6 +1,7 @@
 """File endpoints: read, write (text or base64), streamed upload and download, list, exists,
-mkdir and remove. Paths are sandbox paths (``/workspace/...``); the runtime resolves them
-inside the sandbox and refuses anything outside."""
+mkdir and remove. Paths are sandbox paths (absolute, or relative to ``/workspace``); the
+runtime resolves them inside the sandbox's own filesystem, never on the host, and refuses what
+the sandbox may not see or change (see :mod:`hopx_local._runtime.sysroot`)."""
 
 from __future__ import annotations
 

@@ -215,11 +215,15 @@ async def test_the_top_run_and_mount_points_are_not_changed(sandbox: SandboxRunt
     ):
         failure = await fault_of(call)
         assert (failure.code, failure.status) == ("PERMISSION_DENIED", 403), failure
+        if "writable" in failure.details:
+            assert {"/workspace", "/tmp", "/opt", "/usr"} <= set(failure.details["writable"])
     for mount in ("/workspace", "/tmp", "/usr", "/etc"):
         failure = await fault_of(sandbox.remove(mount))
         assert failure.code == "PERMISSION_DENIED"
         assert "mount point" in failure.message
         assert (await fault_of(sandbox.write(mount, b"x"))).code == "PERMISSION_DENIED"
+    denied = await fault_of(sandbox.write("/run/other", b"x"))
+    assert "/workspace" in denied.details["writable"]
     names = {entry["name"] for entry in await sandbox.list("/")}
     assert not {"new-file", "new-dir"} & names
     assert await sandbox.exists("/workspace")
