@@ -62,6 +62,7 @@ OS_ERRORS: dict[int, tuple[str, int, str]] = {
     errno.EFBIG: ("REQUEST_TOO_LARGE", 413, "the file would be too large"),
     errno.ENOSPC: ("INSUFFICIENT_STORAGE", 507, "no space is left for the sandbox's files"),
     errno.EDQUOT: ("INSUFFICIENT_STORAGE", 507, "the sandbox's disk quota is used up"),
+    errno.ESRCH: ("SANDBOX_STOPPED", 409, "the sandbox stopped while the call was served"),
     errno.EMFILE: ("SERVICE_UNAVAILABLE", 503, "the server is out of file descriptors"),
     errno.ENFILE: ("SERVICE_UNAVAILABLE", 503, "the system is out of file descriptors"),
 }

@@ -182,12 +182,18 @@ class SystemPaths:
         system, its /workspace and /tmp (from the init's mount table)."""
         if self._writable is not None:
             return self._writable
-        key = (self._pid, start_ticks(self._process))
-        found = _known.get(key)
+        try:
+            key = (self._pid, start_ticks(self._process))
+            found = _known.get(key)
+            table = process_mounts(self._process) if found is None else []
+        except OSError:  # ENOENT, ESRCH, EINVAL: the init is gone, its mount table with it
+            raise SandboxFault(
+                "SANDBOX_STOPPED", "the sandbox stopped while the call was served", 409
+            ) from None
         if found is None:
             mounts: list[Mount] = [
                 mount
-                for mount in process_mounts(self._process)
+                for mount in table
                 if mount.writable and (mount.fstype == "overlay" or mount.point in MOUNTS)
             ]
             ids = frozenset(mount.mount_id for mount in mounts)

@@ -291,3 +291,15 @@ async def test_without_bubblewrap_only_the_workspace_and_tmp_are_seen(tmp_path: 
         assert (await fault_of(runtime.read_text(path))).code == "PATH_NOT_ALLOWED"
     await runtime.write("/tmp/x", b"x")
     assert await runtime.read_text("/tmp/x") == "x"
+
+
+async def test_a_sandbox_stopping_during_a_call_is_a_409(tmp_path: Path) -> None:
+    from hopx_local._runtime.sysroot import open_system
+
+    async with running(tmp_path / "stopping") as runtime:
+        system = open_system(runtime.processes.init_pid, runtime.layout)
+        assert system is not None
+    # Its init is gone now, its mounts with it.
+    with system, pytest.raises(SandboxFault) as caught:
+        system.check_writable(system.root, "/opt/x")
+    assert (caught.value.code, caught.value.status) == ("SANDBOX_STOPPED", 409)
