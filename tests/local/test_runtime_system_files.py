@@ -303,3 +303,15 @@ async def test_a_sandbox_stopping_during_a_call_is_a_409(tmp_path: Path) -> None
     with system, pytest.raises(SandboxFault) as caught:
         system.check_writable(system.root, "/opt/x")
     assert (caught.value.code, caught.value.status) == ("SANDBOX_STOPPED", 409)
+
+
+@needs_root
+async def test_what_code_plants_in_the_system_is_not_opened(sandbox: SandboxRuntime) -> None:
+    await sh(sandbox, "mkfifo /opt/fifo && mkdir -p /var/lib/hopx && ln -s /proc /var/lib/hopx/p")
+    with anyio.fail_after(30):  # a FIFO opened for reading would wait for a writer
+        failure = await fault_of(sandbox.read_bytes("/opt/fifo"))
+    assert (failure.code, failure.details) == ("INVALID_PATH", {"kind": "FIFO"})
+    failure = await fault_of(sandbox.read_text("/var/lib/hopx/p/self/environ"))
+    assert failure.code == "PATH_NOT_ALLOWED"
+    await sandbox.remove("/var/lib/hopx")  # the link goes, never what it points at
+    assert not await sandbox.exists("/var/lib/hopx")
