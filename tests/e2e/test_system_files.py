@@ -70,6 +70,11 @@ async def test_the_whole_system_is_seen_and_the_hosts_never(
             target = tmp_path / "downloaded.txt"
             await one.files.download(f"/opt/{name}/x.txt", str(target))
             assert target.read_text() == "from the API\n"
+            source = tmp_path / "upload.bin"
+            source.write_bytes(bytes(range(256)) * 64)
+            await one.files.upload(source, f"/opt/{name}/up.bin")
+            assert await one.files.read_bytes(f"/opt/{name}/up.bin") == source.read_bytes()
+            assert {f.name for f in await one.files.list(f"/opt/{name}")} == {"x.txt", "up.bin"}
             await one.files.remove(f"/opt/{name}")
             assert not await one.files.exists(f"/opt/{name}")
 
