@@ -25,6 +25,7 @@ import ctypes
 import os
 import posixpath
 import stat
+import sys
 
 from .errors import SandboxFault, fault
 from .isolation import SandboxLayout
@@ -85,9 +86,9 @@ def mount_id(directory: int, name: str = "") -> int:
         if done != 0:
             code = ctypes.get_errno()
             raise OSError(code, os.strerror(code), name)
-        if int.from_bytes(buffer.raw[0:4], "little") & _STATX_MNT_ID:
+        if int.from_bytes(buffer.raw[0:4], sys.byteorder) & _STATX_MNT_ID:
             offset = _STX_MNT_ID_OFFSET
-            return int.from_bytes(buffer.raw[offset : offset + 8], "little")
+            return int.from_bytes(buffer.raw[offset : offset + 8], sys.byteorder)
     if not name:
         return _fdinfo_mount_id(directory)
     fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory)

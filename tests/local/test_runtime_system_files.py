@@ -315,3 +315,19 @@ async def test_what_code_plants_in_the_system_is_not_opened(sandbox: SandboxRunt
     assert failure.code == "PATH_NOT_ALLOWED"
     await sandbox.remove("/var/lib/hopx")  # the link goes, never what it points at
     assert not await sandbox.exists("/var/lib/hopx")
+
+
+async def test_mount_ids_agree_with_the_kernels_descriptor_table(
+    sandbox: SandboxRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hopx_local._runtime import sysroot
+
+    system = sysroot.open_system(sandbox.processes.init_pid, sandbox.layout)
+    assert system is not None
+    with system:
+        names = ["", "workspace", "tmp", "usr", "run", "bin"]
+        found = [sysroot.mount_id(system.root, name) for name in names]
+        monkeypatch.setattr(sysroot, "_statx", None)  # kernels before statx's mount ids
+        assert [sysroot.mount_id(system.root, name) for name in names] == found
+    assert found[1] != found[0]  # /workspace is a mount of its own
+    assert found[5] == found[0]  # /bin is a link in the root's own filesystem
