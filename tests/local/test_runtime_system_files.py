@@ -331,3 +331,21 @@ async def test_mount_ids_agree_with_the_kernels_descriptor_table(
         assert [sysroot.mount_id(system.root, name) for name in names] == found
     assert found[1] != found[0]  # /workspace is a mount of its own
     assert found[5] == found[0]  # /bin is a link in the root's own filesystem
+
+
+@needs_root
+async def test_without_nameless_files_a_hidden_name_is_used_and_cleared(
+    sandbox: SandboxRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hopx_local._runtime import files
+
+    # O_TMPFILE without write access is EINVAL, as from a filesystem that has no such files.
+    monkeypatch.setattr(files, "_NAMELESS", os.O_RDONLY | os.O_TMPFILE | os.O_CLOEXEC)
+    await sandbox.write("/opt/hidden/a.txt", b"one")
+    await sandbox.write("/opt/hidden/a.txt", b"two")
+    failure = await fault_of(sandbox.write("/opt/hidden/a.txt", b"three", overwrite=False))
+    assert failure.code == "FILE_ALREADY_EXISTS"
+    await sandbox.write("/opt/hidden/b.txt", b"new", overwrite=False)
+    assert await sandbox.read_text("/opt/hidden/a.txt") == "two"
+    assert await sandbox.read_text("/opt/hidden/b.txt") == "new"
+    assert [entry["name"] for entry in await sandbox.list("/opt/hidden")] == ["a.txt", "b.txt"]
