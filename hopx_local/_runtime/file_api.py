@@ -140,7 +140,10 @@ class SandboxFileAPI:
             if not self._system_unseen:
                 self._system_unseen = True
                 log.warning(
-                    "files of sandbox %s: only /workspace and /tmp: %s", self.layout.sandbox_id, exc
+                    "the file API of sandbox %s sees only /workspace and /tmp: this server may "
+                    "not look into the sandbox's processes (%s)",
+                    self.layout.sandbox_id,
+                    exc,
                 )
             system = None
             stopped = False
