@@ -22,9 +22,21 @@ from hopx_proto.streams import (
     WebSocketState,
 )
 
+from .text import sendable
+
 __all__ = ["WSChannel"]
 
 _IO_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
+
+#: Bytes of UTF-8 a close reason may hold (RFC 6455: 125 of payload, 2 of them the code).
+_MAX_REASON = 123
+
+
+def _close_reason(reason: str) -> str:
+    """``reason`` as a close frame can carry it: lone surrogates escaped, cut to
+    :data:`_MAX_REASON` bytes at a character boundary."""
+    text: str = sendable(reason)
+    return text.encode()[:_MAX_REASON].decode("utf-8", "ignore")
 
 
 class WSChannel:
@@ -147,7 +159,7 @@ class WSChannel:
         if self._close_sent or self._ws.state is not WebSocketState.OPEN:
             return
         try:
-            data = self._ws.send_close(code, reason)
+            data = self._ws.send_close(code, _close_reason(reason))
         except ProtocolError:
             return
         self._close_sent = True

@@ -182,3 +182,29 @@ async def test_stream_refusals(local: LocalServer) -> None:
         assert errors[0]["code"] == "INVALID_REQUEST", messages
         assert "Invalid request: /" not in errors[0]["error"], messages  # refused for its content
         assert not any(m.get("type") in ("stdout", "result") for m in messages), messages
+
+
+async def test_stream_refusals_quoting_the_request_close_with_their_code(
+    local: LocalServer,
+) -> None:
+    # The close reason is at most 123 bytes of UTF-8: a refusal quoting wide or invalid text
+    # still sends its close frame (1008), cut at a character, never a dropped connection.
+    sandbox = await create_sandbox(local.base_url, KEY)
+    for first in (
+        {"type": "execute", **RUN, "env": {"é" * 80: "\udcff"}},
+        {"type": "é" * 80, **RUN},
+        {"type": "\ud800" * 40, **RUN},
+        {"type": "x" * 20 + "\udfff", **RUN},
+    ):
+        ws = await RawWebSocket.connect(
+            sandbox["public_host"], "/execute/stream", sandbox["auth_token"]
+        )
+        try:
+            await ws.send_json(first)
+            messages = await ws.messages_until_close()
+        finally:
+            await ws.close()
+        assert [m["code"] for m in messages if m.get("type") == "error"] == ["INVALID_REQUEST"]
+        assert ws.closed is not None
+        assert ws.closed.code == 1008, (first["type"][:5], ws.closed)
+        assert len(ws.closed.reason.encode()) <= 123
