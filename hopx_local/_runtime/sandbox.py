@@ -317,7 +317,21 @@ class SandboxRuntime(SandboxFileAPI):
             raise fault("SANDBOX_PAUSED", "the sandbox is paused; resume it first")
 
     def _workdir(self, workdir: str | None) -> tuple[Path, str]:
-        host, sandbox = self.paths.resolve(workdir or "/workspace")
+        """The directory a run starts in, made if missing: (host path, sandbox path).
+
+        Under bubblewrap it is any directory of the sandbox's own system, seen as the files
+        API sees it (the host path is then not used); without isolation, one under
+        ``/workspace`` or ``/tmp``.
+        """
+        wanted = workdir or "/workspace"
+        if self.isolation is IsolationMode.BWRAP:
+
+            def make(files: SandboxFiles) -> str:
+                files.mkdir(wanted)
+                return files.view.locate(wanted)[2]
+
+            return self.layout.workspace, self._in_view("mkdir", wanted, make)
+        host, sandbox = self.paths.resolve(wanted)
         if host.exists() and not host.is_dir():
             raise fault("DIRECTORY_NOT_FOUND", f"{sandbox} is not a directory", path=sandbox)
         self.files.mkdir(sandbox)

@@ -106,3 +106,20 @@ async def test_the_whole_system_is_seen_and_the_hosts_never(
                 await one.kill()
                 await two.kill()
     assert secret.read_text() == "HOST SECRET\n"
+
+
+async def test_commands_and_code_run_in_any_directory_of_the_system(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    with anyio.fail_after(WAIT):
+        async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:
+            # A directory of the sandbox's system, made on first use as under /workspace.
+            done = await sb.commands.run("pwd && touch here", working_dir="/opt/app")
+            assert (done.exit_code, done.stdout) == (0, "/opt/app\n"), done.stderr
+            assert await sb.files.exists("/opt/app/here")
+            ran = await sb.run_code("import os; print(os.getcwd())", working_dir="/etc")
+            assert ran.stdout == "/etc\n", ran
+            # What no sandbox program could use as its directory is refused, as files are.
+            for where in ("/proc/self", "/etc/os-release"):
+                with pytest.raises(FileOperationError):
+                    await sb.commands.run("pwd", working_dir=where)
