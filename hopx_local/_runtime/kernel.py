@@ -612,8 +612,10 @@ class SandboxKernel:
         user, then check they are sockets: code cannot swap one for a link that would lead
         the server's connection (or reconnection) to another socket of the host."""
         if self.owner is not None:
-            os.chown(self.host_dir, os.geteuid(), os.getegid())
+            # Searchable by everyone first, then the server's: the kernel opens its connection
+            # file through this directory right after binding, and must never find it closed.
             os.chmod(self.host_dir, 0o755)
+            os.chown(self.host_dir, os.geteuid(), os.getegid())
         for port in (1, 2, 5):
             info = os.lstat(self.host_dir / f"k-{port}")
             if not stat.S_ISSOCK(info.st_mode):

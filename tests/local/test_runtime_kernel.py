@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -218,3 +220,36 @@ async def test_a_kernel_that_cannot_start_says_why(tmp_path: Path, mode: Isolati
         # Put right, the next call starts a kernel that works.
         sandbox.env_set({})
         assert (await sandbox.execute("print(1)", "python")).stdout == "1\n"
+
+
+def test_sealing_never_closes_the_kernels_directory_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Right after binding its sockets the kernel opens its connection file through this
+    # directory; the server takes the directory back at that moment. At no point may the
+    # directory be closed to the kernel's user (a root-owned 0700 would be, for an instant).
+    host_dir = tmp_path / "kernel"
+    host_dir.mkdir(mode=0o700)
+    sockets = []
+    for port in range(1, 6):
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(host_dir / f"k-{port}"))
+        sockets.append(sock)
+    owner = (os.geteuid(), os.getegid())
+    kernel = SandboxKernel(host_dir, "/run/k", owner)
+    modes: list[int] = []
+    real_chown = os.chown
+
+    def chown(path: object, uid: int, gid: int) -> None:
+        modes.append(stat.S_IMODE(os.stat(host_dir).st_mode))
+        real_chown(path, uid, gid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "chown", chown)
+    try:
+        kernel._seal()
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert modes, "the directory was not taken back"
+    assert all(mode & 0o005 == 0o005 for mode in modes), [oct(m) for m in modes]
+    assert stat.S_IMODE(os.stat(host_dir).st_mode) == 0o755
