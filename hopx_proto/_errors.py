@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, NamedTuple, TypeAlias
@@ -217,6 +216,8 @@ class TemplateNotFoundError(NotFoundError):
 def _closest(name: str | None, candidates: list[str]) -> str | None:
     if not name:
         return None
+    import difflib  # here: only a mistyped field name in an error reply needs it
+
     match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return match[0] if match else None
 

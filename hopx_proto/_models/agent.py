@@ -19,8 +19,6 @@ execution. The service does not say how that body is signed; :func:`sign_webhook
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import hmac
 from collections.abc import Iterable
 from typing import Any
 
@@ -624,6 +622,9 @@ def sign_webhook(secret: bytes | str, body: bytes) -> str:
     """
     if not isinstance(body, bytes | bytearray):
         raise LocalProtocolError("a webhook body must be bytes")
+    import hashlib  # here, with hmac: only webhook receivers sign
+    import hmac
+
     digest = hmac.new(_secret_bytes(secret), bytes(body), hashlib.sha256).hexdigest()
     return _SIGNATURE_PREFIX + digest
 
@@ -644,6 +645,8 @@ def verify_webhook(secret: bytes | str, body: bytes, signature: str | bytes | No
     if not text.lower().startswith(_SIGNATURE_PREFIX):
         return False
     expected = sign_webhook(secret, body)
+    import hmac  # here: only webhook receivers verify
+
     return hmac.compare_digest(expected, _SIGNATURE_PREFIX + text[len(_SIGNATURE_PREFIX) :].lower())
 
 

@@ -14,7 +14,6 @@ the same shape as ``files.upload``; its reply, like every other update reply, is
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -376,6 +375,8 @@ class UpdateUpload(Value):
 
 
 def _update_boundary(args: UpdateUpload) -> str:
+    import hashlib  # here: only uploads need it
+
     seed = hashlib.sha256(args.filename.encode() + b"\x00" + args.data)
     while True:
         boundary = seed.hexdigest()[:32]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from typing import Any, Literal, TypeVar, cast
 
@@ -201,6 +200,8 @@ class FileUpload(Value):
 
 
 def _derived_boundary(args: FileUpload) -> str:
+    import hashlib  # here: only uploads need it
+
     seed = hashlib.sha256()
     for piece in (args.path.encode(), args.filename.encode(), args.data):
         seed.update(len(piece).to_bytes(8, "big"))

@@ -9,7 +9,6 @@ one that closes with the last sandbox using it.
 from __future__ import annotations
 
 import builtins
-import logging
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from typing import Any, ClassVar, NoReturn, Protocol, Self, TypeVar
 
@@ -20,12 +19,13 @@ from .._ops._base import NoArgs, Operation
 from ._agent import STARTING_STATES, Agent
 from ._backend import Backend
 from ._client import DEFAULT_BASE_URL, Client
+from ._log import Logger
 from ._streaming import EventStream
 from ._transport import Timeouts
 
 __all__ = ["SandboxClassAPI"]
 
-_logger = logging.getLogger("hopx.sandbox")
+_logger = Logger("hopx.sandbox")
 
 A = TypeVar("A")
 R = TypeVar("R")

@@ -7,7 +7,6 @@ client itself, when the caller made it).
 
 from __future__ import annotations
 
-import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Self, TypeVar
@@ -19,13 +18,14 @@ from .._ops._base import Auth, Operation
 from .._policy import GiveUp, RetryPolicy, TokenState
 from .._url import BaseURL
 from ._backend import Backend
+from ._log import Logger
 from ._pool import ConnectionPool, PoolLimits
 from ._transport import BodySink, HTTPTransport, ProxyConfig, Timeouts
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
 
-_logger = logging.getLogger("hopx.client")
+_logger = Logger("hopx.client")
 
 
 DEFAULT_BASE_URL = "https://api.hopx.dev"

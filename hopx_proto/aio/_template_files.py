@@ -4,16 +4,16 @@ Run in a worker thread (:meth:`Backend.run_sync`): they read the disk. The hash 
 contents, so it changes whenever a copied file does (the official client hashes the files a
 glob names but not what a named *directory* holds, so ``copy(".", ...)`` kept one hash
 whatever the context held). It is opaque to the service, which keys its upload store by it.
+
+:mod:`glob`, :mod:`hashlib` and :mod:`tarfile` (with :mod:`shutil` and the compressors it
+brings) are imported by the functions that use them: only a build with a ``COPY`` step does.
 """
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import io
 import pathlib
 import stat
-import tarfile
 
 from .._errors import LocalProtocolError
 
@@ -38,6 +38,8 @@ def context_entries(sources: list[str], context_path: str) -> list[tuple[str, pa
         LocalProtocolError: a source is absolute or leads out of the context, or names
             nothing.
     """
+    import glob  # here: see the module
+
     context = pathlib.Path(context_path).absolute()
     found: dict[str, pathlib.Path] = {}
     for source in sources:
@@ -64,6 +66,8 @@ def context_entries(sources: list[str], context_path: str) -> list[tuple[str, pa
 
 
 def _source_hash(source: str, dest: str, context_path: str) -> str:
+    import hashlib  # here: see the module
+
     digest = hashlib.sha256(f"COPY {source} {dest}".encode())
     for rel, path in context_entries([source], context_path):
         info = path.lstat()
@@ -82,6 +86,8 @@ def _source_hash(source: str, dest: str, context_path: str) -> str:
 def copy_hash(sources: list[str], dest: str, context_path: str) -> str:
     """The ``filesHash`` of a ``COPY`` of ``sources`` to ``dest``: sha256 over the per-source
     hashes (each over the step, then every file's path, mode, size and bytes)."""
+    import hashlib  # here: see the module
+
     combined = hashlib.sha256()
     for source in sources:
         combined.update(_source_hash(source, dest, context_path).encode())
@@ -91,6 +97,8 @@ def copy_hash(sources: list[str], dest: str, context_path: str) -> str:
 def copy_archive(sources: list[str], context_path: str) -> bytes:
     """A gzip tarball of what ``sources`` name, paths relative to the context, links kept as
     links (never followed)."""
+    import tarfile  # here: see the module
+
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as tar:
         for rel, path in context_entries(sources, context_path):

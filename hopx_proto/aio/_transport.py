@@ -16,7 +16,6 @@ error reply found there is the result, so the caller sees the server's own error
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -45,12 +44,13 @@ from .._http import (
 from .._url import BaseURL
 from .._value import Value
 from ._backend import Backend, ByteStream
+from ._log import DEBUG, Logger
 from ._pool import ConnectionPool, PoolKey, PoolLimits
 
 __all__ = ["HTTPTransport", "ProxyConfig", "Timeouts", "loopback_hosts", "redact_headers"]
 
 
-_logger = logging.getLogger("hopx.transport")
+_logger = Logger("hopx.transport")
 
 
 READ_SIZE = 64 * 1024
@@ -458,7 +458,7 @@ class HTTPTransport:
         # Built directly: the headers are normalized bytes already (no converter pass, and
         # no attrs.evolve looking up every field of the class again on every request).
         out = _built(Request, request.method, target, tuple(headers), request.body)
-        if _logger.isEnabledFor(logging.DEBUG):
+        if _logger.is_enabled_for(DEBUG):
             _logger.debug("-> %s %s %s", out.method, target, redact_headers(out.headers))
         if max_body_size is not None:
             conn.http.max_body_size = max_body_size

@@ -9,7 +9,6 @@ stops the remote process).
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Self
 
@@ -26,11 +25,12 @@ from .._ws import (
     WebSocket,
 )
 from ._backend import Backend, ByteStream
+from ._log import Logger
 
 __all__ = ["WebSocketSession"]
 
 
-_logger = logging.getLogger("hopx.websocket")
+_logger = Logger("hopx.websocket")
 
 
 READ_SIZE = 256 * 1024
