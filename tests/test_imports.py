@@ -92,6 +92,7 @@ def _loaded_after(statement: str) -> set[str]:
                 "hopx_proto.policy",
                 "hopx_proto.aio",
                 "wsproto",
+                "hopx_proto._ops.desktop",
             },
         ),
         ("import hopx_proto.streams", {"hopx_proto.aio", "hopx_proto.ops"}),
@@ -104,12 +105,16 @@ def _loaded_after(statement: str) -> set[str]:
         (
             "from hopx_asyncio import AsyncSandbox",
             {"asyncio", "hopx_asyncio._backend", "hopx_io", "trio", "logging"}
-            | {"tarfile", "glob", "shutil", "difflib", "hmac"},
+            | {"tarfile", "glob", "shutil", "difflib", "hmac"}
+            | {"hopx_proto._ops.desktop", "hopx_proto.aio._desktop"}
+            | {"hopx_proto._ws", "hopx_proto.aio._websocket", "hashlib"},
         ),
         (
             "from hopx_trio import AsyncSandbox",
             {"trio", "hopx_trio._backend", "hopx_io", "asyncio", "logging"}
-            | {"tarfile", "glob", "shutil", "difflib", "hmac"},
+            | {"tarfile", "glob", "shutil", "difflib", "hmac"}
+            | {"hopx_proto._ops.desktop", "hopx_proto.aio._desktop"}
+            | {"hopx_proto._ws", "hopx_proto.aio._websocket", "hashlib"},
         ),
     ],
 )
@@ -137,9 +142,22 @@ LOADING_POINTS = {
     ("hopx_asyncio/__init__.py", "TYPE_CHECKING", "_backend"),
     ("hopx_asyncio/__init__.py", "__getattr__", "_backend"),
     ("hopx_asyncio/__init__.py", "_new_backend", "_backend"),
+    # The desktop: its resource with AsyncSandbox.desktop, its operations with the resource
+    # (or with hopx_proto.ops, or the table's first read).
+    ("hopx_proto/aio/_sandbox.py", "TYPE_CHECKING", "_desktop"),
+    ("hopx_proto/aio/_sandbox.py", "desktop", "_desktop"),
+    ("hopx_proto/aio/__init__.py", "TYPE_CHECKING", "_desktop"),
+    ("hopx_proto/aio/__init__.py", "__getattr__", "_desktop"),
+    ("hopx_proto/_ops/__init__.py", "_whole", "desktop"),
+    # The WebSocket layer: with the first stream a sandbox opens.
+    ("hopx_proto/aio/_agent.py", "TYPE_CHECKING", "_websocket"),
+    ("hopx_proto/aio/_agent.py", "open_ws", "_websocket"),
+    ("hopx_proto/aio/_terminal.py", "TYPE_CHECKING", "_websocket"),
+    ("hopx_proto/aio/__init__.py", "TYPE_CHECKING", "_websocket"),
+    ("hopx_proto/aio/__init__.py", "__getattr__", "_websocket"),
 }
 #: Files that may define a module ``__getattr__`` (PEP 562), for the loading points above.
-MODULE_GETATTR = {"hopx_trio/__init__.py", "hopx_asyncio/__init__.py"}
+MODULE_GETATTR = {"hopx_trio/__init__.py", "hopx_asyncio/__init__.py", "hopx_proto/aio/__init__.py"}
 
 
 def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import json
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -43,3 +45,36 @@ def test_adapters_export_the_same_api() -> None:
     trio_api = set(importlib.import_module("hopx_trio").__all__) - {"TrioBackend"}
     anyio_api = set(importlib.import_module("hopx_asyncio").__all__) - {"AsyncioBackend"}
     assert trio_api == anyio_api
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_dir_lists_every_exported_name(name: str) -> None:
+    """A name that loads its submodule on first access is still listed before that access."""
+    module = importlib.import_module(name)
+    assert set(module.__all__) <= set(dir(module))
+
+
+def test_a_name_loaded_on_first_access_is_the_submodules_own() -> None:
+    """The names whose submodule loads on first use resolve to the very object defined there."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "import hopx_trio, hopx_asyncio, hopx_proto.aio as aio\n"
+            "late = ['hopx_trio._backend', 'hopx_asyncio._backend', 'hopx_proto.aio._desktop',\n"
+            "        'hopx_proto.aio._websocket']\n"
+            "print(*[m in sys.modules for m in late])\n"
+            "print(hopx_trio.TrioBackend is sys.modules['hopx_trio._backend'].TrioBackend,\n"
+            "      hopx_asyncio.AsyncioBackend is\n"
+            "      sys.modules['hopx_asyncio._backend'].AsyncioBackend,\n"
+            "      aio.AsyncDesktop is sys.modules['hopx_proto.aio._desktop'].AsyncDesktop,\n"
+            "      aio.WebSocketSession is\n"
+            "      sys.modules['hopx_proto.aio._websocket'].WebSocketSession)\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert out.stdout.split() == ["False"] * 4 + ["True"] * 4

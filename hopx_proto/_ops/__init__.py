@@ -3,15 +3,19 @@
 Each module below declares its operations as module-level :class:`Operation` constants; this
 package collects them into :data:`OPERATIONS` (by name) and routes requests with
 :func:`route`. Nothing else in the code spells an endpoint path.
+
+The desktop's operations (and their argument classes) are a submodule few programs use: it is
+imported by the desktop resource, by :mod:`hopx_proto.ops`, or by the first read of the table
+or the first :func:`route`, whichever comes first, not with this package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType, ModuleType
+from collections.abc import Iterator, Mapping
+from types import ModuleType
 from typing import Any
 
-from . import agent, control, desktop, files
+from . import agent, control, files
 from ._base import Auth, Operation, Plane
 
 __all__ = [
@@ -36,10 +40,36 @@ def _collect(*modules: ModuleType) -> dict[str, Operation[Any, Any]]:
     return table
 
 
+class _Table(Mapping[str, Operation[Any, Any]]):
+    """Every operation by name, read-only; collected on first read (see the module)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self) -> None:
+        self._table: dict[str, Operation[Any, Any]] | None = None
+
+    def _whole(self) -> dict[str, Operation[Any, Any]]:
+        if self._table is None:
+            from . import desktop  # the desktop's loading point for the table
+
+            self._table = _collect(control, agent, files, desktop)
+        return self._table
+
+    def __getitem__(self, name: str) -> Operation[Any, Any]:
+        return self._whole()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self._whole())
+
+    def __repr__(self) -> str:
+        return f"OPERATIONS({self._whole()!r})"
+
+
 #: Every operation by name (read-only).
-OPERATIONS: Mapping[str, Operation[Any, Any]] = MappingProxyType(
-    _collect(control, agent, files, desktop)
-)
+OPERATIONS: Mapping[str, Operation[Any, Any]] = _Table()
 
 
 def operations_for(plane: Plane) -> list[Operation[Any, Any]]:
@@ -55,7 +85,13 @@ def operations_for(plane: Plane) -> list[Operation[Any, Any]]:
     return sorted(ops, key=lambda op: (op.path.count("{"), op.path, op.method))
 
 
-_ROUTES: dict[Plane, list[Operation[Any, Any]]] = {plane: operations_for(plane) for plane in Plane}
+_ROUTES: dict[Plane, list[Operation[Any, Any]]] = {}
+
+
+def _routes(plane: Plane) -> list[Operation[Any, Any]]:
+    if not _ROUTES:
+        _ROUTES.update({each: operations_for(each) for each in Plane})
+    return _ROUTES[plane]
 
 
 def route(
@@ -72,7 +108,7 @@ def route(
         The operation and its path parameters (percent-decoded), or ``None`` when no
         operation serves that method and path.
     """
-    for op in _ROUTES[plane]:
+    for op in _routes(plane):
         params = op.match(method, path)
         if params is not None:
             return op, params
@@ -82,4 +118,4 @@ def route(
 def allowed_methods(plane: Plane, path: str) -> list[str]:
     """The methods that ``path`` answers to on ``plane``, sorted (for a 405 reply's
     ``Allow`` header); empty when no operation serves the path."""
-    return sorted({op.method for op in _ROUTES[plane] if op.match(op.method, path) is not None})
+    return sorted({op.method for op in _routes(plane) if op.match(op.method, path) is not None})

@@ -2,9 +2,16 @@
 
 ``hopx_trio`` and ``hopx_asyncio`` bind it to their event loop; a custom loop implements
 :class:`Backend` and passes it to :class:`Client`.
+
+:class:`AsyncDesktop` lives in a submodule few programs use, loaded by the first read of
+``AsyncSandbox.desktop`` or of this package's ``AsyncDesktop``; so does
+:class:`WebSocketSession` with the WebSocket layer under it, loaded by the first stream opened
+or the first read of this package's ``WebSocketSession``.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from .._errors import TemplateBuildErrorMetadata as TemplateBuildErrorMetadata
 from .._models.control import ExpiryInfo as ExpiryInfo
@@ -38,7 +45,6 @@ from ._backend import (
 )
 from ._client import DEFAULT_BASE_URL as DEFAULT_BASE_URL, Client as Client
 from ._commands import AsyncCommands as AsyncCommands
-from ._desktop import AsyncDesktop as AsyncDesktop
 from ._env import AsyncCache as AsyncCache, AsyncEnvironmentVariables as AsyncEnvironmentVariables
 from ._files import AsyncFiles as AsyncFiles
 from ._pool import ConnectionPool as ConnectionPool, PoolLimits as PoolLimits
@@ -56,7 +62,31 @@ from ._transport import (
     ProxyConfig as ProxyConfig,
     Timeouts as Timeouts,
 )
-from ._websocket import WebSocketSession as WebSocketSession
+
+if TYPE_CHECKING:
+    from ._desktop import AsyncDesktop as AsyncDesktop
+    from ._websocket import WebSocketSession as WebSocketSession
+
+
+def __getattr__(name: str) -> object:
+    """``AsyncDesktop`` and ``WebSocketSession``: each one's submodule loads on first use
+    (PEP 562)."""
+    if name == "AsyncDesktop":
+        from ._desktop import AsyncDesktop
+
+        globals()[name] = AsyncDesktop
+        return AsyncDesktop
+    if name == "WebSocketSession":
+        from ._websocket import WebSocketSession
+
+        globals()[name] = WebSocketSession
+        return WebSocketSession
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AWSRegistryAuth",

@@ -10,7 +10,7 @@ operations complete without suspending) gets the whole agent API from it.
 # ruff: noqa: ASYNC109  (per-call timeout= keywords, as in the official signatures)
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import AuthenticationError, HopxError, RemoteProtocolError, SandboxKilledError
 from .._models.control import SandboxInfo
@@ -20,7 +20,9 @@ from .._url import BaseURL
 from ._backend import Backend
 from ._client import Client
 from ._transport import Timeouts
-from ._websocket import WebSocketSession
+
+if TYPE_CHECKING:
+    from ._websocket import WebSocketSession
 
 __all__ = ["Agent"]
 
@@ -264,6 +266,9 @@ class Agent:
             NetworkError: the connection failed.
             SandboxKilledError: the sandbox was killed through this object.
         """
+        # The WebSocket layer is a submodule only streams use: the first stream loads it.
+        from ._websocket import WebSocketSession
+
         self.check_alive(op.name)
         base = await self.base_url()
         credential = await self.token()

@@ -10,16 +10,18 @@ file paths, typed errors, and streams that close their WebSocket when the caller
 
 from __future__ import annotations
 
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .._errors import HopxError
 from .._ops import control as control_ops
 from ._commands import AsyncCommands
-from ._desktop import AsyncDesktop
 from ._env import AsyncCache, AsyncEnvironmentVariables
 from ._execution import ExecutionAPI
 from ._files import AsyncFiles
 from ._terminal import AsyncTerminal
+
+if TYPE_CHECKING:
+    from ._desktop import AsyncDesktop
 
 __all__ = ["AsyncSandbox"]
 
@@ -183,5 +185,11 @@ class AsyncSandbox(ExecutionAPI):
 
     @property
     def desktop(self) -> AsyncDesktop:
-        """Desktop automation (templates with a desktop)."""
+        """Desktop automation (templates with a desktop).
+
+        The desktop's resource and operations are a submodule few programs use: the first
+        read of this property loads it.
+        """
+        from ._desktop import AsyncDesktop
+
         return self._resource(AsyncDesktop)

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
 
 from .._ops import agent as agent_ops
 from .._streams import TerminalClient, TerminalServerEvent
 from ._agent import Agent
 from ._streaming import EventStream
-from ._websocket import WebSocketSession
+
+if TYPE_CHECKING:
+    from ._websocket import WebSocketSession
 
 __all__ = ["AsyncTerminal", "TerminalSession"]
 
