@@ -13,20 +13,34 @@ from typing import TYPE_CHECKING
 
 from hopx_proto import aio
 from hopx_proto.aio import api
-from hopx_proto.aio.api import *
 
 if TYPE_CHECKING:
+    from hopx_proto.aio.api import *
+
     from ._backend import AsyncioBackend as AsyncioBackend
+    from ._template import (
+        Template as Template,
+        create_template as create_template,
+        get_logs as get_logs,
+    )
 
 
 def __getattr__(name: str) -> object:
-    """``AsyncioBackend``: its submodule, and asyncio with it, load on first use (PEP 562)."""
-    if name == "AsyncioBackend":
-        from ._backend import AsyncioBackend
+    """The names of :mod:`hopx_proto.aio.api`, read from it; ``AsyncioBackend`` from the backend
+    submodule, and ``Template``, ``create_template`` and ``get_logs`` from the template
+    submodule, each loaded on first use (PEP 562)."""
+    if name in api.__all__:
+        value = getattr(api, name)
+    elif name == "AsyncioBackend":
+        from ._backend import AsyncioBackend as value
+    elif name in __all__:
+        from . import _template
 
-        globals()[name] = AsyncioBackend
-        return AsyncioBackend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(_template, name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
@@ -34,7 +48,7 @@ def __dir__() -> list[str]:
 
 
 def _new_backend(environ: Mapping[str, str] | None = None) -> AsyncioBackend:
-    """A new :class:`AsyncioBackend`, the backend factory of the classes below: the backend
+    """A new :class:`AsyncioBackend`, the backend factory of the classes here: the backend
     submodule, and asyncio with it, load with the first client made, not with this package."""
     from ._backend import AsyncioBackend
 
@@ -51,11 +65,3 @@ class Client(aio.Client, backend=_new_backend):
 
 class AsyncSandbox(aio.AsyncSandbox, backend=_new_backend):
     """A HOPX sandbox on asyncio; see :class:`hopx_proto.aio.AsyncSandbox`."""
-
-
-class Template(aio.Template, backend=_new_backend, sandbox=AsyncSandbox):
-    """The template builder; ``Template.build`` runs here. See :class:`hopx_proto.aio.Template`."""
-
-
-create_template = aio.template_factory(Template)
-get_logs = Template.get_logs

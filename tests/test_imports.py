@@ -107,14 +107,18 @@ def _loaded_after(statement: str) -> set[str]:
             {"asyncio", "hopx_asyncio._backend", "hopx_io", "trio", "logging"}
             | {"tarfile", "glob", "shutil", "difflib", "hmac"}
             | {"hopx_proto._ops.desktop", "hopx_proto.aio._desktop"}
-            | {"hopx_proto._ws", "hopx_proto.aio._websocket", "hashlib"},
+            | {"hopx_proto._ws", "hopx_proto.aio._websocket", "hashlib", "hopx_proto._streams"}
+            | {"hopx_proto._template", "hopx_proto.aio._template", "hopx_proto._sse"}
+            | {"hopx_asyncio._template"},
         ),
         (
             "from hopx_trio import AsyncSandbox",
             {"trio", "hopx_trio._backend", "hopx_io", "asyncio", "logging"}
             | {"tarfile", "glob", "shutil", "difflib", "hmac"}
             | {"hopx_proto._ops.desktop", "hopx_proto.aio._desktop"}
-            | {"hopx_proto._ws", "hopx_proto.aio._websocket", "hashlib"},
+            | {"hopx_proto._ws", "hopx_proto.aio._websocket", "hashlib", "hopx_proto._streams"}
+            | {"hopx_proto._template", "hopx_proto.aio._template", "hopx_proto._sse"}
+            | {"hopx_trio._template"},
         ),
     ],
 )
@@ -142,6 +146,19 @@ LOADING_POINTS = {
     ("hopx_asyncio/__init__.py", "TYPE_CHECKING", "_backend"),
     ("hopx_asyncio/__init__.py", "__getattr__", "_backend"),
     ("hopx_asyncio/__init__.py", "_new_backend", "_backend"),
+    # The template builder: its submodules (the core's description of a build and its flow,
+    # each adapter's Template) with the first read of one of its names. The adapters read
+    # hopx_proto.aio.api's names from it on first access, so that its builder's stay unloaded.
+    ("hopx_trio/__init__.py", "TYPE_CHECKING", "hopx_proto.aio.api"),
+    ("hopx_trio/__init__.py", "TYPE_CHECKING", "_template"),
+    ("hopx_trio/__init__.py", "__getattr__", "_template"),
+    ("hopx_asyncio/__init__.py", "TYPE_CHECKING", "hopx_proto.aio.api"),
+    ("hopx_asyncio/__init__.py", "TYPE_CHECKING", "_template"),
+    ("hopx_asyncio/__init__.py", "__getattr__", "_template"),
+    ("hopx_proto/aio/api.py", "TYPE_CHECKING", "_template"),
+    ("hopx_proto/aio/api.py", "__getattr__", "_template"),
+    ("hopx_proto/aio/__init__.py", "TYPE_CHECKING", "_template"),
+    ("hopx_proto/aio/__init__.py", "__getattr__", "_template"),
     # The desktop: its resource with AsyncSandbox.desktop, its operations with the resource
     # (or with hopx_proto.ops, or the table's first read).
     ("hopx_proto/aio/_sandbox.py", "TYPE_CHECKING", "_desktop"),
@@ -155,9 +172,24 @@ LOADING_POINTS = {
     ("hopx_proto/aio/_terminal.py", "TYPE_CHECKING", "_websocket"),
     ("hopx_proto/aio/__init__.py", "TYPE_CHECKING", "_websocket"),
     ("hopx_proto/aio/__init__.py", "__getattr__", "_websocket"),
+    # The stream machines: with the first stream of each kind (annotations name their events).
+    ("hopx_proto/aio/_commands.py", "TYPE_CHECKING", "_streams"),
+    ("hopx_proto/aio/_commands.py", "stream", "_streams"),
+    ("hopx_proto/aio/_execution.py", "TYPE_CHECKING", "_streams"),
+    ("hopx_proto/aio/_execution.py", "run_code_stream", "_streams"),
+    ("hopx_proto/aio/_execution.py", "run_ipython_stream", "_streams"),
+    ("hopx_proto/aio/_files.py", "TYPE_CHECKING", "_streams"),
+    ("hopx_proto/aio/_files.py", "watch", "_streams"),
+    ("hopx_proto/aio/_terminal.py", "TYPE_CHECKING", "_streams"),
+    ("hopx_proto/aio/_terminal.py", "connect", "_streams"),
 }
 #: Files that may define a module ``__getattr__`` (PEP 562), for the loading points above.
-MODULE_GETATTR = {"hopx_trio/__init__.py", "hopx_asyncio/__init__.py", "hopx_proto/aio/__init__.py"}
+MODULE_GETATTR = {
+    "hopx_trio/__init__.py",
+    "hopx_asyncio/__init__.py",
+    "hopx_proto/aio/__init__.py",
+    "hopx_proto/aio/api.py",
+}
 
 
 def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:

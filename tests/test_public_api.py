@@ -78,3 +78,32 @@ def test_a_name_loaded_on_first_access_is_the_submodules_own() -> None:
         timeout=60,
     )
     assert out.stdout.split() == ["False"] * 4 + ["True"] * 4
+
+
+def test_the_template_builders_names_are_its_own() -> None:
+    """Read on first access, each name of the template builder is the one its module defines:
+    ``hopx_proto.aio.Template`` the builder, not the description it extends."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "import hopx_asyncio, hopx_trio, hopx_proto.aio as aio, hopx_proto.aio.api as api\n"
+            "print('hopx_proto._template' in sys.modules)\n"
+            "builder = aio.Template\n"
+            "flow = sys.modules['hopx_proto.aio._template']\n"
+            "description = sys.modules['hopx_proto._template']\n"
+            "print(aio.Template is flow.Template, aio.Template is not description.Template,\n"
+            "      api.BuildOptions is description.BuildOptions, api.VM is flow.VM,\n"
+            "      aio.wait_for_port is description.wait_for_port,\n"
+            "      issubclass(hopx_asyncio.Template, flow.Template),\n"
+            "      hopx_asyncio.Template._sandbox_class is hopx_asyncio.AsyncSandbox,\n"
+            "      callable(hopx_trio.create_template),\n"
+            "      hopx_trio.BuildResult is flow.BuildResult)\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False"] + ["True"] * 9

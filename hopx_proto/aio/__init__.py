@@ -6,7 +6,9 @@
 :class:`AsyncDesktop` lives in a submodule few programs use, loaded by the first read of
 ``AsyncSandbox.desktop`` or of this package's ``AsyncDesktop``; so does
 :class:`WebSocketSession` with the WebSocket layer under it, loaded by the first stream opened
-or the first read of this package's ``WebSocketSession``.
+or the first read of this package's ``WebSocketSession``; and the template builder
+(:class:`Template` and the names of a build's description), by the first read of one of its
+names here or in :mod:`hopx_proto.aio.api`.
 """
 
 from __future__ import annotations
@@ -15,26 +17,6 @@ from typing import TYPE_CHECKING
 
 from .._errors import TemplateBuildErrorMetadata as TemplateBuildErrorMetadata
 from .._models.control import ExpiryInfo as ExpiryInfo
-from .._template import (
-    AWSRegistryAuth as AWSRegistryAuth,
-    BuildOptions as BuildOptions,
-    CopyOptions as CopyOptions,
-    CreateVMOptions as CreateVMOptions,
-    GCPRegistryAuth as GCPRegistryAuth,
-    LogEntry as LogEntry,
-    LogsResponse as LogsResponse,
-    ReadyCheck as ReadyCheck,
-    ReadyCheckType as ReadyCheckType,
-    RegistryAuth as RegistryAuth,
-    StatusUpdate as StatusUpdate,
-    Step as Step,
-    StepType as StepType,
-    wait_for_command as wait_for_command,
-    wait_for_file as wait_for_file,
-    wait_for_port as wait_for_port,
-    wait_for_process as wait_for_process,
-    wait_for_url as wait_for_url,
-)
 from ._agent import Agent as Agent
 from ._backend import (
     Backend as Backend,
@@ -50,12 +32,6 @@ from ._files import AsyncFiles as AsyncFiles
 from ._pool import ConnectionPool as ConnectionPool, PoolLimits as PoolLimits
 from ._sandbox import AsyncSandbox as AsyncSandbox
 from ._streaming import EventStream as EventStream
-from ._template import (
-    VM as VM,
-    BuildResult as BuildResult,
-    Template as Template,
-    template_factory as template_factory,
-)
 from ._terminal import AsyncTerminal as AsyncTerminal, TerminalSession as TerminalSession
 from ._transport import (
     HTTPTransport as HTTPTransport,
@@ -64,13 +40,39 @@ from ._transport import (
 )
 
 if TYPE_CHECKING:
+    from .._template import (
+        AWSRegistryAuth as AWSRegistryAuth,
+        BuildOptions as BuildOptions,
+        CopyOptions as CopyOptions,
+        CreateVMOptions as CreateVMOptions,
+        GCPRegistryAuth as GCPRegistryAuth,
+        LogEntry as LogEntry,
+        LogsResponse as LogsResponse,
+        ReadyCheck as ReadyCheck,
+        ReadyCheckType as ReadyCheckType,
+        RegistryAuth as RegistryAuth,
+        StatusUpdate as StatusUpdate,
+        Step as Step,
+        StepType as StepType,
+        wait_for_command as wait_for_command,
+        wait_for_file as wait_for_file,
+        wait_for_port as wait_for_port,
+        wait_for_process as wait_for_process,
+        wait_for_url as wait_for_url,
+    )
     from ._desktop import AsyncDesktop as AsyncDesktop
+    from ._template import (
+        VM as VM,
+        BuildResult as BuildResult,
+        Template as Template,
+        template_factory as template_factory,
+    )
     from ._websocket import WebSocketSession as WebSocketSession
 
 
 def __getattr__(name: str) -> object:
-    """``AsyncDesktop`` and ``WebSocketSession``: each one's submodule loads on first use
-    (PEP 562)."""
+    """``AsyncDesktop``, ``WebSocketSession`` and the template builder's names: each one's
+    submodule loads on first use (PEP 562)."""
     if name == "AsyncDesktop":
         from ._desktop import AsyncDesktop
 
@@ -81,6 +83,15 @@ def __getattr__(name: str) -> object:
 
         globals()[name] = WebSocketSession
         return WebSocketSession
+    if name in __all__:
+        from .. import _template as description
+        from . import _template as flow
+
+        for module in (flow, description):
+            if hasattr(module, name):
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

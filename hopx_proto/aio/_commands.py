@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from .._models.agent import ExecutionResult
 from .._ops import agent as agent_ops
-from .._streams import CommandEvent, CommandStreamClient, CommandStreamRequest
 from ._agent import Agent
 from ._execution import EXECUTION_MARGIN, one_timeout
 from ._streaming import EventStream, stream_messages
+
+if TYPE_CHECKING:
+    from .._streams import CommandEvent
 
 __all__ = ["AsyncCommands"]
 
@@ -181,6 +184,9 @@ class AsyncCommands:
             )
             or 120
         )
+        # The stream's machine is a submodule only streams use: the first stream loads it.
+        from .._streams import CommandStreamClient, CommandStreamRequest
+
         machine = CommandStreamClient()
         first = machine.start(
             CommandStreamRequest(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as _dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._codec import to_wire
 from .._errors import HopxError, LocalProtocolError, SandboxExpiredError
@@ -18,15 +18,11 @@ from .._models.agent import ExecutionResult, ProcessOutput
 from .._models.control import ExpiryInfo
 from .._ops import agent as agent_ops
 from .._ops._base import NoArgs
-from .._streams import (
-    ExecuteEvent,
-    ExecuteStreamClient,
-    ExecuteStreamRequest,
-    IPythonStreamClient,
-    RichEvent,
-)
 from ._classapi import SandboxClassAPI
 from ._streaming import EventStream, stream_messages
+
+if TYPE_CHECKING:
+    from .._streams import ExecuteEvent, RichEvent
 
 __all__ = ["ExecutionAPI", "one_timeout"]
 
@@ -199,6 +195,9 @@ class ExecutionAPI(SandboxClassAPI):
             )
             or 60
         )
+        # The stream's machine is a submodule only streams use: the first stream loads it.
+        from .._streams import ExecuteStreamClient, ExecuteStreamRequest
+
         machine = ExecuteStreamClient()
         first = machine.start(
             ExecuteStreamRequest(
@@ -263,6 +262,9 @@ class ExecutionAPI(SandboxClassAPI):
             TimeoutError: the stream did not end within ``timeout`` plus the client's
                 ``deadline_margin``.
         """
+        # The stream's machine is a submodule only streams use: the first stream loads it.
+        from .._streams import ExecuteStreamRequest, IPythonStreamClient
+
         machine = IPythonStreamClient()
         first = machine.start(
             ExecuteStreamRequest(

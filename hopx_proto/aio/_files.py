@@ -6,16 +6,19 @@ from __future__ import annotations
 import builtins
 import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from .._errors import FileOperationError
 from .._http import ResponseHead
 from .._models.files import FileInfo
 from .._multipart import StreamSlot
 from .._ops import files as file_ops
-from .._streams import WatchClient, WatchEvent, WatchRequest
 from ._agent import Agent
 from ._localfile import CHUNK, AtomicWriter, LocalReader
 from ._streaming import EventStream, stream_messages
+
+if TYPE_CHECKING:
+    from .._streams import WatchEvent
 
 __all__ = ["AsyncFiles", "ProgressCallback"]
 
@@ -315,6 +318,9 @@ class AsyncFiles:
         Returns:
             The events, read with ``async for``.
         """
+        # The stream's machine is a submodule only streams use: the first stream loads it.
+        from .._streams import WatchClient, WatchRequest
+
         machine = WatchClient()
         first = machine.start(WatchRequest(path=path))
         handshake = float(timeout) if timeout is not None else 30.0

@@ -7,11 +7,11 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from .._ops import agent as agent_ops
-from .._streams import TerminalClient, TerminalServerEvent
 from ._agent import Agent
 from ._streaming import EventStream
 
 if TYPE_CHECKING:
+    from .._streams import TerminalClient, TerminalServerEvent
     from ._websocket import WebSocketSession
 
 __all__ = ["AsyncTerminal", "TerminalSession"]
@@ -100,6 +100,9 @@ class AsyncTerminal:
         session = await self._agent.open_ws(
             agent_ops.TERMINAL, timeout=float(timeout) if timeout is not None else None
         )
+        # The stream's machine is a submodule only streams use: the first stream loads it.
+        from .._streams import TerminalClient
+
         return TerminalSession(session, TerminalClient())
 
     async def send_input(self, ws: TerminalSession, data: str) -> None:
