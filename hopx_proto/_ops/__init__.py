@@ -4,9 +4,10 @@ Each module below declares its operations as module-level :class:`Operation` con
 package collects them into :data:`OPERATIONS` (by name) and routes requests with
 :func:`route`. Nothing else in the code spells an endpoint path.
 
-The desktop's operations (and their argument classes) are a submodule few programs use: it is
-imported by the desktop resource, by :mod:`hopx_proto.ops`, or by the first read of the table
-or the first :func:`route`, whichever comes first, not with this package.
+The modules of the operations (and their argument classes) load with the first read of the
+table or the first :func:`route` (a server's first request), or when a client imports the ones
+it calls, not with this package; the desktop's, which few programs use, with the desktop
+resource or :mod:`hopx_proto.ops`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
-from . import agent, control, files
 from ._base import Auth, Operation, Plane
 
 __all__ = [
@@ -50,7 +50,7 @@ class _Table(Mapping[str, Operation[Any, Any]]):
 
     def _whole(self) -> dict[str, Operation[Any, Any]]:
         if self._table is None:
-            from . import desktop  # the desktop's loading point for the table
+            from . import agent, control, desktop, files  # the table's loading point
 
             self._table = _collect(control, agent, files, desktop)
         return self._table
