@@ -17,6 +17,7 @@ import argparse
 import io
 import os
 import pathlib
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,17 +68,29 @@ def _env(tree: pathlib.Path | None) -> dict[str, str]:
     return env
 
 
-def _once(statement: str, env: dict[str, str], cwd: pathlib.Path) -> float:
+def _once(statement: str, env: dict[str, str], cwd: pathlib.Path, *, cpu: bool) -> float:
+    """Seconds one interpreter took to run ``statement``: wall time, or with ``cpu`` the
+    processor time it used (user and system), which other load on the machine inflates less."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     # No timeout: with one, the wait polls, and the times come out in steps of up to 50 ms.
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", statement], env=env, cwd=cwd, check=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return used if cpu else wall
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("trees", nargs="+", help="directories or git revisions (first: base)")
     parser.add_argument("--runs", type=int, default=11, help="rounds (default 11)")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time the processor time each interpreter used instead of wall time (steadier on a "
+        "loaded machine)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hopx-import-time-") as name:
         tmp = pathlib.Path(name)
@@ -89,15 +102,23 @@ def main() -> None:
         samples: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.runs):
             for label, statement in BASELINES:
-                samples.setdefault(("", label), []).append(_once(statement, _env(None), neutral))
+                samples.setdefault(("", label), []).append(
+                    _once(statement, _env(None), neutral, cpu=args.cpu)
+                )
             for tree_label, path in trees:
                 for label, statement, _ in STATEMENTS:
                     key = (tree_label, label)
-                    samples.setdefault(key, []).append(_once(statement, _env(path), neutral))
+                    samples.setdefault(key, []).append(
+                        _once(statement, _env(path), neutral, cpu=args.cpu)
+                    )
     med = {key: statistics.median(values) * 1e3 for key, values in samples.items()}
     bare = med[("", "bare start")]
     official = med[("", "official AsyncSandbox")]
-    print(f"python {sys.version.split()[0]}, {args.runs} interleaved runs, medians, with .pyc")
+    clock = "processor time" if args.cpu else "wall time"
+    print(
+        f"python {sys.version.split()[0]}, {args.runs} interleaved runs, medians of {clock},"
+        " with .pyc"
+    )
     print(f"{'':34} {'whole ms':>9} {'net ms':>8}")
     for label, _ in BASELINES:
         print(f"{label:34} {med[('', label)]:9.1f} {med[('', label)] - bare:8.1f}")
