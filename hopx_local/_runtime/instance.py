@@ -41,7 +41,7 @@ from .mounts import (
 )
 from .process import SandboxProcess
 from .procfs import kill_all
-from .rootfs import system_layers
+from .rootfs import layer_trees, system_layers
 
 __all__ = ["InstanceSpec", "SandboxInstance", "init_python"]
 
@@ -75,7 +75,8 @@ class InstanceSpec:
     (shown read-only at ``KERNEL_SITE_MOUNT``) when the sandbox needs to see it.
     ``system_store`` is the directory of the sandbox's own top layers of its writable system
     (see :mod:`.rootfs`; ``None``: the system is read-only), ``layers`` the read-only layer
-    directories between them and the emulator's base (the topmost first).
+    directories between them and the emulator's base (the topmost first; their top-level
+    trees besides the system's, such as ``/app``, are shown too).
     """
 
     layout: SandboxLayout
@@ -369,6 +370,7 @@ class SandboxInstance:
                     python=python_executable(),
                     prefixes=prefixes,
                     layers=spec.layers,
+                    trees=layer_trees(spec.layers, prefixes),
                 )
             )
         except OSError as exc:

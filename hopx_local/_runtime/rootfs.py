@@ -29,6 +29,7 @@ import errno
 import functools
 import logging
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -36,10 +37,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from .isolation import CODE_ID, ETC_ENTRIES
+from .isolation import CODE_ID, ETC_ENTRIES, SYSTEM_DIRS
 from .mounts import KERNEL_SITE_MOUNT, MountAttr
 
-__all__ = ["LAYER_TREES", "SystemLayer", "system_layers", "system_trees"]
+__all__ = ["LAYER_TREES", "SystemLayer", "layer_trees", "system_layers", "system_trees"]
 
 log = logging.getLogger("hopx.local.runtime")
 
@@ -58,6 +59,12 @@ _PATH_DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 #: The top-level trees every writable system has, besides the interpreter prefixes.
 LAYER_TREES = ("usr", "etc", "var", "opt")
 _VAR_SKELETON = ("cache", "lib", "local", "log", "mail", "opt", "spool", "tmp")
+#: Top-level names a layer cannot bring as a tree of its own: the system's, the kernel's and
+#: the sandbox's own directories (``/workspace``, ``/tmp``, ``/run``).
+_NOT_TREES = frozenset(
+    {"proc", "dev", "sys", "tmp", "run", "workspace", "lost+found", *SYSTEM_DIRS, *LAYER_TREES}
+)
+_TREE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 def _check(result: int, what: str) -> int:
@@ -77,10 +84,36 @@ def _setattr(fd: int, attr_set: int, userns: int = 0) -> None:
     _check(done, "mount_setattr")
 
 
-def system_trees(prefixes: Sequence[str]) -> list[str]:
-    """Where the overlays of a writable system appear: the top-level trees, then each
-    interpreter prefix (outside them)."""
-    return [*(f"/{name}" for name in LAYER_TREES), *prefixes]
+def system_trees(prefixes: Sequence[str], trees: Sequence[str] = ()) -> list[str]:
+    """Where the overlays of a writable system appear: the top-level trees, then the other
+    top-level ``trees`` of its layers (``/app``, ``/home``), then each interpreter prefix
+    (outside them, or below one of ``trees``: attached after it)."""
+    return [*(f"/{name}" for name in LAYER_TREES), *trees, *prefixes]
+
+
+def layer_trees(layers: Sequence[Path], prefixes: Sequence[str] = ()) -> list[str]:
+    """The top-level directories of ``layers`` besides the system trees, as destinations
+    (``/app``, ``/home``, ``/srv``): what a template's build left outside ``/usr``, ``/etc``,
+    ``/var`` and ``/opt``. Links, odd names and the sandbox's own directories are left out,
+    as is a name whose layer store would be an interpreter prefix's."""
+    taken = {_store_name(dest) for dest in system_trees(prefixes)}
+    found: list[str] = []
+    for layer in layers:
+        try:
+            entries = sorted(os.scandir(layer), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if (
+                _TREE_NAME.fullmatch(name)
+                and name not in _NOT_TREES
+                and entry.is_dir(follow_symlinks=False)
+                and f"/{name}" not in found
+                and _store_name(name) not in taken
+            ):
+                found.append(f"/{name}")
+    return found
 
 
 def _store_name(dest: str) -> str:
@@ -283,6 +316,26 @@ def _idmapped(source: int | str, userns: int) -> int:
     return fd
 
 
+def _open_beneath(view: int, relative: str) -> int:
+    """An ``O_PATH`` descriptor of the directory ``relative`` below the mount ``view``, each
+    component opened without following links (a layer's tree is what a build left: a link in
+    it must not lead a lower layer out to the host)."""
+    fd = os.dup(view)
+    try:
+        for part in relative.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                raise FileNotFoundError(errno.ENOENT, "no .. in a layer path")
+            child = os.open(part, _PATH_DIR | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _prepare_store(store: Path, code_ids: tuple[int, int]) -> tuple[Path, Path]:
     upper, work = store / "upper", store / "work"
     for directory in (store, upper, work):
@@ -332,13 +385,16 @@ def system_layers(
     python: str,
     prefixes: Sequence[str],
     layers: Sequence[Path] = (),
+    trees: Sequence[str] = (),
 ) -> SystemLayer:
     """Mount (detached) the overlays of one sandbox's writable system.
 
     ``store`` is the directory of the sandbox's top layers (on its volume), ``code_ids`` the
     host (uid, gid) the sandbox's root is, ``python`` the interpreter the ``python3`` command
     runs, ``prefixes`` the interpreter prefixes outside the system trees, ``layers`` read-only
-    layer directories above the base (the topmost first). Blocking; OSError if the kernel
+    layer directories above the base (the topmost first), ``trees`` the top-level trees of
+    those layers shown besides the system's (``/app``: see :func:`layer_trees`), each an
+    overlay of its own with the sandbox's layer on top. Blocking; OSError if the kernel
     refuses any step (nothing is left mounted then).
     """
     store.mkdir(mode=0o755, exist_ok=True)
@@ -357,13 +413,16 @@ def system_layers(
         for dest in ("/usr", *prefixes):
             host_views[dest] = _idmapped(dest, userns)
             views.append(host_views[dest])
-        for dest in system_trees(prefixes):
+        for dest in system_trees(prefixes, trees):
             relative = dest.strip("/")
             lowers: list[int] = []
             candidates = [*layer_views, base_view]
             for view in candidates:
-                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                    lowers.append(os.open(f"/proc/self/fd/{view}/{relative}", _PATH_DIR))
+                try:
+                    lowers.append(_open_beneath(view, relative))
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                        raise
             if dest in host_views:
                 lowers.append(os.dup(host_views[dest]))
             try:
