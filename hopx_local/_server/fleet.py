@@ -6,6 +6,12 @@ is ``http://127.0.0.1:<port>`` (``http://[::1]:<port>`` on the IPv6 loopback). R
 the SQLite registry next to the sandbox directories, so a restarted server lists every sandbox
 with its files; sandboxes whose processes died with the old server are reported ``stopped``
 and can be started again.
+
+A sandbox of a built template (see :mod:`hopx_local._templates`) has the template's layers
+below its own, the template's ``ENV`` in its environment, and the template's start command
+run at create and at every start until its ready check passes: if it does not, the create
+(or start) fails with ``422 template_start_failed`` carrying the command's output, and a
+sandbox being created is removed entirely.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from hopx_local._runtime.limits import Limits, SandboxResources
 from hopx_local._runtime.registry import Registry, SandboxRecord
 from hopx_local._runtime.sandbox import SandboxRuntime
 from hopx_local._templates.service import TemplateService
-from hopx_local._templates.store import TemplateStore
+from hopx_local._templates.start import StartFailure, run_start
+from hopx_local._templates.store import BuiltTemplate, TemplateStore, layers_of
 from hopx_proto.ops import SANDBOXES_LIST, TEMPLATES_LIST
 
 from .checks import seconds
@@ -220,10 +227,37 @@ class Fleet:
     def sandbox_root(self, sandbox_id: str) -> pathlib.Path:
         return self.sandboxes_dir / sandbox_id
 
+    def _find(self, key: str) -> BuiltinTemplate | BuiltTemplate | None:
+        """A built-in or built template by name or id."""
+        return find_template(self.templates, key) or self.builds.store.find(key)
+
+    def _layers(self, template: BuiltinTemplate | BuiltTemplate | None) -> list[pathlib.Path]:
+        if not isinstance(template, BuiltTemplate):
+            return []
+        if self.config.isolation is not IsolationMode.BWRAP:
+            raise Problem(
+                422,
+                f"Template {template.name!r} is built: its sandboxes need bubblewrap, which "
+                "this server does not use (isolation is off)",
+                code="template_unavailable",
+                details={"template": template.name, "template_id": template.id},
+            )
+        layers = layers_of(self.builds.store, template)
+        missing = [str(layer) for layer in layers if not layer.is_dir()]
+        if missing:
+            raise Problem(
+                422,
+                f"Template {template.name!r} is missing its layer on this server's disk",
+                code="template_unavailable",
+                details={"template": template.name, "template_id": template.id},
+            )
+        return layers
+
     async def _launch(self, record: SandboxRecord) -> LiveSandbox:
         from .agent import AgentPlane
 
-        template = find_template(self.templates, str(record.template))
+        template = self._find(str(record.template))
+        layers = self._layers(template)
         runtime = SandboxRuntime(
             record.id,
             self.sandbox_root(record.id),
@@ -232,6 +266,7 @@ class Fleet:
             limits=self.config.process_limits,
             output_cap=self.config.output_cap,
             kernel=self.config.python_kernel,
+            layers=layers,
             spawn_task=self.spawn,
             resources=SandboxResources(
                 vcpu=template.vcpu if template else 2,
@@ -308,7 +343,7 @@ class Fleet:
 
     def describe(self, record: SandboxRecord) -> dict[str, Any]:
         """A sandbox as the control plane shows it."""
-        template = find_template(self.templates, str(record.template))
+        template = self._find(str(record.template))
         created = record.created_at
         expires = record.expires_at
         host = self.public_host(record)
@@ -380,36 +415,57 @@ class Fleet:
             "url": SANDBOXES_LIST.path,
         }
 
-    def _template_for(self, args: Any) -> BuiltinTemplate:
+    def _template_for(self, args: Any) -> BuiltinTemplate | BuiltTemplate:
         key = args.template_id if args.template_id is not None else args.template_name
-        template = find_template(self.templates, str(key))
-        built = self.builds.store.find(str(key)) if template is None else None
-        if built is not None:
-            raise Problem(
-                501,
-                f"Template {built.name!r} is built (its files are in layer {built.layer[:12]}), "
-                "but this server cannot start sandboxes on built templates yet: that needs "
-                "sandboxes with a layered root",
-                code="not_supported",
-                details={"template": key, "template_id": built.id},
-            )
+        template = self._find(str(key))
         if template is None:
-            names = [t.name for t in self.templates]
+            names = [t.name for t in self.templates] + [t.name for t in self.builds.listed()]
             raise Problem(
                 404,
                 missing_template_message(self.templates, str(key)),
                 code="template_not_found",
                 details={"template": key, "available_templates": names},
             )
+        self._layers(template)  # a built template this server cannot run is refused here
         return template
+
+    async def _template_start(self, live: LiveSandbox, template: BuiltTemplate) -> None:
+        """Run ``template``'s start command in ``live`` until it is ready; a typed 422 (the
+        command's output in its details) if it exits or is not ready in time."""
+        try:
+            await run_start(live.runtime, template)
+        except StartFailure as exc:
+            raise Problem(
+                422,
+                f"Template {template.name!r}: {exc.message}",
+                code="template_start_failed",
+                details={
+                    "sandbox_id": live.id,
+                    "template": template.name,
+                    "template_id": template.id,
+                    "start_cmd": template.start_cmd,
+                    **exc.details(),
+                },
+            ) from None
 
     async def create(self, args: Any) -> dict[str, Any]:
         template = self._template_for(args)
+        built = template if isinstance(template, BuiltTemplate) else None
         env_vars = check_env(dict(args.env_vars or {}))
         timeout = args.timeout_seconds
         if timeout is not None:
             seconds(timeout, "timeout_seconds", code="validation_error")
         async with self._lock:
+            if built is not None:  # it may have been deleted or rebuilt meanwhile
+                current = self.builds.store.find(built.id)
+                if current is None:
+                    raise Problem(
+                        404,
+                        f"Template {built.name!r} was deleted",
+                        code="template_not_found",
+                        details={"template": built.name, "template_id": built.id},
+                    )
+                built = current
             limit = self.config.max_sandboxes
             if limit is not None and len(self._live) >= limit:
                 raise Problem(
@@ -435,12 +491,23 @@ class Fleet:
             self.registry.create(record)
             try:
                 live = await self._launch(record)
+                if built is not None and built.env:
+                    live.runtime.env_update(built.env)  # what the API sets goes over it
                 if env_vars:
                     live.runtime.env_update(env_vars)
                 self.registry.update(sandbox_id, agent_port=live.port)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await self._destroy(sandbox_id)
+                raise
+        if built is not None and built.start_cmd:
+            # Outside the fleet's lock: a start command may take its whole ready timeout.
+            try:
+                await self._template_start(live, built)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    async with self._lock:
+                        await self._destroy(sandbox_id)
                 raise
         created = self._record(sandbox_id)
         doc = self.describe(created)
@@ -497,6 +564,7 @@ class Fleet:
 
     async def start(self, args: Any) -> dict[str, Any]:
         record = self._record(args.id)
+        launched: LiveSandbox | None = None
         async with self._lock:
             if args.id not in self._live:
                 limit = self.config.max_sandboxes
@@ -507,8 +575,22 @@ class Fleet:
                         code="resource_limit_exceeded",
                         details={"limit": limit, "current": len(self._live), "available": 0},
                     )
-                live = await self._launch(record)
-                self.registry.update(args.id, status="running", agent_port=live.port)
+                launched = await self._launch(record)
+                self.registry.update(args.id, status="running", agent_port=launched.port)
+        built = self.builds.store.find(str(record.template))
+        if launched is not None and built is not None and built.start_cmd:
+            try:
+                await self._template_start(launched, built)
+            except BaseException:
+                # The sandbox keeps its files: it is stopped again, to be started once more.
+                with anyio.CancelScope(shield=True):
+                    async with self._lock:
+                        if self._live.get(args.id) is launched:
+                            await self._halt(args.id)
+                            current = self.registry.get(args.id)
+                            if current is not None:
+                                self._mark_stopped(current)
+                raise
         return self.describe(self._record(args.id))
 
     async def set_timeout(self, args: Any) -> dict[str, Any]:
@@ -555,10 +637,29 @@ class Fleet:
             )
         return template.to_wire()
 
+    def _check_unused(self, key: str) -> None:
+        """409 ``template_in_use`` if a sandbox (running, paused or stopped: it would need
+        the template's layers to start again) was made from the built template ``key``."""
+        built = self.builds.store.find(key)
+        if built is None:
+            return
+        users = [r.id for r in self._all_records() if str(r.template) in (built.name, built.id)]
+        if users:
+            shown = ", ".join(users[:10]) + (" ..." if len(users) > 10 else "")
+            raise Problem(
+                409,
+                f"Template {built.name!r} is used by {len(users)} sandbox(es) ({shown}), "
+                "running or stopped; delete them first",
+                code="template_in_use",
+                details={"template_id": built.id, "sandboxes": users},
+            )
+
     async def delete_template(self, args: Any) -> dict[str, Any]:
         template = find_template(self.templates, args.template_id)
         if template is None:
-            deleted = await self.builds.delete(args.template_id)
+            async with self._lock:  # no sandbox of it is created meanwhile
+                self._check_unused(args.template_id)
+                deleted = await self.builds.delete(args.template_id)
             if deleted is not None:
                 return deleted
             raise Problem(

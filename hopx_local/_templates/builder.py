@@ -34,7 +34,7 @@ from .images import ImageError, resolve_image, system_program
 from .sandbox import BASE_PATH, build_argv, inside_path
 from .store import BuiltTemplate, TemplateStore
 
-__all__ = ["STEP_TYPES", "Build", "BuildFailure", "run_build"]
+__all__ = ["READY_TYPES", "STEP_TYPES", "Build", "BuildFailure", "ReadyCheck", "run_build"]
 
 #: Step types and their argument counts.
 STEP_TYPES = {"RUN": 1, "COPY": 2, "ENV": 2, "WORKDIR": 1, "USER": 1}
@@ -432,7 +432,7 @@ class _Runner:
 
     async def check_start(self, final: pathlib.Path) -> None:
         ready = self.request.ready_cmd
-        check = _ReadyCheck.parse(ready)
+        check = ReadyCheck.parse(ready)
         scratch_root = self.store.new_scratch(".start-")
         scratch = scratch_root / "tree"
         await anyio.to_thread.run_sync(_copy_tree, final, scratch)
@@ -472,7 +472,7 @@ class _Runner:
             await anyio.to_thread.run_sync(_remove, scratch_root)
 
     async def wait_ready(
-        self, check: _ReadyCheck | None, process: anyio.abc.Process, scratch: pathlib.Path
+        self, check: ReadyCheck | None, process: anyio.abc.Process, scratch: pathlib.Path
     ) -> None:
         if check is None:
             self.build.log("  no ready check: the start command is not waited for")
@@ -496,7 +496,7 @@ class _Runner:
                 await process.wait()
 
     async def ready(
-        self, check: _ReadyCheck, process: anyio.abc.Process, scratch: pathlib.Path
+        self, check: ReadyCheck, process: anyio.abc.Process, scratch: pathlib.Path
     ) -> bool:
         if check.type == "port":
             try:
@@ -531,14 +531,16 @@ def _remove(path: pathlib.Path) -> None:
 
 
 @attrs.frozen
-class _ReadyCheck:
+class ReadyCheck:
+    """A start command's ready check (``readyCmd`` on the wire), its times in seconds."""
+
     type: str
     value: str
     timeout: float
     interval: float
 
     @classmethod
-    def parse(cls, doc: Any) -> _ReadyCheck | None:
+    def parse(cls, doc: Any) -> ReadyCheck | None:
         if doc is None:
             return None
         if not isinstance(doc, dict) or doc.get("type") not in READY_TYPES:

@@ -49,6 +49,11 @@ class BuiltTemplate:
     memory_mb: int = 2048
     disk_gb: int = 10
 
+    @property
+    def vcpu(self) -> int:
+        """The vCPUs of its sandboxes (as a built-in template names them)."""
+        return self.cpu
+
     def to_wire(self) -> dict[str, Any]:
         """The template as ``GET /v1/templates/{name}`` returns it."""
         resources = {"vcpu": self.cpu, "memory_mb": self.memory_mb, "disk_gb": self.disk_gb}

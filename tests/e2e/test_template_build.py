@@ -151,10 +151,11 @@ async def test_a_chain_with_copy_and_a_port_check_builds_and_is_cached(
         )
     assert taken.value.status_code == 409
 
-    with pytest.raises(adapter.HopxError) as refused:  # until sandboxes have layered roots
-        await adapter.AsyncSandbox.create(template="chain")
-    assert refused.value.status_code == 501
-    assert "layered root" in refused.value.message
+    async with adapter.AsyncSandbox.create(template="chain", internet_access=False) as sb:
+        info = await sb.get_info()
+        assert (info.template_name, str(info.template_id)) == ("chain", str(result.template_id))
+        seen = await sb.commands.run("cat /app/main.py /app/built.txt", timeout=60)
+        assert seen.stdout == "print('changed')\nhi /app\n2\n", seen.stderr
 
     deleted = await adapter.AsyncSandbox.delete_template(result.template_id)
     assert deleted["deleted"] is True
