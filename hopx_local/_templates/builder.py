@@ -94,6 +94,70 @@ class Build:
     def done(self) -> bool:
         return self.status in ("active", "failed")
 
+    #: The fields a build's record on disk keeps.
+    RECORD_FIELDS = (
+        "build_id",
+        "template_id",
+        "name",
+        "status",
+        "progress",
+        "current_step",
+        "started_at",
+        "completed_at",
+        "error_message",
+        "duration_ms",
+        "text",
+    )
+
+    def to_record(self) -> dict[str, Any]:
+        """The build as its record on disk (see :meth:`from_record`)."""
+        return {name: getattr(self, name) for name in self.RECORD_FIELDS}
+
+    @classmethod
+    def from_record(cls, doc: Any) -> Build | None:
+        """A build from its record on disk (``None`` if it is not one). A build recorded as
+        still running was ended by the server stopping: it is ``failed`` now, and says so."""
+        if not isinstance(doc, dict):
+            return None
+        texts = ("build_id", "template_id", "name", "status", "started_at", "text")
+        if not all(isinstance(doc.get(name), str) for name in texts):
+            return None
+        optional = ("current_step", "completed_at", "error_message")
+        if not all(doc.get(name) is None or isinstance(doc[name], str) for name in optional):
+            return None
+        numbers = ("progress", "duration_ms")
+        if not all(
+            doc.get(name) is None
+            or (isinstance(doc[name], int) and not isinstance(doc[name], bool))
+            for name in numbers
+        ):
+            return None
+        build = cls(
+            build_id=doc["build_id"],
+            template_id=doc["template_id"],
+            name=doc["name"],
+            status=doc["status"],
+            progress=doc.get("progress") or 0,
+            current_step=doc.get("current_step"),
+            started_at=doc["started_at"],
+            completed_at=doc.get("completed_at"),
+            error_message=doc.get("error_message"),
+            duration_ms=doc.get("duration_ms"),
+            text=doc["text"][:MAX_LOG_CHARS],
+        )
+        if not build.done:
+            build.interrupted()
+        return build
+
+    def interrupted(self) -> None:
+        """End a build the server stopped during (it does not go on in a new server)."""
+        reason = "the server stopped during the build; build the template again"
+        self.log(f"❌ ERROR: {reason}")
+        self.status, self.error_message = "failed", reason
+        self.completed_at = self.completed_at or _now_text()
+        self.current_step = None
+        self._wake()
+
     def status_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "build_id": self.build_id,

@@ -2,8 +2,10 @@
 
 An upload link points back at this server (``PUT /v1/templates/files/upload/{hash}``), signed
 with the server's secret so that, like a presigned storage URL, it needs no API key and
-serves that one hash. Builds run as background tasks of the server; their status and log stay
-in memory (the built templates themselves are kept in the state directory).
+serves that one hash. Builds run as background tasks of the server; their status and log are
+kept in the state directory as they go (at most every :data:`SAVE_INTERVAL` seconds, and when
+the build ends), like the built templates themselves, so a restarted server still answers for
+every build: one that was running when the server stopped is ``failed``, saying why.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ CONCURRENT_BUILDS = 2
 KEEPALIVE = 15.0
 #: Template ids of built templates start here (the built-in ones are small numbers).
 FIRST_ID = 1001
+#: Seconds between two saves of a running build's record.
+SAVE_INTERVAL = 1.0
 
 
 class TemplateService:
@@ -74,6 +78,36 @@ class TemplateService:
         self.origin = ""
         self.builds: dict[str, Build] = {}
         self._limiter = anyio.CapacityLimiter(CONCURRENT_BUILDS)
+        self._load_builds()
+
+    def _load_builds(self) -> None:
+        """The builds of former servers (blocking: at start-up)."""
+        for doc in self.store.load_builds():
+            build = Build.from_record(doc)
+            if build is None:
+                continue
+            if build.status == "failed" and doc.get("status") == "building":
+                built = self.store.find(build.template_id)
+                if built is not None and built.build_id == build.build_id:
+                    # The server stopped after keeping the template, before the record.
+                    build.status, build.error_message, build.progress = "active", None, 100
+            if doc.get("status") != build.status:
+                self.store.save_build(build.to_record())
+            self.builds[build.build_id] = build
+
+    async def _save(self, build: Build) -> None:
+        try:
+            await anyio.to_thread.run_sync(self.store.save_build, build.to_record())
+        except OSError as exc:  # the build goes on; only its record is not updated
+            build.log(f"  ⚠ WARN: the build's record could not be saved: {exc}")
+
+    async def _keep_saved(self, build: Build) -> None:
+        """Save ``build``'s record whenever it changes (at most every SAVE_INTERVAL)."""
+        while not build.done:
+            changed = build.changed  # set by any change from here on
+            await self._save(build)
+            await anyio.sleep(SAVE_INTERVAL)
+            await changed.wait()
 
     # -- ids ------------------------------------------------------------------------------
 
@@ -167,10 +201,19 @@ class TemplateService:
 
     def _start(self, build: Build, args: Any) -> None:
         async def task() -> None:
-            async with self._limiter:  # queued builds stay "building" at progress 0
-                await run_build(
-                    build, args, self.store, bwrap=self.bwrap, on_success=self.store.put
-                )
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._keep_saved, build)
+                    async with self._limiter:  # queued builds stay "building" at progress 0
+                        await run_build(
+                            build, args, self.store, bwrap=self.bwrap, on_success=self.store.put
+                        )
+                    tg.cancel_scope.cancel()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    if not build.done:  # the server is stopping
+                        build.interrupted()
+                    await self._save(build)
 
         self._spawn(task)
 

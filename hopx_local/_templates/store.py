@@ -9,7 +9,11 @@
     absent: it is made under a temporary name and renamed into place;
 ``templates.json``
     the built templates: name, id, final layer, environment, working directory, user,
-    start command and ready check.
+    start command and ready check;
+``builds/<build_id>.json``
+    each build's status and log, so that a restarted server still answers for it (a build
+    that was running when the server stopped is then ``failed``). Like ``templates.json``,
+    each is written whole (a temporary file, flushed to disk, renamed into place).
 
 :func:`layers_of` is how a sandbox runtime takes a built template's files: the directories to
 stack read-only under the sandbox's own writable layer, lowest first.
@@ -20,13 +24,38 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 from typing import Any
 
 import attrs
 
-__all__ = ["BuiltTemplate", "TemplateStore", "layers_of"]
+__all__ = ["MAX_BUILD_RECORDS", "BuiltTemplate", "TemplateStore", "layers_of"]
+
+#: Build records kept on disk (the oldest go first).
+MAX_BUILD_RECORDS = 500
+_BUILD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _write_whole(path: pathlib.Path, doc: Any) -> None:
+    """Write ``doc`` as JSON to ``path`` whole or not at all: to a temporary file in the same
+    directory, flushed to disk, renamed over ``path``, the directory flushed too."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".write-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(doc, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        pathlib.Path(temp).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 @attrs.define
@@ -90,6 +119,14 @@ class TemplateStore:
         self.scratch = root / "scratch"
         for path in (self.blobs, self.layers, self.scratch):
             path.mkdir(parents=True, exist_ok=True)
+        # What a former server's builds left half made (it stopped during them).
+        for leftover in self.scratch.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        self.builds = root / "builds"
+        self.builds.mkdir(exist_ok=True)
         self._index = root / "templates.json"
         self.templates: dict[str, BuiltTemplate] = self._load()
 
@@ -149,10 +186,7 @@ class TemplateStore:
         return out
 
     def _save(self) -> None:
-        fd, temp = tempfile.mkstemp(dir=self.root, prefix=".templates-")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump([attrs.asdict(t) for t in self.templates.values()], out)
-        os.replace(temp, self._index)
+        _write_whole(self._index, [attrs.asdict(t) for t in self.templates.values()])
 
     def find(self, key: str) -> BuiltTemplate | None:
         """A built template by id or name."""
@@ -168,6 +202,32 @@ class TemplateStore:
     def remove(self, template_id: str) -> None:
         self.templates.pop(template_id, None)
         self._save()
+
+    # -- build records ------------------------------------------------------------------------
+
+    def _build_path(self, build_id: str) -> pathlib.Path:
+        if not _BUILD_ID.fullmatch(build_id):
+            raise ValueError(f"not a build id: {build_id!r}")
+        return self.builds / f"{build_id}.json"
+
+    def save_build(self, record: dict[str, Any]) -> None:
+        """Keep one build's record (whole or not at all). Blocking."""
+        _write_whole(self._build_path(str(record["build_id"])), record)
+
+    def load_builds(self, keep: int = MAX_BUILD_RECORDS) -> list[dict[str, Any]]:
+        """The build records kept, oldest first; past ``keep``, the oldest are removed."""
+        found: list[tuple[float, pathlib.Path, Any]] = []
+        for path in self.builds.glob("*.json"):
+            try:
+                with path.open(encoding="utf-8") as handle:
+                    doc = json.load(handle)
+                found.append((path.stat().st_mtime, path, doc))
+            except (OSError, ValueError):
+                continue
+        found.sort(key=lambda item: item[0])
+        for _mtime, path, _doc in found[: max(0, len(found) - keep)]:
+            path.unlink(missing_ok=True)
+        return [doc for _mtime, _path, doc in found[-keep:] if isinstance(doc, dict)]
 
 
 def layers_of(store: TemplateStore, template: BuiltTemplate) -> list[pathlib.Path]:
