@@ -276,6 +276,16 @@ class Fleet:
         )
         try:
             await runtime.start()
+            if layers and not runtime.writable_system:
+                assert template is not None
+                raise Problem(
+                    422,
+                    f"Template {template.name!r} is built, but this host cannot stack its "
+                    "layers under a sandbox's own: "
+                    + ("; ".join(runtime.warnings) or "its system stays read-only"),
+                    code="template_unavailable",
+                    details={"template": template.name, "template_id": template.id},
+                )
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await runtime.shutdown()

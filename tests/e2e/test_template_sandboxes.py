@@ -14,6 +14,7 @@ import pytest
 
 import hopx_local
 from hopx_local._runtime.isolation import bwrap_path
+from hopx_local._runtime.sandbox import SandboxRuntime
 from hopx_local._templates.images import host_images
 from hopx_local._templates.start import START_NAME
 from hopx_local._templates.store import layers_of
@@ -186,3 +187,20 @@ async def test_a_start_command_never_ready_fails_after_its_timeout(
     assert "not ready within 3000 ms" in err.message
     assert "waiting-forever" in err.details["stdout"]
     assert local.fleet.live_count() == 0
+
+
+async def test_a_host_that_cannot_stack_layers_refuses_a_built_template(
+    adapter: Any, local: hopx_local.LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _build(adapter, local, adapter.Template(f"python:{PY}").run_cmd("true"), "plain")
+    before = {r.id for r in local.fleet.registry.list(limit=100)[0]}
+    # As where the kernel refuses the overlays: the sandbox's system stays read-only.
+    monkeypatch.setattr(SandboxRuntime, "writable_system", property(lambda self: False))
+    with anyio.fail_after(LIMIT), pytest.raises(adapter.HopxError) as caught:
+        await adapter.AsyncSandbox.create(template="plain")
+    assert (caught.value.status_code, caught.value.code) == (422, "template_unavailable")
+    assert "cannot stack its layers" in caught.value.message
+    assert {r.id for r in local.fleet.registry.list(limit=100)[0]} == before
+    assert local.fleet.live_count() == 0
+    async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:  # others work
+        assert (await sb.commands.run("echo ok", timeout=60)).stdout == "ok\n"
