@@ -151,11 +151,20 @@ def _url_ok(runtime: SandboxRuntime, url: str) -> bool:
     return len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1] == b"200"
 
 
+def _argv(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read(1 << 16)
+    except OSError:
+        return []
+    return [arg.decode("utf-8", "replace") for arg in raw.split(b"\0") if arg]
+
+
 def _process_running(runtime: SandboxRuntime, name: str) -> bool:
+    """Whether a process of the sandbox is called ``name`` or runs a program (or script) of
+    that name, as the build's check has it."""
     for stat in runtime.processes.stats():
-        if stat.name == name or any(
-            posixpath.basename(arg) == name for arg in stat.command.split()
-        ):
+        if stat.name == name or any(posixpath.basename(arg) == name for arg in _argv(stat.pid)):
             return True
     return False
 

@@ -204,3 +204,51 @@ async def test_a_host_that_cannot_stack_layers_refuses_a_built_template(
     assert local.fleet.live_count() == 0
     async with adapter.AsyncSandbox.create(template="code-interpreter") as sb:  # others work
         assert (await sb.commands.run("echo ok", timeout=60)).stdout == "ok\n"
+
+
+def _checks(adapter: Any, port: int) -> dict[str, Any]:
+    return {
+        "url": adapter.wait_for_url(f"http://127.0.0.1:{port}/", timeout=60000, interval=300),
+        "process": adapter.wait_for_process("sleep", timeout=60000, interval=300),
+        "command": adapter.wait_for_command("test -f ready", timeout=60000, interval=300),
+    }
+
+
+@pytest.mark.parametrize("kind", ["url", "process", "command"])
+async def test_each_ready_check_is_honoured_inside_the_sandbox(
+    adapter: Any, local: hopx_local.LocalServer, kind: str
+) -> None:
+    port = _free_port()
+    # In a sandbox the command gets ready only after a while, and only in the sandbox's own
+    # view: its own /app (WORKDIR), network and processes.
+    start = (
+        'if [ -n "$HOPX_SANDBOX_ID" ]; then python3 -c "import time; time.sleep(1)"; fi; '
+        "touch ready; "
+        f"python3 -m http.server {port} --bind 127.0.0.1 & sleep 600"
+    )
+    template = (
+        adapter.Template(f"python:{PY}")
+        .run_cmd("mkdir -p /app")
+        .set_workdir("/app")
+        .set_start_cmd(start, _checks(adapter, port)[kind])
+    )
+    await _build(adapter, local, template, f"ready-{kind}")
+    with anyio.fail_after(LIMIT):
+        sb = await adapter.AsyncSandbox.create(template=f"ready-{kind}", internet_access=False)
+    try:
+        # Ready means ready: what the check waited for is there once create returns.
+        if kind == "url":
+            served = await sb.commands.run(
+                f"python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:"
+                f"{port}/', timeout=20)\"",
+                timeout=60,
+            )
+            assert served.exit_code == 0, served.stderr
+        elif kind == "process":
+            names = [p["name"] for p in await sb.list_system_processes()]
+            assert "sleep" in names, names
+        else:
+            seen = await sb.commands.run("ls /app/ready", timeout=60)
+            assert seen.exit_code == 0, seen.stderr
+    finally:
+        await sb.kill()
