@@ -113,7 +113,7 @@ def _port_open(runtime: SandboxRuntime, port: int) -> bool:
     processes = runtime.processes
     try:
         sock = connect_port(processes.init_pid, port, processes.pids, timeout=PROBE_TIMEOUT)
-    except PortUnreachable:
+    except (PortUnreachable, OSError):
         return False
     sock.close()
     return True
@@ -128,7 +128,7 @@ def _url_ok(runtime: SandboxRuntime, url: str) -> bool:
     processes = runtime.processes
     try:
         sock = connect_port(processes.init_pid, port, processes.pids, timeout=PROBE_TIMEOUT)
-    except PortUnreachable:
+    except (PortUnreachable, OSError):
         return False
     target = parts.path or "/"
     if parts.query:
@@ -193,11 +193,13 @@ async def ready(runtime: SandboxRuntime, check: ReadyCheck, workdir: str) -> boo
 
 
 async def _fail(runtime: SandboxRuntime, process_id: str, message: str) -> StartFailure:
-    record = _record(runtime, process_id)
-    if record is not None and record.status == "running":
-        with contextlib.suppress(SandboxFault):
-            await runtime.kill(process_id)
+    try:
         record = _record(runtime, process_id)
+        if record is not None and record.status == "running":
+            await runtime.kill(process_id)
+            record = _record(runtime, process_id)
+    except SandboxFault:
+        record = None
     stdout, stderr = await _output(runtime, process_id)
     exit_code = record.exit_code if record is not None else None
     return StartFailure(message, stdout=stdout, stderr=stderr, exit_code=exit_code)
@@ -252,6 +254,10 @@ async def run_start(runtime: SandboxRuntime, template: BuiltTemplate) -> Process
             await anyio.sleep(check.interval)
     except StartFailure:
         raise
+    except SandboxFault as exc:  # the sandbox itself failed (or was removed) meanwhile
+        raise await _fail(
+            runtime, process_id, f"the sandbox failed while its start command ran: {exc.message}"
+        ) from None
     except BaseException:
         with anyio.CancelScope(shield=True), contextlib.suppress(SandboxFault):
             await runtime.kill(process_id)
