@@ -41,7 +41,7 @@ from hopx_local._runtime.limits import Limits, SandboxResources
 from hopx_local._runtime.registry import Registry, SandboxRecord
 from hopx_local._runtime.sandbox import SandboxRuntime
 from hopx_local._templates.service import TemplateService
-from hopx_local._templates.start import StartFailure, run_start
+from hopx_local._templates.start import StartFailure, run_start, seed_workspace
 from hopx_local._templates.store import BuiltTemplate, TemplateStore, layers_of
 from hopx_proto.ops import SANDBOXES_LIST, TEMPLATES_LIST
 
@@ -439,6 +439,25 @@ class Fleet:
         self._layers(template)  # a built template this server cannot run is refused here
         return template
 
+    async def _seed_workspace(self, live: LiveSandbox, template: BuiltTemplate) -> None:
+        """A new sandbox's ``/workspace`` starts with what the template's build left there."""
+        runtime = live.runtime
+        try:
+            await anyio.to_thread.run_sync(
+                seed_workspace,
+                layers_of(self.builds.store, template),
+                runtime.layout.workspace,
+                runtime.owner,
+            )
+        except OSError as exc:
+            raise Problem(
+                422,
+                f"Template {template.name!r}: its /workspace could not be copied into the "
+                f"sandbox's: {exc.strerror or exc}",
+                code="template_workspace_failed",
+                details={"template": template.name, "template_id": template.id},
+            ) from None
+
     async def _template_start(self, live: LiveSandbox, template: BuiltTemplate) -> None:
         """Run ``template``'s start command in ``live`` until it is ready; a typed 422 (the
         command's output in its details) if it exits or is not ready in time."""
@@ -501,6 +520,8 @@ class Fleet:
             self.registry.create(record)
             try:
                 live = await self._launch(record)
+                if built is not None:
+                    await self._seed_workspace(live, built)
                 if built is not None and built.env:
                     live.runtime.env_update(built.env)  # what the API sets goes over it
                 if env_vars:

@@ -25,8 +25,12 @@ its check passes, or the timeout passes, :class:`StartFailure` carries why and t
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import pathlib
 import posixpath
 import shlex
+import stat
 import time
 import urllib.parse
 from typing import Any
@@ -42,7 +46,15 @@ from hopx_local._runtime.sandbox import SandboxRuntime
 from .builder import BuildFailure, ReadyCheck
 from .store import BuiltTemplate
 
-__all__ = ["LOG_TAIL", "START_NAME", "StartFailure", "ready", "run_start", "start_script"]
+__all__ = [
+    "LOG_TAIL",
+    "START_NAME",
+    "StartFailure",
+    "ready",
+    "run_start",
+    "seed_workspace",
+    "start_script",
+]
 
 #: The name of the start command's process in the sandbox's process list.
 START_NAME = "template-start"
@@ -81,6 +93,83 @@ class StartFailure(Exception):
             "stderr": self.stderr,
             "logs": (self.stdout + self.stderr).splitlines()[-200:],
         }
+
+
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def seed_workspace(
+    layers: list[pathlib.Path], workspace: pathlib.Path, owner: tuple[int, int] | None
+) -> int:
+    """Copy what a template's build left in ``/workspace`` (``workspace/`` of its layers, the
+    topmost first) into a new sandbox's own ``/workspace``, owned by the sandbox's user
+    (``owner``); how many entries were copied. Directories, regular files and symbolic links
+    (as links) are copied, each opened without following links; anything else is left out.
+    Blocking; OSError (ENOSPC past the sandbox's disk) if it cannot be written."""
+    copied = 0
+
+    def own(fd: int | None, path: pathlib.Path) -> None:
+        if owner is None:
+            return
+        if fd is not None:
+            os.fchown(fd, *owner)
+        else:
+            os.chown(path, *owner, follow_symlinks=False)
+
+    def copy_dir(source_fd: int, dest: pathlib.Path) -> None:
+        nonlocal copied
+        for name in sorted(os.listdir(source_fd)):
+            info = os.stat(name, dir_fd=source_fd, follow_symlinks=False)
+            target = dest / name
+            if os.path.lexists(target):
+                continue  # an upper layer had it
+            if stat.S_ISDIR(info.st_mode):
+                child = os.open(name, _OPEN_DIR, dir_fd=source_fd)
+                try:
+                    target.mkdir(mode=stat.S_IMODE(info.st_mode) | 0o700)
+                    own(None, target)
+                    copied += 1
+                    copy_dir(child, target)
+                finally:
+                    os.close(child)
+            elif stat.S_ISREG(info.st_mode):
+                source = os.open(name, _OPEN_FILE, dir_fd=source_fd)
+                try:
+                    mode = stat.S_IMODE(info.st_mode) & 0o777
+                    out = os.open(
+                        target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode
+                    )
+                    try:
+                        while chunk := os.read(source, 1 << 20):
+                            view = memoryview(chunk)
+                            while view:
+                                view = view[os.write(out, view) :]
+                        own(out, target)
+                    finally:
+                        os.close(out)
+                    copied += 1
+                finally:
+                    os.close(source)
+            elif stat.S_ISLNK(info.st_mode):
+                os.symlink(os.readlink(name, dir_fd=source_fd), target)
+                own(None, target)
+                copied += 1
+
+    for layer in layers:
+        try:
+            top = os.open(layer / "workspace", _OPEN_DIR)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a link, not a directory
+                continue
+            raise
+        try:
+            copy_dir(top, workspace)
+        finally:
+            os.close(top)
+    return copied
 
 
 def start_script(template: BuiltTemplate) -> str:
@@ -163,8 +252,8 @@ def _argv(pid: int) -> list[str]:
 def _process_running(runtime: SandboxRuntime, name: str) -> bool:
     """Whether a process of the sandbox is called ``name`` or runs a program (or script) of
     that name, as the build's check has it."""
-    for stat in runtime.processes.stats():
-        if stat.name == name or any(posixpath.basename(arg) == name for arg in _argv(stat.pid)):
+    for proc in runtime.processes.stats():
+        if proc.name == name or any(posixpath.basename(arg) == name for arg in _argv(proc.pid)):
             return True
     return False
 

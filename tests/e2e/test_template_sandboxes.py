@@ -252,3 +252,39 @@ async def test_each_ready_check_is_honoured_inside_the_sandbox(
             assert seen.exit_code == 0, seen.stderr
     finally:
         await sb.kill()
+
+
+async def test_a_new_sandbox_starts_with_the_templates_workspace(
+    adapter: Any, local: hopx_local.LocalServer, tmp_path: pathlib.Path
+) -> None:
+    context = tmp_path / "ctx"
+    (context / "proj" / "sub").mkdir(parents=True)
+    (context / "proj" / "hello.txt").write_text("hello from /workspace\n")
+    (context / "proj" / "sub" / "deep.txt").write_text("deep\n")
+    template = (
+        adapter.Template(f"python:{PY}")
+        .copy("proj/", "/workspace/proj")
+        .run_cmd("cd /workspace/proj && ln -s hello.txt link.txt && mkfifo pipe && chmod 755 sub")
+    )
+    await _build(adapter, local, template, "with-workspace", context_path=str(context))
+    with anyio.fail_after(LIMIT):
+        async with (
+            adapter.AsyncSandbox.create(template="with-workspace") as one,
+            adapter.AsyncSandbox.create(template="with-workspace") as two,
+        ):
+            assert await one.files.read("/workspace/proj/hello.txt") == "hello from /workspace\n"
+            seen = await one.commands.run(
+                "cd /workspace/proj && cat sub/deep.txt link.txt && readlink link.txt && "
+                "ls pipe 2>&1; echo mine >> hello.txt && cat hello.txt",
+                timeout=60,
+            )
+            assert seen.stdout.splitlines() == [
+                "deep",
+                "hello from /workspace",
+                "hello.txt",
+                "ls: cannot access 'pipe': No such file or directory",
+                "hello from /workspace",
+                "mine",
+            ], seen.stderr
+            other = await two.commands.run("cat /workspace/proj/hello.txt", timeout=60)
+            assert other.stdout == "hello from /workspace\n"
