@@ -5,7 +5,8 @@
 * :mod:`.sandbox`: the bubblewrap sandbox a build step runs in;
 * :mod:`.store`: blobs, layers and built templates on disk;
 * :mod:`.builder`: one build, step by step, with its log;
-* :mod:`.service`: the control-plane handlers.
+* :mod:`.service`: the control-plane handlers;
+* :mod:`.start`: a built template's start command in a sandbox, until its ready check passes.
 
 The runtime takes a built template's files through :func:`.store.layers_of`.
 """

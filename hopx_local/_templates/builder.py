@@ -115,8 +115,8 @@ class Build:
 
     @classmethod
     def from_record(cls, doc: Any) -> Build | None:
-        """A build from its record on disk (``None`` if it is not one). A build recorded as
-        still running was ended by the server stopping: it is ``failed`` now, and says so."""
+        """A build from its record on disk (``None`` if it is not one), as it was recorded: one
+        recorded as still running is the caller's to end (see :meth:`interrupted`)."""
         if not isinstance(doc, dict):
             return None
         texts = ("build_id", "template_id", "name", "status", "started_at", "text")
@@ -145,8 +145,6 @@ class Build:
             duration_ms=doc.get("duration_ms"),
             text=doc["text"][:MAX_LOG_CHARS],
         )
-        if not build.done:
-            build.interrupted()
         return build
 
     def interrupted(self) -> None:

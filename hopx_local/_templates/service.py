@@ -86,12 +86,15 @@ class TemplateService:
             build = Build.from_record(doc)
             if build is None:
                 continue
-            if build.status == "failed" and doc.get("status") == "building":
+            if not build.done:  # the server stopped during it
                 built = self.store.find(build.template_id)
                 if built is not None and built.build_id == build.build_id:
-                    # The server stopped after keeping the template, before the record.
-                    build.status, build.error_message, build.progress = "active", None, 100
-            if doc.get("status") != build.status:
+                    # ... after keeping the template, before the record said so.
+                    build.log(f"✅ Template {build.name} built (id {build.template_id})")
+                    build.finish("active")
+                    build.duration_ms = None  # not known
+                else:
+                    build.interrupted()
                 self.store.save_build(build.to_record())
             self.builds[build.build_id] = build
 

@@ -164,3 +164,39 @@ async def test_a_build_running_when_the_server_is_killed_shows_as_failed(
         ]
         == "failed"
     )
+
+
+async def test_records_a_crash_left_behind_are_read_as_what_they_are(
+    adapter: Any, tmp_path: pathlib.Path
+) -> None:
+    state = tmp_path / "state"
+    with anyio.fail_after(LIMIT):
+        async with hopx_local.serve(state_dir=state) as local:
+            options = adapter.BuildOptions(
+                name="kept-first", api_key=local.api_key, base_url=local.base_url
+            )
+            result = await adapter.Template.build(
+                adapter.Template(f"python:{PY}").run_cmd("true"), options
+            )
+        builds = state / "templates" / "builds"
+        # Killed after keeping the template, before its record said so.
+        path = builds / f"{result.build_id}.json"
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "status": "building", "completed_at": None}))
+        # Records no server could have written: skipped, never fatal.
+        (builds / "garbage.json").write_text("{not json")
+        (builds / "wrong.json").write_text(json.dumps({"build_id": 7, "status": []}))
+        (builds / "list.json").write_text("[1, 2]")
+        async with (
+            hopx_local.serve(state_dir=state) as local,
+            adapter.Client(api_key=local.api_key, base_url=local.base_url) as client,
+        ):
+            status = await client.call(TEMPLATES_BUILD_STATUS, BuildId(build_id=result.build_id))
+            assert (status.status, status.error_message) == ("active", None)
+            logs = await client.call(
+                TEMPLATES_BUILD_LOGS, BuildLogsQuery(build_id=result.template_id)
+            )
+            assert "server stopped" not in logs.logs
+            assert logs.complete
+            assert set(local.fleet.builds.builds) == {result.build_id}
+    assert json.loads(path.read_text())["status"] == "active"
