@@ -64,6 +64,8 @@ LOG_TAIL = 8000
 PROBE_TIMEOUT = 2.0
 #: Seconds a ``command`` or ``file`` check may run, at least.
 CHECK_TIMEOUT = 5.0
+#: How deep the directories of a template's ``/workspace`` may be nested.
+MAX_SEED_DEPTH = 200
 
 
 class StartFailure(Exception):
@@ -117,8 +119,10 @@ def seed_workspace(
         else:
             os.chown(path, *owner, follow_symlinks=False)
 
-    def copy_dir(source_fd: int, dest: pathlib.Path) -> None:
+    def copy_dir(source_fd: int, dest: pathlib.Path, depth: int) -> None:
         nonlocal copied
+        if depth > MAX_SEED_DEPTH:
+            raise OSError(errno.ELOOP, f"directories nested over {MAX_SEED_DEPTH} deep")
         for name in sorted(os.listdir(source_fd)):
             info = os.stat(name, dir_fd=source_fd, follow_symlinks=False)
             target = dest / name
@@ -127,10 +131,10 @@ def seed_workspace(
             if stat.S_ISDIR(info.st_mode):
                 child = os.open(name, _OPEN_DIR, dir_fd=source_fd)
                 try:
-                    target.mkdir(mode=stat.S_IMODE(info.st_mode) | 0o700)
+                    target.mkdir(mode=(stat.S_IMODE(info.st_mode) & 0o777) | 0o700)
                     own(None, target)
                     copied += 1
-                    copy_dir(child, target)
+                    copy_dir(child, target, depth + 1)
                 finally:
                     os.close(child)
             elif stat.S_ISREG(info.st_mode):
@@ -166,7 +170,7 @@ def seed_workspace(
                 continue
             raise
         try:
-            copy_dir(top, workspace)
+            copy_dir(top, workspace, 0)
         finally:
             os.close(top)
     return copied

@@ -288,3 +288,19 @@ async def test_a_new_sandbox_starts_with_the_templates_workspace(
             ], seen.stderr
             other = await two.commands.run("cat /workspace/proj/hello.txt", timeout=60)
             assert other.stdout == "hello from /workspace\n"
+
+
+async def test_a_workspace_nested_too_deep_is_refused_and_leaves_nothing(
+    adapter: Any, local: hopx_local.LocalServer
+) -> None:
+    template = adapter.Template(f"python:{PY}").run_cmd(
+        "mkdir -p /workspace/$(python3 -c \"print('/'.join(['d'] * 250))\")"
+    )
+    await _build(adapter, local, template, "too-deep")
+    before = {r.id for r in local.fleet.registry.list(limit=100)[0]}
+    with anyio.fail_after(LIMIT), pytest.raises(adapter.HopxError) as caught:
+        await adapter.AsyncSandbox.create(template="too-deep")
+    assert (caught.value.status_code, caught.value.code) == (422, "template_workspace_failed")
+    assert "nested over" in caught.value.message
+    assert {r.id for r in local.fleet.registry.list(limit=100)[0]} == before
+    assert local.fleet.live_count() == 0
