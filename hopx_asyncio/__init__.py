@@ -8,7 +8,6 @@ result models).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from hopx_proto import aio
@@ -25,35 +24,19 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> object:
-    """The names of :mod:`hopx_proto.aio.api`, read from it; ``AsyncioBackend`` from the backend
-    submodule, and ``Template``, ``create_template`` and ``get_logs`` from the template
-    submodule, each loaded on first use (PEP 562)."""
-    if name in api.__all__:
-        value = getattr(api, name)
-    elif name == "AsyncioBackend":
-        from ._backend import AsyncioBackend as value
-    elif name in __all__:
-        from . import _template
+def _load(name: str) -> object:
+    """The loading point of what few programs use: ``AsyncioBackend`` (and asyncio with
+    it) or a name of the template builder, each from its submodule, on first use."""
+    if name == "AsyncioBackend":
+        from ._backend import AsyncioBackend
 
-        value = getattr(_template, name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+        return AsyncioBackend
+    from . import _template
+
+    return getattr(_template, name)
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
-def _new_backend(environ: Mapping[str, str] | None = None) -> AsyncioBackend:
-    """A new :class:`AsyncioBackend`, the backend factory of the classes here: the backend
-    submodule, and asyncio with it, load with the first client made, not with this package."""
-    from ._backend import AsyncioBackend
-
-    return AsyncioBackend(environ)
-
+__getattr__, __dir__, _new_backend = aio.adapter_package(__name__, "AsyncioBackend", _load, api)
 
 __all__ = ["AsyncSandbox", "Template", "create_template", "get_logs", "AsyncioBackend", "Client"]
 __all__ += api.__all__

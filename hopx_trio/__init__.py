@@ -12,7 +12,6 @@ its names.
 from __future__ import annotations
 
 import importlib.util as _importlib_util
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if _importlib_util.find_spec("trio") is None:
@@ -35,35 +34,19 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> object:
-    """The names of :mod:`hopx_proto.aio.api`, read from it; ``TrioBackend`` from the backend
-    submodule, and ``Template``, ``create_template`` and ``get_logs`` from the template
-    submodule, each loaded on first use (PEP 562)."""
-    if name in api.__all__:
-        value = getattr(api, name)
-    elif name == "TrioBackend":
-        from ._backend import TrioBackend as value
-    elif name in __all__:
-        from . import _template
+def _load(name: str) -> object:
+    """The loading point of what few programs use: ``TrioBackend`` (and trio with
+    it) or a name of the template builder, each from its submodule, on first use."""
+    if name == "TrioBackend":
+        from ._backend import TrioBackend
 
-        value = getattr(_template, name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+        return TrioBackend
+    from . import _template
+
+    return getattr(_template, name)
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
-def _new_backend(environ: Mapping[str, str] | None = None) -> TrioBackend:
-    """A new :class:`TrioBackend`, the backend factory of the classes here: the backend
-    submodule, and trio with it, load with the first client made, not with this package."""
-    from ._backend import TrioBackend
-
-    return TrioBackend(environ)
-
+__getattr__, __dir__, _new_backend = aio.adapter_package(__name__, "TrioBackend", _load, api)
 
 __all__ = ["AsyncSandbox", "Template", "create_template", "get_logs", "Client", "TrioBackend"]
 __all__ += api.__all__

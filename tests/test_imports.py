@@ -143,20 +143,18 @@ LOADING_POINTS = {
     # The event loop: the backend submodule, and trio or asyncio with it, loads with the
     # first client made (or the first access to the backend class), not with the package.
     ("hopx_trio/__init__.py", "TYPE_CHECKING", "_backend"),
-    ("hopx_trio/__init__.py", "__getattr__", "_backend"),
-    ("hopx_trio/__init__.py", "_new_backend", "_backend"),
+    ("hopx_trio/__init__.py", "_load", "_backend"),
     ("hopx_asyncio/__init__.py", "TYPE_CHECKING", "_backend"),
-    ("hopx_asyncio/__init__.py", "__getattr__", "_backend"),
-    ("hopx_asyncio/__init__.py", "_new_backend", "_backend"),
+    ("hopx_asyncio/__init__.py", "_load", "_backend"),
     # The template builder: its submodules (the core's description of a build and its flow,
     # each adapter's Template) with the first read of one of its names. The adapters read
     # hopx_proto.aio.api's names from it on first access, so that its builder's stay unloaded.
     ("hopx_trio/__init__.py", "TYPE_CHECKING", "hopx_proto.aio.api"),
     ("hopx_trio/__init__.py", "TYPE_CHECKING", "_template"),
-    ("hopx_trio/__init__.py", "__getattr__", "_template"),
+    ("hopx_trio/__init__.py", "_load", "_template"),
     ("hopx_asyncio/__init__.py", "TYPE_CHECKING", "hopx_proto.aio.api"),
     ("hopx_asyncio/__init__.py", "TYPE_CHECKING", "_template"),
-    ("hopx_asyncio/__init__.py", "__getattr__", "_template"),
+    ("hopx_asyncio/__init__.py", "_load", "_template"),
     ("hopx_proto/aio/api.py", "TYPE_CHECKING", "_template"),
     ("hopx_proto/aio/api.py", "__getattr__", "_template"),
     ("hopx_proto/aio/__init__.py", "TYPE_CHECKING", "_template"),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import TemplateBuildErrorMetadata as TemplateBuildErrorMetadata
 from .._models.control import ExpiryInfo as ExpiryInfo
+from ._adapter import adapter_package as adapter_package
 from ._agent import Agent as Agent
 from ._backend import (
     Backend as Backend,
@@ -141,6 +142,7 @@ __all__ = [
     "Timeouts",
     "VM",
     "WebSocketSession",
+    "adapter_package",
     "template_factory",
     "wait_for_command",
     "wait_for_file",
