@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from helpers import ClientServerPair, events_from_pieces, get_all_events, split_at
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from hopx_proto._errors import HopxError, LocalProtocolError, RemoteProtocolError
@@ -711,8 +711,16 @@ class KeepAliveConversation(RuleBasedStateMachine):
         assert not self.pair.client.is_closed
 
 
+# Each phase of the conversation allows exactly one rule. Hypothesis disables a random subset
+# of rules in each test case (swarm testing), and a case that reaches a phase whose rule is
+# disabled has nothing to run: it is discarded as invalid (about 2.5 per passing case). On
+# some seeds its start-up health check sees that as too much filtering and fails before the
+# first example (seed 69 did); the 60 examples themselves run whole either way.
 KeepAliveConversation.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=25, deadline=None
+    max_examples=60,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much],
 )
 test_keep_alive_conversation = KeepAliveConversation.TestCase
 
