@@ -150,8 +150,9 @@ class TemplateService:
 
     async def upload(self, args: Any) -> dict[str, Any]:
         files_hash = args.files_hash
+        given = (args.signature or "").encode("utf-8", "replace")  # any text, compared as bytes
         if not _HASH.fullmatch(files_hash) or not hmac.compare_digest(
-            args.signature or "", self._sign(files_hash)
+            given, self._sign(files_hash).encode()
         ):
             raise Problem(403, "This upload URL is not valid for that hash", code="forbidden")
         if len(args.data) > MAX_UPLOAD:

@@ -42,6 +42,9 @@ CONTROL_CASES = [
     ("POST", "/v1/sandboxes", '{"template_name": "b\\ud800"}', 400, "validation_error"),
     ("PUT", "/v1/sandboxes/{id}/timeout", json.dumps({"timeout_seconds": HUGE}), 400,
      "validation_error"),
+    # An upload link's signature is compared as bytes, whatever text it holds.
+    ("PUT", "/v1/templates/files/upload/0?signature=%C2%80", '{"": null}', 403, "forbidden"),
+    ("PUT", "/v1/templates/files/upload/00ff?signature=%E2%82%AC", "x", 403, "forbidden"),
     # A refusal that quotes the bad text must still be a reply UTF-8 can carry.
     ("POST", "/v1/templates/build", '{"\\ud800": null}', 400, "unknown_field"),
 ]  # fmt: skip
